@@ -1,0 +1,39 @@
+# ember — the two commands a newcomer needs:
+#   make run    install what is missing, get the default model, build (release), start ember
+#   make test   the same preparation, then the whole test suite
+#
+# Tests run in the release profile, so `make run` and `make test` share one llama.cpp build.
+
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+BIN := $(TARGET_DIR)/release/ember
+# Arguments for `make run`, e.g. make run ARGS='--model other.gguf'
+ARGS ?=
+
+.PHONY: run test build deps model lint fmt clippy clean
+
+run: deps model build
+	$(BIN) $(ARGS)
+
+test: deps model
+	$(CARGO) test --release --locked
+
+build: deps
+	$(CARGO) build --release --locked
+
+deps:
+	@scripts/install-deps.sh
+
+model: deps
+	@scripts/fetch-model.sh
+
+lint: fmt clippy
+
+fmt:
+	$(CARGO) fmt --check
+
+clippy: deps
+	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean

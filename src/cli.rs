@@ -1,0 +1,150 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::engine::llama::GpuLayers;
+
+const EXAMPLES: &str = "\
+Examples:
+  ember \"What is a monad, in two sentences?\"
+  cat main.rs | ember \"explain this\"
+  ember -f src/a.rs -f src/b.rs \"why does b call a twice?\"
+  git diff | ember \"write a commit message\"
+  ember --code \"Write a Python function add(a, b)\" > add.py
+  ember --print-prompt -s \"Be terse.\" \"hi\"      (show the exact prompt the model sees)
+
+Files:
+  models   $XDG_DATA_HOME/ember/models  (EMBER_MODELS_DIR overrides; `make model` installs the default)
+  log      $XDG_STATE_HOME/ember/ember.log  (llama.cpp's messages go here; EMBER_LOG=debug for more)
+
+Exit status: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C).";
+
+/// ember: a terminal chat and coding assistant running GGUF models locally through llama.cpp.
+///
+/// With a prompt, or with input on stdin, ember answers once and exits: the answer streams to
+/// stdout, plain text when stdout is not a terminal.
+#[derive(Debug, Parser)]
+#[command(name = "ember", version, about, long_about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// The question or instruction. Piped stdin and --file contents are attached to it.
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Vec<String>,
+
+    /// Model: a GGUF path, or a file name in the models folder [default: SmolLM2-135M-Instruct.Q4_1.gguf].
+    #[arg(short, long, env = "EMBER_MODEL", value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Attach a file to the prompt (repeatable).
+    #[arg(short, long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+
+    /// Answer once and exit, even on a terminal.
+    #[arg(short = 'p', long = "print")]
+    pub print: bool,
+
+    /// Print only the code of the answer's fenced code blocks (for `> file.py`).
+    #[arg(long)]
+    pub code: bool,
+
+    /// System prompt.
+    #[arg(short, long, value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Most tokens to generate.
+    #[arg(long, value_name = "N", default_value_t = 2048)]
+    pub max_tokens: usize,
+
+    /// Sampling temperature; 0 is greedy (deterministic).
+    #[arg(short = 't', long, value_name = "T", default_value_t = 0.7)]
+    pub temperature: f32,
+
+    /// Top-k sampling (0 disables).
+    #[arg(long, value_name = "K", default_value_t = 40)]
+    pub top_k: i32,
+
+    /// Top-p (nucleus) sampling (1.0 disables).
+    #[arg(long, value_name = "P", default_value_t = 0.95)]
+    pub top_p: f32,
+
+    /// Min-p sampling (0 disables).
+    #[arg(long, value_name = "P", default_value_t = 0.05)]
+    pub min_p: f32,
+
+    /// Repeat penalty over the last 64 tokens (1.0 disables).
+    #[arg(long, value_name = "X", default_value_t = 1.1)]
+    pub repeat_penalty: f32,
+
+    /// Random seed (same seed, same model, same build: same answer).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u32>,
+
+    /// Context size in tokens [default: the model's, at most 8192].
+    #[arg(short = 'c', long = "ctx", value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
+    pub ctx: Option<u32>,
+
+    /// CPU threads [default: physical cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
+    /// Layers to offload to the GPU: a number or "all" [default: all when a GPU backend is built in].
+    #[arg(long, value_name = "N|all", value_parser = parse_gpu_layers)]
+    pub gpu_layers: Option<GpuLayers>,
+
+    /// Use one of llama.cpp's built-in chat templates (chatml, llama3, gemma, mistral-v7, phi3, ...).
+    #[arg(long, value_name = "NAME", conflicts_with = "template_file")]
+    pub template: Option<String>,
+
+    /// Use a Jinja chat template from a file instead of the model's.
+    #[arg(long, value_name = "PATH")]
+    pub template_file: Option<PathBuf>,
+
+    /// Print the exact prompt that would be sent to the model, and exit.
+    #[arg(long)]
+    pub print_prompt: bool,
+
+    /// Print timing and token figures to stderr after the answer.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
+    if s.eq_ignore_ascii_case("all") {
+        return Ok(GpuLayers::All);
+    }
+    s.parse::<u32>().map(GpuLayers::Count).map_err(|_| format!("expected a number or \"all\", got {s:?}"))
+}
+
+impl Cli {
+    /// The prompt words joined, or `None` when no prompt was given.
+    pub fn prompt_text(&self) -> Option<String> {
+        let text = self.prompt.join(" ");
+        (!text.trim().is_empty()).then_some(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn prompt_words_join() {
+        let cli = Cli::parse_from(["ember", "explain", "this", "--stats"]);
+        assert_eq!(cli.prompt_text().as_deref(), Some("explain this"));
+        assert!(cli.stats);
+    }
+
+    #[test]
+    fn gpu_layers_parse() {
+        assert_eq!(parse_gpu_layers("all"), Ok(GpuLayers::All));
+        assert_eq!(parse_gpu_layers("12"), Ok(GpuLayers::Count(12)));
+        assert!(parse_gpu_layers("x").is_err());
+    }
+}

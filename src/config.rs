@@ -1,0 +1,38 @@
+//! Where ember keeps things: XDG directories via `directories`.
+
+use std::path::PathBuf;
+
+/// ember's folders. `EMBER_MODELS_DIR` overrides the models folder.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Data: models, later the conversation database (`$XDG_DATA_HOME/ember`).
+    pub data_dir: PathBuf,
+    /// GGUF models ember installed (`$XDG_DATA_HOME/ember/models`).
+    pub models_dir: PathBuf,
+    /// Logs, including llama.cpp's own (`$XDG_STATE_HOME/ember`).
+    pub state_dir: PathBuf,
+    /// Configuration (`$XDG_CONFIG_HOME/ember`).
+    pub config_dir: PathBuf,
+}
+
+impl Paths {
+    /// The platform's directories for ember; falls back to `./.ember` when no home is known.
+    pub fn discover() -> Paths {
+        let dirs = directories::ProjectDirs::from("", "", "ember");
+        let fallback = || PathBuf::from(".ember");
+        let data_dir = dirs.as_ref().map(|d| d.data_dir().to_path_buf()).unwrap_or_else(fallback);
+        let state_dir =
+            dirs.as_ref().and_then(|d| d.state_dir().map(PathBuf::from)).unwrap_or_else(|| data_dir.join("state"));
+        let config_dir = dirs.as_ref().map(|d| d.config_dir().to_path_buf()).unwrap_or_else(fallback);
+        let models_dir = std::env::var_os("EMBER_MODELS_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("models"));
+        Paths { data_dir, models_dir, state_dir, config_dir }
+    }
+
+    /// The log file.
+    pub fn log_file(&self) -> PathBuf {
+        self.state_dir.join("ember.log")
+    }
+}

@@ -1,0 +1,576 @@
+//! The llama.cpp backend: one thread owns the backend, the model and the context (which is not
+//! `Send`), and serves turns from a channel.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::token::LlamaToken;
+
+use super::template::{self, JinjaTemplate, Message, Segment};
+use super::utf8::Utf8Stream;
+use super::{
+    Backend, CancelFloor, Command, EngineError, EngineEvent, ModelInfo, StopReason, TurnRequest, TurnSink, TurnStats,
+};
+use crate::models;
+
+/// How many layers to offload to a GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuLayers {
+    /// Every layer when a GPU backend is present, none otherwise.
+    Auto,
+    /// Every layer.
+    All,
+    Count(u32),
+}
+
+/// How to format prompts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TemplateChoice {
+    /// The model's own chat template (plain completion if it has none).
+    #[default]
+    Model,
+    /// One of llama.cpp's built-in templates by name (`chatml`, `llama3`, `gemma`, ...).
+    Builtin(String),
+    /// A Jinja template from a file.
+    File(PathBuf),
+}
+
+/// What the engine thread needs to start.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub model_path: PathBuf,
+    /// Context size; `None` means the model's training context capped at `ctx_cap`.
+    pub n_ctx: Option<u32>,
+    pub ctx_cap: u32,
+    /// Threads; `None` means the number of physical cores.
+    pub threads: Option<usize>,
+    pub gpu_layers: GpuLayers,
+    pub template: TemplateChoice,
+}
+
+impl EngineOptions {
+    pub fn new(model_path: PathBuf) -> Self {
+        EngineOptions {
+            model_path,
+            n_ctx: None,
+            ctx_cap: 8192,
+            threads: None,
+            gpu_layers: GpuLayers::Auto,
+            template: TemplateChoice::Model,
+        }
+    }
+}
+
+/// Default thread count: physical cores. On a 2-core machine llama.cpp's default of 4 threads
+/// generated ~4x slower than 2.
+pub fn default_threads() -> usize {
+    num_cpus::get_physical().max(1)
+}
+
+/// The process-wide llama.cpp backend (it may be initialised only once per process).
+fn backend() -> Result<&'static LlamaBackend, EngineError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| EngineError::Crashed(format!("llama.cpp backend: {e}")))
+}
+
+/// Names of the compute devices llama.cpp can use, e.g. "CPU", "CUDA0 (NVIDIA H200)".
+pub fn devices() -> Vec<String> {
+    llama_cpp_2::list_llama_ggml_backend_devices()
+        .into_iter()
+        .map(|d| if d.description.is_empty() { d.name } else { format!("{} ({})", d.name, d.description) })
+        .collect()
+}
+
+fn has_gpu() -> bool {
+    use llama_cpp_2::LlamaBackendDeviceType as T;
+    llama_cpp_2::list_llama_ggml_backend_devices()
+        .iter()
+        .any(|d| matches!(d.device_type, T::Gpu | T::IntegratedGpu | T::Accelerator))
+}
+
+/// llama.cpp's own explanation of the last failure, from its log.
+fn llama_reason(fallback: &str) -> String {
+    let lines = crate::logging::llama_errors();
+    let picked: Vec<&String> = lines.iter().rev().take(3).collect();
+    if picked.is_empty() {
+        return fallback.to_string();
+    }
+    picked.into_iter().rev().map(|l| l.as_str()).collect::<Vec<_>>().join("; ")
+}
+
+/// Loads a model (vocabulary only when `vocab_only`), turning every failure into a clear error.
+pub fn load_model(
+    options: &EngineOptions,
+    vocab_only: bool,
+    progress: Option<Box<dyn FnMut(f32) -> bool>>,
+) -> Result<LlamaModel, EngineError> {
+    let path = &options.model_path;
+    models::check_model_file(path)?;
+    let backend = backend()?;
+    let gpu_layers = match options.gpu_layers {
+        GpuLayers::Auto if has_gpu() => 999,
+        GpuLayers::Auto => 0,
+        GpuLayers::All => 999,
+        GpuLayers::Count(n) => n,
+    };
+    let mut params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers).with_vocab_only(vocab_only);
+    if let Some(progress) = progress {
+        params = params.with_progress_callback(progress);
+    }
+    crate::logging::clear_llama_errors();
+    LlamaModel::load_from_file(backend, path, &params).map_err(|e| {
+        let reason = llama_reason(&e.to_string());
+        let damaged = ["bounds", "corrupt", "incomplete", "truncat", "failed to read", "tensor"]
+            .iter()
+            .any(|w| reason.to_lowercase().contains(w));
+        if damaged {
+            EngineError::CorruptModel { path: path.clone(), reason }
+        } else {
+            EngineError::LoadFailed { path: path.clone(), reason }
+        }
+    })
+}
+
+/// How prompts are formatted for one model.
+pub enum PromptFormat {
+    Jinja(Box<JinjaTemplate>),
+    Builtin { name: String, template: LlamaChatTemplate },
+    Plain,
+}
+
+impl PromptFormat {
+    /// Chooses the format for `model`; the notice says when there is no template.
+    pub fn for_model(
+        model: &LlamaModel,
+        choice: &TemplateChoice,
+    ) -> Result<(PromptFormat, String, Option<String>), EngineError> {
+        let token_text =
+            |t: LlamaToken| String::from_utf8_lossy(&model.vocab().token_to_piece(t, true, None)).into_owned();
+        let vocab = model.vocab();
+        let bos = (vocab.bos().0 >= 0).then(|| token_text(vocab.bos()));
+        let eos = (vocab.eos().0 >= 0).then(|| token_text(vocab.eos()));
+        let jinja = |source: &str| {
+            JinjaTemplate::new(source, bos.as_deref(), eos.as_deref())
+                .map(|t| PromptFormat::Jinja(Box::new(t)))
+                .map_err(EngineError::Template)
+        };
+        match choice {
+            TemplateChoice::File(path) => {
+                let source = std::fs::read_to_string(path).map_err(|e| {
+                    EngineError::Template(format!("cannot read template file {}: {e}", path.display()))
+                })?;
+                Ok((jinja(&source)?, format!("template file {}", path.display()), None))
+            }
+            TemplateChoice::Builtin(name) => {
+                let template = LlamaChatTemplate::new(name)
+                    .map_err(|_| EngineError::Template(format!("invalid template name {name:?}")))?;
+                let format = PromptFormat::Builtin { name: name.clone(), template };
+                // Fail now, not at the first turn, if llama.cpp does not know the name.
+                format.render_raw(model, &[Message::new(super::Role::User, "hi")], true).map_err(EngineError::Template)?;
+                Ok((format, format!("llama.cpp template {name}"), None))
+            }
+            TemplateChoice::Model => match model.chat_template(None) {
+                Ok(t) => {
+                    let source = t.to_string().map_err(|e| EngineError::Template(e.to_string()))?;
+                    Ok((jinja(&source)?, "the model's chat template".into(), None))
+                }
+                Err(_) => Ok((
+                    PromptFormat::Plain,
+                    "plain User:/Assistant: completion".into(),
+                    Some("this model has no chat template (a base model?); using a plain User:/Assistant: format. Choose one with --template NAME or --template-file PATH.".into()),
+                )),
+            },
+        }
+    }
+
+    fn render_raw(
+        &self,
+        model: &LlamaModel,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<String, String> {
+        match self {
+            PromptFormat::Jinja(template) => template.render(messages, add_generation_prompt),
+            PromptFormat::Builtin { name, template } => {
+                let chat = messages
+                    .iter()
+                    .map(|m| LlamaChatMessage::new(m.role.as_str().to_string(), m.content.clone()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("message text cannot contain NUL: {e}"))?;
+                model.apply_chat_template(template, &chat, add_generation_prompt).map_err(|e| {
+                    format!(
+                        "llama.cpp has no built-in template {name:?} ({e}); known names include chatml, llama2, llama3, mistral-v7, phi3, phi4, gemma, deepseek3, command-r, vicuna, zephyr"
+                    )
+                })
+            }
+            PromptFormat::Plain => Ok(template::render_plain(messages, add_generation_prompt)),
+        }
+    }
+
+    /// Renders and segments the conversation for generation. When a template rejects the system
+    /// role (Gemma, some Mistral), the system prompt is folded into the first user message.
+    pub fn segments(&self, model: &LlamaModel, messages: &[Message]) -> Result<(String, Vec<Segment>), EngineError> {
+        let render = |m: &[Message]| self.render_raw(model, m, true);
+        match template::segment(messages, &render) {
+            Ok(done) => Ok(done),
+            Err(e)
+                if matches!(self, PromptFormat::Jinja(_)) && messages.iter().any(|m| m.role == super::Role::System) =>
+            {
+                template::segment(&template::fold_system(messages), &render).map_err(|_| EngineError::Template(e))
+            }
+            Err(e) => Err(EngineError::Template(e)),
+        }
+    }
+
+    fn stops(&self) -> &'static [&'static str] {
+        match self {
+            PromptFormat::Plain => template::PLAIN_STOPS,
+            PromptFormat::Jinja(_) | PromptFormat::Builtin { .. } => &[],
+        }
+    }
+}
+
+/// Tokenizes a segmented prompt: control tokens are parsed only in template text.
+pub fn tokenize(model: &LlamaModel, full: &str, segments: &[Segment]) -> Vec<LlamaToken> {
+    let vocab = model.vocab();
+    let mut tokens = Vec::with_capacity(full.len() / 3 + 8);
+    let bos = vocab.bos();
+    let bos_text = String::from_utf8_lossy(&vocab.token_to_piece(bos, true, None)).into_owned();
+    if vocab.should_add_bos() && bos.0 >= 0 && (bos_text.is_empty() || !full.starts_with(&bos_text)) {
+        tokens.push(bos);
+    }
+    for segment in segments {
+        tokens.extend(vocab.tokenize(segment.text.as_bytes(), false, segment.special));
+    }
+    tokens
+}
+
+/// Holds back text that may be the start of a stop string, and reports when one appears.
+#[derive(Default)]
+struct StopMatcher {
+    held: String,
+}
+
+impl StopMatcher {
+    /// Returns the text safe to emit, and whether a stop string was found (text before it is emitted).
+    fn push(&mut self, text: &str, stops: &[&str]) -> (String, bool) {
+        if stops.is_empty() {
+            return (text.to_string(), false);
+        }
+        self.held.push_str(text);
+        if let Some(pos) = stops.iter().filter_map(|s| self.held.find(s)).min() {
+            let out = self.held[..pos].to_string();
+            self.held.clear();
+            return (out, true);
+        }
+        // Keep the longest suffix that is a prefix of some stop string.
+        let keep = stops
+            .iter()
+            .flat_map(|s| (1..s.len()).filter(|&n| s.is_char_boundary(n)).map(move |n| &s[..n]))
+            .filter(|prefix| self.held.ends_with(prefix))
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        let emit_to = self.held.len() - keep;
+        let out = self.held[..emit_to].to_string();
+        self.held.drain(..emit_to);
+        (out, false)
+    }
+    fn finish(&mut self) -> String {
+        std::mem::take(&mut self.held)
+    }
+}
+
+/// A loaded model and its context, with the tokens whose KV cache the context holds.
+pub struct LlamaSession<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    format: PromptFormat,
+    /// Tokens in sequence 0 of the KV cache, in order.
+    cached: Vec<LlamaToken>,
+    batch: LlamaBatch<'static>,
+    n_batch: usize,
+}
+
+impl<'m> LlamaSession<'m> {
+    fn decode_prompt(&mut self, tokens: &[LlamaToken], start: usize, sink: &dyn TurnSink) -> Result<bool, EngineError> {
+        // Never hand llama.cpp more than n_batch tokens at once: a larger decode aborts it.
+        let mut pos = start;
+        for chunk in tokens.chunks(self.n_batch.max(1)) {
+            if sink.cancelled() {
+                return Ok(false);
+            }
+            self.batch.clear();
+            for (i, &token) in chunk.iter().enumerate() {
+                let last = pos + i + 1 == start + tokens.len();
+                self.batch.add(token, (pos + i) as i32, &[0], last).map_err(|e| EngineError::Decode(e.to_string()))?;
+            }
+            self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Decode(e.to_string()))?;
+            self.cached.extend_from_slice(chunk);
+            pos += chunk.len();
+        }
+        Ok(true)
+    }
+
+    fn generate_inner(
+        &mut self,
+        req: &TurnRequest,
+        sink: &mut dyn TurnSink,
+    ) -> Result<(TurnStats, StopReason), EngineError> {
+        let started = Instant::now();
+        let (full, segments) = self.format.segments(self.model, &req.messages)?;
+        let tokens = tokenize(self.model, &full, &segments);
+        let n_ctx = self.ctx.n_ctx() as usize;
+        if tokens.len() >= n_ctx {
+            return Err(EngineError::PromptTooLong {
+                prompt_tokens: tokens.len(),
+                n_ctx,
+                n_ctx_train: self.model.n_ctx_train() as usize,
+            });
+        }
+        if tokens.is_empty() {
+            return Err(EngineError::Template("the prompt is empty".into()));
+        }
+        // Reuse the longest common prefix of the KV cache; at least one token must be evaluated
+        // to get logits for the first reply token.
+        let mut reuse = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
+        reuse = reuse.min(tokens.len() - 1);
+        if reuse < self.cached.len() {
+            let trimmed = matches!(self.ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None), Ok(true));
+            if !trimmed {
+                // This model's memory cannot drop a range (recurrent models): start over.
+                self.ctx.clear_kv_cache();
+                reuse = 0;
+            }
+            self.cached.truncate(reuse);
+        }
+        let mut stats = TurnStats { prompt_tokens: tokens.len(), reused_tokens: reuse, ..TurnStats::default() };
+        let prompt_started = Instant::now();
+        if !self.decode_prompt(&tokens[reuse..], reuse, sink)? {
+            return Ok((stats, StopReason::Cancelled));
+        }
+        stats.evaluated_tokens = tokens.len() - reuse;
+        stats.prompt_time = prompt_started.elapsed();
+
+        let vocab = self.model.vocab();
+        let mut sampler = req.sampling.sampler(self.model.n_vocab());
+        let mut utf8 = Utf8Stream::default();
+        let mut stop_matcher = StopMatcher::default();
+        let stops = self.format.stops();
+        let mut leading = true;
+        let mut logits_index = self.batch.n_tokens() - 1;
+        let mut piece = Vec::with_capacity(32);
+        let gen_started = Instant::now();
+        let stop = loop {
+            // sample() also accepts the token into the sampler chain: no second accept.
+            let token = sampler.sample(&self.ctx, logits_index);
+            if stats.generated_tokens == 0 {
+                stats.time_to_first_token = started.elapsed();
+            }
+            if vocab.is_eog(token) {
+                break StopReason::EndOfText;
+            }
+            stats.generated_tokens += 1;
+            piece.clear();
+            vocab.token_to_piece_into(token, &mut piece, false, None);
+            let mut text = utf8.push(&piece);
+            if leading {
+                // A reply's leading whitespace (" " after "Assistant:") carries nothing.
+                let trimmed = text.trim_start();
+                leading = trimmed.is_empty();
+                text = trimmed.to_string();
+            }
+            let (out, hit_stop) = stop_matcher.push(&text, stops);
+            if !out.is_empty() && sink.text(&out).is_break() {
+                break StopReason::Cancelled;
+            }
+            if hit_stop {
+                break StopReason::StopString;
+            }
+            if stats.generated_tokens >= req.sampling.max_tokens {
+                break StopReason::MaxTokens;
+            }
+            if self.cached.len() + 1 >= n_ctx {
+                break StopReason::ContextFull;
+            }
+            if sink.cancelled() {
+                break StopReason::Cancelled;
+            }
+            self.batch.clear();
+            self.batch
+                .add(token, self.cached.len() as i32, &[0], true)
+                .map_err(|e| EngineError::Decode(e.to_string()))?;
+            self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Decode(e.to_string()))?;
+            self.cached.push(token);
+            logits_index = 0;
+        };
+        if stop != StopReason::StopString && stop != StopReason::Cancelled {
+            let rest = format!("{}{}", stop_matcher.finish(), utf8.finish());
+            let rest = if leading { rest.trim_start().to_string() } else { rest };
+            if !rest.is_empty() {
+                let _ = sink.text(&rest);
+            }
+        }
+        stats.generation_time = gen_started.elapsed();
+        Ok((stats, stop))
+    }
+}
+
+impl Backend for LlamaSession<'_> {
+    fn generate(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<(TurnStats, StopReason), EngineError> {
+        let result = self.generate_inner(req, sink);
+        if result.is_err() {
+            // The cache may hold a half-evaluated prompt: forget it rather than trust it.
+            self.ctx.clear_kv_cache();
+            self.cached.clear();
+        }
+        result
+    }
+
+    fn render_prompt(&self, req: &TurnRequest) -> Result<(String, usize), EngineError> {
+        render_prompt(self.model, &self.format, &req.messages)
+    }
+}
+
+/// The exact prompt for `messages` and its token count.
+pub fn render_prompt(
+    model: &LlamaModel,
+    format: &PromptFormat,
+    messages: &[Message],
+) -> Result<(String, usize), EngineError> {
+    let (full, segments) = format.segments(model, messages)?;
+    let tokens = tokenize(model, &full, &segments).len();
+    Ok((full, tokens))
+}
+
+/// The engine thread's body: load, then serve turns until shutdown.
+pub(crate) fn run(
+    options: EngineOptions,
+    commands: &std::sync::mpsc::Receiver<Command>,
+    events: &tokio::sync::mpsc::UnboundedSender<EngineEvent>,
+    cancel: Arc<CancelFloor>,
+) {
+    let progress_events = events.clone();
+    let progress_cancel = Arc::clone(&cancel);
+    let progress: Box<dyn FnMut(f32) -> bool> = Box::new(move |progress| {
+        let _ = progress_events.send(EngineEvent::Loading { progress });
+        // Returning false aborts the load, so shutting down during a long load is quick.
+        !progress_cancel.is_cancelled(super::TurnId::MAX)
+    });
+    let model = match load_model(&options, false, Some(progress)) {
+        Ok(model) => model,
+        Err(error) => {
+            let _ = events.send(EngineEvent::LoadFailed(error));
+            return;
+        }
+    };
+    let (mut session, info) = match open_session(&model, &options) {
+        Ok(opened) => opened,
+        Err(error) => {
+            let _ = events.send(EngineEvent::LoadFailed(error));
+            return;
+        }
+    };
+    tracing::info!(model = %info.name, n_ctx = info.n_ctx, threads = info.threads, format = %info.prompt_format, devices = ?info.devices, "model ready");
+    if events.send(EngineEvent::Ready(info)).is_err() {
+        return;
+    }
+    super::serve(&mut session, commands, events, &cancel);
+}
+
+/// Creates the context for `model` and describes it.
+pub fn open_session<'m>(
+    model: &'m LlamaModel,
+    options: &EngineOptions,
+) -> Result<(LlamaSession<'m>, ModelInfo), EngineError> {
+    let backend = backend()?;
+    let n_ctx_train = model.n_ctx_train().max(1);
+    let n_ctx = options.n_ctx.unwrap_or_else(|| n_ctx_train.min(options.ctx_cap)).max(16);
+    let threads = options.threads.unwrap_or_else(default_threads).max(1);
+    let threads_i32 = i32::try_from(threads).unwrap_or(i32::MAX);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_threads(threads_i32)
+        .with_n_threads_batch(threads_i32);
+    crate::logging::clear_llama_errors();
+    let ctx = model
+        .new_context(backend, params)
+        .map_err(|e| EngineError::ContextFailed { n_ctx, reason: llama_reason(&e.to_string()) })?;
+    let n_batch = ctx.n_batch() as usize;
+    let (format, prompt_format, notice) = PromptFormat::for_model(model, &options.template)?;
+    let gpu_layers = match options.gpu_layers {
+        GpuLayers::Auto if has_gpu() => model.n_layer() + 1,
+        GpuLayers::Auto => 0,
+        GpuLayers::All => model.n_layer() + 1,
+        GpuLayers::Count(n) => n.min(model.n_layer() + 1),
+    };
+    let info = ModelInfo {
+        path: options.model_path.clone(),
+        name: models::display_name(&options.model_path),
+        n_ctx: ctx.n_ctx() as usize,
+        n_ctx_train: n_ctx_train as usize,
+        threads,
+        gpu_layers,
+        prompt_format,
+        devices: devices(),
+        notice,
+    };
+    let session = LlamaSession {
+        model,
+        ctx,
+        format,
+        cached: Vec::new(),
+        batch: LlamaBatch::new(n_batch.max(1), 1),
+        n_batch: n_batch.max(1),
+    };
+    Ok((session, info))
+}
+
+/// Renders the prompt for `messages` with only the model's vocabulary loaded (`--print-prompt`).
+pub fn print_prompt(
+    options: &EngineOptions,
+    messages: &[Message],
+) -> Result<(String, usize, Option<String>), EngineError> {
+    let model = load_model(options, true, None)?;
+    let (format, _, notice) = PromptFormat::for_model(&model, &options.template)?;
+    let (text, tokens) = render_prompt(&model, &format, messages)?;
+    Ok((text, tokens, notice))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_strings_are_held_back_and_cut() {
+        let stops = ["\nUser:"];
+        let mut m = StopMatcher::default();
+        assert_eq!(m.push("Hello", &stops), ("Hello".into(), false));
+        assert_eq!(m.push(" there\nUs", &stops), (" there".into(), false));
+        assert_eq!(m.push("er: more", &stops), (String::new(), true));
+        let mut m = StopMatcher::default();
+        assert_eq!(m.push("a\nUs", &stops), ("a".into(), false));
+        assert_eq!(m.push("ually", &stops), ("\nUsually".into(), false));
+        assert_eq!(m.finish(), "");
+    }
+
+    #[test]
+    fn no_stops_pass_through() {
+        let mut m = StopMatcher::default();
+        assert_eq!(m.push("\nUser:", &[]), ("\nUser:".into(), false));
+    }
+}

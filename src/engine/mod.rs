@@ -1,0 +1,362 @@
+//! The engine: a language model behind a thread, driven by commands, reporting by events.
+//!
+//! The front ends (pipe mode, the TUI) never touch llama.cpp. They hold an [`EngineHandle`],
+//! send it turns, and read [`EngineEvent`]s. Each turn has a [`TurnId`]; cancelling is
+//! "cancel every turn up to this id", a monotonic floor, so a cancel can never be lost or hit a
+//! later turn, and events of a superseded turn can be dropped by id.
+
+pub mod llama;
+pub mod sampling;
+pub mod template;
+mod utf8;
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use sampling::SamplingParams;
+pub use template::{Message, Role};
+
+/// Identifies one generation request. Ids only grow.
+pub type TurnId = u64;
+
+/// Everything that can go wrong in the engine, in words a user can act on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error("model file not found: {}\n  Get the default model with `make model`, or pass a GGUF file with --model PATH.", path.display())]
+    ModelNotFound { path: PathBuf },
+    #[error("cannot read model file {}: {reason}", path.display())]
+    ModelUnreadable { path: PathBuf, reason: String },
+    #[error("{} is not a GGUF model file ({reason}).\n  ember runs GGUF models; convert others with llama.cpp's convert_hf_to_gguf.py.", path.display())]
+    NotGguf { path: PathBuf, reason: String },
+    #[error("{} is a damaged or truncated GGUF file: {reason}\n  Download it again (for the default model: `make model`).", path.display())]
+    CorruptModel { path: PathBuf, reason: String },
+    #[error("llama.cpp could not load {}: {reason}", path.display())]
+    LoadFailed { path: PathBuf, reason: String },
+    #[error("could not create a context of {n_ctx} tokens: {reason}\n  Try a smaller context with --ctx N.")]
+    ContextFailed { n_ctx: u32, reason: String },
+    #[error("the prompt is {prompt_tokens} tokens but the context holds {n_ctx}.\n  Shorten the input, or raise the context with --ctx N (this model was trained on up to {n_ctx_train}).")]
+    PromptTooLong { prompt_tokens: usize, n_ctx: usize, n_ctx_train: usize },
+    #[error("chat template: {0}")]
+    Template(String),
+    #[error("llama.cpp failed while evaluating: {0}")]
+    Decode(String),
+    #[error("the engine stopped unexpectedly: {0}")]
+    Crashed(String),
+    #[error("this request needs a loaded model, but only its vocabulary was loaded")]
+    VocabOnly,
+}
+
+/// Why a reply ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The model said it was done.
+    EndOfText,
+    /// `max_tokens` were generated.
+    MaxTokens,
+    /// The context window is full.
+    ContextFull,
+    /// A stop string of the prompt format appeared.
+    StopString,
+    /// The turn was cancelled.
+    Cancelled,
+}
+
+/// Figures about one turn.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TurnStats {
+    /// Tokens in the whole rendered prompt.
+    pub prompt_tokens: usize,
+    /// Of those, tokens whose KV cache was reused from the previous turn.
+    pub reused_tokens: usize,
+    /// Of those, tokens evaluated for this turn.
+    pub evaluated_tokens: usize,
+    /// Tokens generated (the end-of-text token not counted).
+    pub generated_tokens: usize,
+    /// From receiving the request to the first generated token.
+    pub time_to_first_token: Duration,
+    /// Time spent evaluating the prompt.
+    pub prompt_time: Duration,
+    /// Time spent generating after the first token.
+    pub generation_time: Duration,
+}
+
+impl TurnStats {
+    /// Prompt evaluation speed, tokens per second.
+    pub fn prompt_tps(&self) -> Option<f64> {
+        rate(self.evaluated_tokens, self.prompt_time)
+    }
+    /// Generation speed, tokens per second.
+    pub fn generation_tps(&self) -> Option<f64> {
+        rate(self.generated_tokens, self.generation_time)
+    }
+}
+
+fn rate(n: usize, d: Duration) -> Option<f64> {
+    (n > 0 && !d.is_zero()).then(|| n as f64 / d.as_secs_f64())
+}
+
+/// One generation request: the whole conversation so far, to be answered by the assistant.
+#[derive(Debug, Clone)]
+pub struct TurnRequest {
+    pub turn: TurnId,
+    pub messages: Vec<Message>,
+    pub sampling: SamplingParams,
+}
+
+/// What a loaded model is, for display.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub name: String,
+    pub n_ctx: usize,
+    pub n_ctx_train: usize,
+    pub threads: usize,
+    pub gpu_layers: u32,
+    /// How prompts are formatted: "the model's template", "llama.cpp template chatml", ...
+    pub prompt_format: String,
+    /// Compute devices llama.cpp found, e.g. "CPU", "CUDA0 (NVIDIA H200)".
+    pub devices: Vec<String>,
+    /// Something the user should know about the model (e.g. it has no chat template).
+    pub notice: Option<String>,
+}
+
+/// Events from the engine thread.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// Model loading progress, 0.0 to 1.0.
+    Loading { progress: f32 },
+    /// The model is loaded and the engine takes turns.
+    Ready(ModelInfo),
+    /// The model could not be loaded; the engine has stopped.
+    LoadFailed(EngineError),
+    /// The exact prompt text a turn would send (answer to [`Command::RenderPrompt`]).
+    Prompt { turn: TurnId, text: String, tokens: usize },
+    /// More of the reply.
+    Delta { turn: TurnId, text: String },
+    /// The reply is complete.
+    Done { turn: TurnId, stats: TurnStats, stop: StopReason },
+    /// The turn failed; the engine takes further turns.
+    Failed { turn: TurnId, error: EngineError },
+}
+
+impl EngineEvent {
+    /// The turn an event belongs to, if any.
+    pub fn turn(&self) -> Option<TurnId> {
+        match self {
+            EngineEvent::Loading { .. } | EngineEvent::Ready(_) | EngineEvent::LoadFailed(_) => None,
+            EngineEvent::Prompt { turn, .. }
+            | EngineEvent::Delta { turn, .. }
+            | EngineEvent::Done { turn, .. }
+            | EngineEvent::Failed { turn, .. } => Some(*turn),
+        }
+    }
+}
+
+/// Commands to the engine thread.
+#[derive(Debug)]
+pub enum Command {
+    Generate(TurnRequest),
+    RenderPrompt(TurnRequest),
+    Shutdown,
+}
+
+/// Where a backend sends the reply as it is generated.
+pub trait TurnSink {
+    /// More reply text. `Break` stops the turn.
+    fn text(&mut self, text: &str) -> ControlFlow<()>;
+    /// Has this turn been cancelled? Checked before each evaluation step.
+    fn cancelled(&self) -> bool;
+}
+
+/// The seam every backend implements. It runs on the engine thread.
+pub trait Backend {
+    /// Answers the conversation in `turn`, streaming the reply into `sink`.
+    fn generate(&mut self, turn: &TurnRequest, sink: &mut dyn TurnSink)
+        -> Result<(TurnStats, StopReason), EngineError>;
+    /// The exact prompt `turn` would send, and its length in tokens.
+    fn render_prompt(&self, turn: &TurnRequest) -> Result<(String, usize), EngineError>;
+}
+
+/// The cancel floor shared by the handle and the thread: every turn <= floor is cancelled.
+#[derive(Debug, Default)]
+pub struct CancelFloor(AtomicU64);
+
+impl CancelFloor {
+    pub fn cancel_through(&self, turn: TurnId) {
+        self.0.fetch_max(turn, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self, turn: TurnId) -> bool {
+        turn <= self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A sink that forwards text as events and reads the cancel floor.
+pub(crate) struct ChannelSink<'a> {
+    pub turn: TurnId,
+    pub events: &'a tokio::sync::mpsc::UnboundedSender<EngineEvent>,
+    pub cancel: &'a CancelFloor,
+}
+
+impl TurnSink for ChannelSink<'_> {
+    fn text(&mut self, text: &str) -> ControlFlow<()> {
+        if self.cancelled() {
+            return ControlFlow::Break(());
+        }
+        let event = EngineEvent::Delta { turn: self.turn, text: text.to_string() };
+        match self.events.send(event) {
+            Ok(()) => ControlFlow::Continue(()),
+            // Nobody is listening any more: stop generating.
+            Err(_) => ControlFlow::Break(()),
+        }
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled(self.turn) || self.events.is_closed()
+    }
+}
+
+/// Serves commands with `backend` until shutdown. Shared by every backend's thread.
+pub(crate) fn serve(
+    backend: &mut dyn Backend,
+    commands: &std::sync::mpsc::Receiver<Command>,
+    events: &tokio::sync::mpsc::UnboundedSender<EngineEvent>,
+    cancel: &CancelFloor,
+) {
+    while let Ok(command) = commands.recv() {
+        let event = match command {
+            Command::Shutdown => return,
+            Command::RenderPrompt(req) => match backend.render_prompt(&req) {
+                Ok((text, tokens)) => EngineEvent::Prompt { turn: req.turn, text, tokens },
+                Err(error) => EngineEvent::Failed { turn: req.turn, error },
+            },
+            Command::Generate(req) if cancel.is_cancelled(req.turn) => {
+                EngineEvent::Done { turn: req.turn, stats: TurnStats::default(), stop: StopReason::Cancelled }
+            }
+            Command::Generate(req) => {
+                let mut sink = ChannelSink { turn: req.turn, events, cancel };
+                match backend.generate(&req, &mut sink) {
+                    Ok((stats, stop)) => EngineEvent::Done { turn: req.turn, stats, stop },
+                    Err(error) => EngineEvent::Failed { turn: req.turn, error },
+                }
+            }
+        };
+        if events.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// The front ends' handle on a running engine thread.
+pub struct EngineHandle {
+    commands: std::sync::mpsc::Sender<Command>,
+    cancel: Arc<CancelFloor>,
+    last_turn: TurnId,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EngineHandle {
+    /// Starts the llama.cpp engine thread, which loads the model and then waits for turns.
+    pub fn spawn_llama(
+        options: llama::EngineOptions,
+    ) -> (EngineHandle, tokio::sync::mpsc::UnboundedReceiver<EngineEvent>) {
+        let (commands, command_rx) = std::sync::mpsc::channel();
+        let (event_tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = Arc::new(CancelFloor::default());
+        let thread_cancel = Arc::clone(&cancel);
+        let thread = std::thread::Builder::new().name("ember-engine".into()).spawn(move || {
+            let crash_events = event_tx.clone();
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                llama::run(options, &command_rx, &event_tx, thread_cancel)
+            }));
+            if let Err(panic) = run {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic in the engine thread".into());
+                tracing::error!(%reason, "engine thread panicked");
+                let _ = crash_events.send(EngineEvent::LoadFailed(EngineError::Crashed(reason)));
+            }
+        });
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the engine thread");
+                None
+            }
+        };
+        (EngineHandle { commands, cancel, last_turn: 0, thread }, events)
+    }
+
+    /// A fresh turn id, larger than every earlier one.
+    pub fn next_turn(&mut self) -> TurnId {
+        self.last_turn += 1;
+        self.last_turn
+    }
+
+    /// Asks for a reply. Events for it carry `req.turn`.
+    pub fn generate(&self, req: TurnRequest) -> Result<(), EngineError> {
+        self.send(Command::Generate(req))
+    }
+
+    /// Asks for the rendered prompt of `req`, answered by [`EngineEvent::Prompt`].
+    pub fn render_prompt(&self, req: TurnRequest) -> Result<(), EngineError> {
+        self.send(Command::RenderPrompt(req))
+    }
+
+    /// Cancels `turn` and every earlier one. The running turn stops within one token.
+    pub fn cancel(&self, turn: TurnId) {
+        self.cancel.cancel_through(turn);
+    }
+
+    fn send(&self, command: Command) -> Result<(), EngineError> {
+        self.commands.send(command).map_err(|_| EngineError::Crashed("the engine thread has exited".into()))
+    }
+
+    /// Stops the engine thread and waits for it (the current turn is cancelled first).
+    pub fn shutdown(&mut self) {
+        self.cancel.cancel_through(TurnId::MAX);
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for EngineHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancel_floor_is_monotonic() {
+        let floor = CancelFloor::default();
+        assert!(!floor.is_cancelled(1));
+        floor.cancel_through(5);
+        floor.cancel_through(3);
+        assert!(floor.is_cancelled(5));
+        assert!(floor.is_cancelled(4));
+        assert!(!floor.is_cancelled(6), "a later turn is never hit by an earlier cancel");
+    }
+
+    #[test]
+    fn rates_need_time_and_tokens() {
+        let stats = TurnStats {
+            evaluated_tokens: 100,
+            prompt_time: Duration::from_millis(500),
+            generated_tokens: 10,
+            generation_time: Duration::from_secs(1),
+            ..TurnStats::default()
+        };
+        assert_eq!(stats.prompt_tps(), Some(200.0));
+        assert_eq!(stats.generation_tps(), Some(10.0));
+        assert_eq!(TurnStats::default().prompt_tps(), None);
+    }
+}

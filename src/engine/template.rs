@@ -1,0 +1,550 @@
+//! Chat templates: turning a conversation into the exact prompt text a model was trained on.
+//!
+//! A GGUF file carries its Hugging Face chat template (`tokenizer.chat_template`, Jinja). We
+//! render it the way transformers' `apply_chat_template` does: minijinja with Python-compatible
+//! methods, `trim_blocks`/`lstrip_blocks`, `raise_exception`, `strftime_now`, a Python-style
+//! `tojson`, and the `{% generation %}` block. The rendered prompt is then split into
+//! [`Segment`]s so that only the template's own text may contain control tokens: message
+//! contents are tokenized as plain text, and a file holding `<|im_end|>` cannot forge a turn.
+
+use minijinja::value::{Kwargs, Value, ValueKind};
+use minijinja::{Environment, Error as JinjaError, ErrorKind};
+use serde::Serialize;
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Message { role, content: content.into() }
+    }
+}
+
+/// A piece of a rendered prompt. `special` pieces come from the template and may contain control
+/// tokens such as `<|im_start|>`; the others are message text and are tokenized literally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub text: String,
+    pub special: bool,
+}
+
+/// A Hugging Face chat template, compiled.
+pub struct JinjaTemplate {
+    env: Environment<'static>,
+    /// BOS/EOS token texts; `None` leaves the variable undefined, as transformers does.
+    bos_token: Option<String>,
+    eos_token: Option<String>,
+}
+
+const TEMPLATE_NAME: &str = "chat_template";
+
+impl JinjaTemplate {
+    /// Compiles `source` with the model's BOS/EOS token texts.
+    pub fn new(source: &str, bos_token: Option<&str>, eos_token: Option<&str>) -> Result<Self, String> {
+        Self::with_clock(source, bos_token, eos_token, None)
+    }
+
+    /// Like [`JinjaTemplate::new`], with `strftime_now` frozen at `now` (Unix seconds, UTC) when
+    /// given, for reproducible renderings.
+    pub fn with_clock(
+        source: &str,
+        bos_token: Option<&str>,
+        eos_token: Option<&str>,
+        now: Option<i64>,
+    ) -> Result<Self, String> {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        minijinja_contrib::add_to_environment(&mut env);
+        env.add_function("raise_exception", raise_exception);
+        env.add_function("strftime_now", move |format: String| strftime(&format, now.unwrap_or_else(unix_now)));
+        env.add_filter("tojson", tojson);
+        env.add_template_owned(TEMPLATE_NAME, rewrite_generation_blocks(source))
+            .map_err(|e| format!("the template does not compile: {e:#}"))?;
+        Ok(JinjaTemplate { env, bos_token: bos_token.map(String::from), eos_token: eos_token.map(String::from) })
+    }
+
+    /// Renders `messages` exactly as transformers would.
+    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, String> {
+        let template = self.env.get_template(TEMPLATE_NAME).map_err(|e| e.to_string())?;
+        let mut vars = std::collections::BTreeMap::new();
+        vars.insert("messages", Value::from_serialize(messages));
+        vars.insert("add_generation_prompt", Value::from(add_generation_prompt));
+        if let Some(bos) = &self.bos_token {
+            vars.insert("bos_token", Value::from(bos.as_str()));
+        }
+        if let Some(eos) = &self.eos_token {
+            vars.insert("eos_token", Value::from(eos.as_str()));
+        }
+        let ctx = Value::from(vars);
+        template.render(ctx).map_err(|e| describe(&e))
+    }
+}
+
+fn describe(e: &JinjaError) -> String {
+    match e.kind() {
+        ErrorKind::InvalidOperation => e.detail().unwrap_or("invalid operation").to_string(),
+        _ => format!("{e:#}"),
+    }
+}
+
+/// `{% generation %}...{% endgeneration %}` marks assistant text for training masks; it renders
+/// its body. minijinja has no such tag, so it becomes an always-true `if`, keeping `-` trims.
+fn rewrite_generation_blocks(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("{%") {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find("%}") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let tag = &rest[start..start + len + 2];
+        let inner = tag[2..tag.len() - 2].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        let replacement = match inner {
+            "generation" => Some("if true"),
+            "endgeneration" => Some("endif"),
+            _ => None,
+        };
+        match replacement {
+            Some(word) => out.push_str(&tag.replacen(inner, word, 1)),
+            None => out.push_str(tag),
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn raise_exception(message: String) -> Result<Value, JinjaError> {
+    Err(JinjaError::new(ErrorKind::InvalidOperation, message))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Formats a Unix time (UTC) with Python strftime codes: %Y %y %m %d %e %j %H %I %M %S %p
+/// %A %a %B %b %%; unknown codes are kept as written.
+pub fn strftime(format: &str, unix_secs: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+    let days = unix_secs.div_euclid(86_400);
+    let secs_of_day = unix_secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let weekday = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
+    let is_leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let cumulative = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let yday = cumulative[(month - 1) as usize] + day + i64::from(is_leap && month > 2);
+    let (hour, minute, second) = (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
+    let mut out = String::new();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('Y') => out.push_str(&year.to_string()),
+            Some('y') => out.push_str(&format!("{:02}", year % 100)),
+            Some('m') => out.push_str(&format!("{month:02}")),
+            Some('d') => out.push_str(&format!("{day:02}")),
+            Some('e') => out.push_str(&format!("{day:2}")),
+            Some('j') => out.push_str(&format!("{yday:03}")),
+            Some('H') => out.push_str(&format!("{hour:02}")),
+            Some('I') => out.push_str(&format!("{:02}", (hour + 11) % 12 + 1)),
+            Some('M') => out.push_str(&format!("{minute:02}")),
+            Some('S') => out.push_str(&format!("{second:02}")),
+            Some('p') => out.push_str(if hour < 12 { "AM" } else { "PM" }),
+            Some('A') => out.push_str(DAYS[weekday]),
+            Some('a') => out.push_str(&DAYS[weekday][..3]),
+            Some('B') => out.push_str(MONTHS[(month - 1) as usize]),
+            Some('b') => out.push_str(&MONTHS[(month - 1) as usize][..3]),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Python's `json.dumps(value, ensure_ascii=False, indent=indent)`, as transformers' `tojson`.
+fn tojson(value: &Value, kwargs: Kwargs) -> Result<Value, JinjaError> {
+    let indent: Option<usize> = kwargs.get("indent")?;
+    let sort_keys: Option<bool> = kwargs.get("sort_keys")?;
+    kwargs.assert_all_used()?;
+    let mut out = String::new();
+    write_json(&mut out, value, indent, sort_keys.unwrap_or(false), 0)?;
+    Ok(Value::from_safe_string(out))
+}
+
+fn write_json(
+    out: &mut String,
+    value: &Value,
+    indent: Option<usize>,
+    sort: bool,
+    depth: usize,
+) -> Result<(), JinjaError> {
+    let newline = |out: &mut String, depth: usize| {
+        if let Some(n) = indent {
+            out.push('\n');
+            out.push_str(&" ".repeat(n * depth));
+        }
+    };
+    let (item_sep, key_sep) = if indent.is_some() { (",", ": ") } else { (", ", ": ") };
+    match value.kind() {
+        ValueKind::Undefined | ValueKind::None => out.push_str("null"),
+        ValueKind::Bool => out.push_str(if value.is_true() { "true" } else { "false" }),
+        ValueKind::Number => out.push_str(&value.to_string()),
+        ValueKind::String => push_json_string(out, value.as_str().unwrap_or_default()),
+        ValueKind::Seq | ValueKind::Iterable => {
+            let items: Vec<Value> = value.try_iter()?.collect();
+            if items.is_empty() {
+                out.push_str("[]");
+                return Ok(());
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                newline(out, depth + 1);
+                write_json(out, item, indent, sort, depth + 1)?;
+            }
+            newline(out, depth);
+            out.push(']');
+        }
+        ValueKind::Map => {
+            let mut keys: Vec<Value> = value.try_iter()?.collect();
+            if sort {
+                keys.sort();
+            }
+            if keys.is_empty() {
+                out.push_str("{}");
+                return Ok(());
+            }
+            out.push('{');
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                newline(out, depth + 1);
+                push_json_string(out, &key.to_string());
+                out.push_str(key_sep);
+                write_json(out, &value.get_item(key)?, indent, sort, depth + 1)?;
+            }
+            newline(out, depth);
+            out.push('}');
+        }
+        _ => push_json_string(out, &value.to_string()),
+    }
+    Ok(())
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The completion format for models without a chat template (base models).
+pub fn render_plain(messages: &[Message], add_generation_prompt: bool) -> String {
+    let mut out = String::new();
+    for message in messages {
+        match message.role {
+            Role::System => {
+                out.push_str(&message.content);
+                out.push_str("\n\n");
+            }
+            Role::User => {
+                out.push_str("User: ");
+                out.push_str(&message.content);
+                out.push_str("\n\n");
+            }
+            Role::Assistant => {
+                out.push_str("Assistant: ");
+                out.push_str(&message.content);
+                out.push_str("\n\n");
+            }
+        }
+    }
+    if add_generation_prompt {
+        out.push_str("Assistant:");
+    }
+    out
+}
+
+/// Stop strings for [`render_plain`]: a base model tends to go on with the next "User:" turn.
+pub const PLAIN_STOPS: &[&str] = &["\nUser:", "\nAssistant:"];
+
+/// Merges the system prompt into the first user message, for templates that reject a system role.
+pub fn fold_system(messages: &[Message]) -> Vec<Message> {
+    let mut out: Vec<Message> = Vec::with_capacity(messages.len());
+    let mut system = String::new();
+    for message in messages {
+        match message.role {
+            Role::System => {
+                if !system.is_empty() {
+                    system.push_str("\n\n");
+                }
+                system.push_str(&message.content);
+            }
+            Role::User if !system.is_empty() => {
+                out.push(Message::new(Role::User, format!("{}\n\n{}", std::mem::take(&mut system), message.content)));
+            }
+            _ => out.push(message.clone()),
+        }
+    }
+    if !system.is_empty() {
+        out.push(Message::new(Role::User, system));
+    }
+    out
+}
+
+/// Private-use markers that stand in for message contents while locating them in a rendering.
+fn sentinel(i: usize) -> String {
+    format!("\u{F8F0}ember{i}\u{F8F1}")
+}
+
+/// Splits the rendering of `messages` into template text and message text.
+///
+/// `render` is the format's renderer. The conversation is rendered once with each content
+/// replaced by a unique marker; the text between markers is the template's. The split is used
+/// only if putting the real contents back (as is, or trimmed, as many templates do) gives exactly
+/// the real rendering; otherwise each content is searched for in order. Returns the real
+/// rendering and its segments.
+pub fn segment(
+    messages: &[Message],
+    render: &dyn Fn(&[Message]) -> Result<String, String>,
+) -> Result<(String, Vec<Segment>), String> {
+    let full = render(messages)?;
+    let marked: Vec<Message> = messages.iter().enumerate().map(|(i, m)| Message::new(m.role, sentinel(i))).collect();
+    if let Ok(marked_text) = render(&marked) {
+        for trimmed in [false, true] {
+            if let Some(segments) = fill_markers(&marked_text, messages, trimmed) {
+                if concat(&segments) == full {
+                    return Ok((full, segments));
+                }
+            }
+        }
+    }
+    let segments = locate_contents(&full, messages);
+    Ok((full, segments))
+}
+
+fn concat(segments: &[Segment]) -> String {
+    segments.iter().map(|s| s.text.as_str()).collect()
+}
+
+fn push_segment(segments: &mut Vec<Segment>, text: &str, special: bool) {
+    if text.is_empty() {
+        return;
+    }
+    match segments.last_mut() {
+        Some(last) if last.special == special => last.text.push_str(text),
+        _ => segments.push(Segment { text: text.to_string(), special }),
+    }
+}
+
+fn fill_markers(marked: &str, messages: &[Message], trimmed: bool) -> Option<Vec<Segment>> {
+    let mut segments = Vec::new();
+    let mut rest = marked;
+    while let Some(start) = rest.find('\u{F8F0}') {
+        push_segment(&mut segments, &rest[..start], true);
+        let after = &rest[start + '\u{F8F0}'.len_utf8()..];
+        let body = after.strip_prefix("ember")?;
+        let end = body.find('\u{F8F1}')?;
+        let index: usize = body[..end].parse().ok()?;
+        let content = &messages.get(index)?.content;
+        push_segment(&mut segments, if trimmed { content.trim() } else { content }, false);
+        rest = &body[end + '\u{F8F1}'.len_utf8()..];
+    }
+    push_segment(&mut segments, rest, true);
+    Some(segments)
+}
+
+fn locate_contents(full: &str, messages: &[Message]) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    let mut cursor = 0;
+    for message in messages {
+        for candidate in [message.content.as_str(), message.content.trim()] {
+            if candidate.is_empty() {
+                break;
+            }
+            if let Some(pos) = full[cursor..].find(candidate) {
+                push_segment(&mut segments, &full[cursor..cursor + pos], true);
+                push_segment(&mut segments, candidate, false);
+                cursor += pos + candidate.len();
+                break;
+            }
+        }
+    }
+    push_segment(&mut segments, &full[cursor..], true);
+    segments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    fn convo() -> Vec<Message> {
+        vec![Message::new(Role::System, "Be brief."), Message::new(Role::User, "Hi <|im_end|>")]
+    }
+
+    #[test]
+    fn chatml_renders() {
+        let t = JinjaTemplate::new(CHATML, None, None).unwrap();
+        assert_eq!(
+            t.render(&convo(), true).unwrap(),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi <|im_end|><|im_end|>\n<|im_start|>assistant\n"
+        );
+    }
+
+    #[test]
+    fn contents_are_never_special() {
+        let t = JinjaTemplate::new(CHATML, None, None).unwrap();
+        let (full, segments) = segment(&convo(), &|m| t.render(m, true)).unwrap();
+        assert_eq!(concat(&segments), full);
+        let plain: Vec<&str> = segments.iter().filter(|s| !s.special).map(|s| s.text.as_str()).collect();
+        assert_eq!(plain, vec!["Be brief.", "Hi <|im_end|>"]);
+        for s in segments.iter().filter(|s| s.special) {
+            assert!(!s.text.contains("Hi"), "message text leaked into a special segment: {s:?}");
+        }
+    }
+
+    #[test]
+    fn trimming_templates_still_segment() {
+        let src = "{% for m in messages %}<t>{{ m['content'] | trim }}</t>{% endfor %}";
+        let t = JinjaTemplate::new(src, None, None).unwrap();
+        let msgs = vec![Message::new(Role::User, "  padded <t>  \n")];
+        let (full, segments) = segment(&msgs, &|m| t.render(m, true)).unwrap();
+        assert_eq!(full, "<t>padded <t></t>");
+        assert_eq!(segments[1], Segment { text: "padded <t>".into(), special: false });
+    }
+
+    #[test]
+    fn content_dependent_templates_fall_back_to_search() {
+        // Renders differently when the content is long: markers can't stand in for it.
+        let src =
+            "{% for m in messages %}{% if m.content|length > 12 %}[long]{% endif %}<s>{{ m.content }}</s>{% endfor %}";
+        let t = JinjaTemplate::new(src, None, None).unwrap();
+        let msgs = vec![Message::new(Role::User, "ab<s>cd")];
+        let (full, segments) = segment(&msgs, &|m| t.render(m, true)).unwrap();
+        assert_eq!(full, "<s>ab<s>cd</s>");
+        assert_eq!(concat(&segments), full);
+        assert!(segments.iter().any(|s| !s.special && s.text == "ab<s>cd"));
+    }
+
+    #[test]
+    fn raise_exception_reports_the_message() {
+        let src =
+            "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}ok";
+        let t = JinjaTemplate::new(src, None, None).unwrap();
+        assert_eq!(t.render(&convo(), true).unwrap_err(), "System role not supported");
+        assert_eq!(t.render(&fold_system(&convo()), true).unwrap(), "ok");
+    }
+
+    #[test]
+    fn fold_system_merges_into_first_user() {
+        let folded = fold_system(&convo());
+        assert_eq!(folded, vec![Message::new(Role::User, "Be brief.\n\nHi <|im_end|>")]);
+    }
+
+    #[test]
+    fn generation_block_renders_its_body() {
+        let src = "{% for m in messages %}{%- generation -%} [{{ m.content }}] {%- endgeneration %}{% endfor %}";
+        let t = JinjaTemplate::new(src, None, None).unwrap();
+        assert_eq!(t.render(&[Message::new(Role::Assistant, "x")], false).unwrap(), "[x]");
+    }
+
+    #[test]
+    fn python_methods_and_tojson() {
+        let src = "{{ messages[0].content.strip().split(',') | tojson }}|{{ {'a': 1, 'b': [true, none]} | tojson }}|{{ 'x' | tojson(indent=2) }}";
+        let t = JinjaTemplate::new(src, None, None).unwrap();
+        let out = t.render(&[Message::new(Role::User, " é,\"q\" ")], false).unwrap();
+        assert_eq!(out, "[\"é\", \"\\\"q\\\"\"]|{\"a\": 1, \"b\": [true, null]}|\"x\"");
+    }
+
+    #[test]
+    fn strftime_matches_python() {
+        // 2024-02-29 13:05:09 UTC, a Thursday; Python: "29 Feb 2024", "Thursday 060 01PM"
+        let t = 1_709_211_909;
+        assert_eq!(strftime("%d %b %Y", t), "29 Feb 2024");
+        assert_eq!(strftime("%A %j %I%p %H:%M:%S %% %B %y", t), "Thursday 060 01PM 13:05:09 % February 24");
+        assert_eq!(strftime("%Y-%m-%d", 0), "1970-01-01");
+    }
+
+    #[test]
+    fn plain_format_for_base_models() {
+        let text = render_plain(&convo(), true);
+        assert_eq!(text, "Be brief.\n\nUser: Hi <|im_end|>\n\nAssistant:");
+    }
+}

@@ -1,0 +1,185 @@
+//! The `ember` binary: parse the command line, choose a front end, map errors to exit codes.
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use ember::cli::Cli;
+use ember::config::Paths;
+use ember::engine::llama::{self, EngineOptions, GpuLayers, TemplateChoice};
+use ember::engine::{EngineHandle, SamplingParams, StopReason};
+use ember::pipe::{self, AnswerPrinter, Attachment, OutputMode, PipeError};
+use ember::render::sanitize;
+
+/// Exit status for an interrupted run (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// The system prompt for `--code` when none is given: small models need to be told.
+const CODE_SYSTEM: &str =
+    "You write code. Answer with one fenced code block containing the complete code, and nothing else.";
+
+/// Writes a message to stderr, sanitized: paths and model text may carry escape sequences.
+fn say(prefix: &str, text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "ember: {prefix}{}", sanitize(text));
+}
+
+struct StderrNotices;
+
+impl pipe::Notices for StderrNotices {
+    fn notice(&mut self, text: &str) {
+        say("note: ", text);
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let paths = Paths::discover();
+    ember::logging::init(&paths.log_file());
+    tracing::debug!(?cli, "starting");
+    match run(cli, &paths) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            say("error: ", &e.to_string());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn engine_options(cli: &Cli, paths: &Paths) -> EngineOptions {
+    let mut options = EngineOptions::new(ember::models::resolve(cli.model.as_deref(), &paths.models_dir));
+    options.n_ctx = cli.ctx;
+    options.threads = cli.threads.map(usize::from);
+    options.gpu_layers = cli.gpu_layers.unwrap_or(GpuLayers::Auto);
+    options.template = match (&cli.template, &cli.template_file) {
+        (Some(name), _) => TemplateChoice::Builtin(name.clone()),
+        (None, Some(path)) => TemplateChoice::File(path.clone()),
+        (None, None) => TemplateChoice::Model,
+    };
+    options
+}
+
+fn sampling(cli: &Cli) -> SamplingParams {
+    let defaults = SamplingParams::default();
+    SamplingParams {
+        temperature: cli.temperature,
+        top_k: cli.top_k,
+        top_p: cli.top_p,
+        min_p: cli.min_p,
+        repeat_penalty: cli.repeat_penalty,
+        seed: cli.seed.unwrap_or_else(|| {
+            // No seed asked for: a different answer each run, as users expect from sampling.
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos() ^ d.as_secs() as u32)
+                .unwrap_or(defaults.seed)
+        }),
+        max_tokens: cli.max_tokens.max(1),
+        ..defaults
+    }
+}
+
+/// Gathers piped stdin and `--file`s. stdin is read only when it is not a terminal, so ember
+/// never waits on a terminal.
+fn attachments(cli: &Cli) -> Result<Vec<Attachment>, PipeError> {
+    let mut out = Vec::new();
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut bytes = Vec::new();
+        stdin.lock().read_to_end(&mut bytes).map_err(|e| PipeError::Input(format!("cannot read stdin: {e}")))?;
+        if !bytes.is_empty() {
+            let (attachment, warning) = pipe::decode_input("stdin", bytes)?;
+            if let Some(w) = warning {
+                say("warning: ", &w);
+            }
+            out.push(attachment);
+        }
+    }
+    for path in &cli.files {
+        let (attachment, warning) = pipe::read_file(path)?;
+        if let Some(w) = warning {
+            say("warning: ", &w);
+        }
+        out.push(attachment);
+    }
+    Ok(out)
+}
+
+fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
+    let stdout_tty = std::io::stdout().is_terminal();
+    let stdin_tty = std::io::stdin().is_terminal();
+    let prompt = cli.prompt_text();
+    let interactive =
+        stdin_tty && stdout_tty && prompt.is_none() && !cli.print && cli.files.is_empty() && !cli.print_prompt;
+    if interactive {
+        return Err(PipeError::Usage(
+            "no prompt given. Ask a question: ember \"...\", or pipe input: cat file | ember \"explain this\" (see ember --help)".into(),
+        ));
+    }
+    let attachments = attachments(&cli)?;
+    if prompt.is_none() && attachments.is_empty() {
+        return Err(PipeError::Usage(
+            "nothing to answer: give a prompt, --file PATH, or input on stdin (see ember --help)".into(),
+        ));
+    }
+    let system = cli.system.clone().or_else(|| cli.code.then(|| CODE_SYSTEM.to_string()));
+    let messages = pipe::messages(system.as_deref(), pipe::user_message(prompt.as_deref(), &attachments));
+    let options = engine_options(&cli, paths);
+
+    if cli.print_prompt {
+        let (text, tokens, notice) = llama::print_prompt(&options, &messages)?;
+        if let Some(notice) = notice {
+            say("note: ", &notice);
+        }
+        let mut out = std::io::stdout().lock();
+        let shown = if stdout_tty { sanitize(&text) } else { text.as_str().into() };
+        out.write_all(shown.as_bytes()).map_err(PipeError::Output)?;
+        out.flush().map_err(PipeError::Output)?;
+        if cli.stats {
+            say("", &format!("{tokens} prompt tokens"));
+        }
+        return Ok(0);
+    }
+
+    let mode = match (cli.code, stdout_tty) {
+        (true, terminal) => OutputMode::CodeOnly { terminal },
+        (false, true) => OutputMode::Terminal { color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) },
+        (false, false) => OutputMode::Raw,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;
+    let sampling = sampling(&cli);
+    runtime.block_on(async move {
+        let (mut engine, mut events) = EngineHandle::spawn_llama(options);
+        let mut printer = AnswerPrinter::new(std::io::stdout(), mode);
+        let interrupt = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            // A second Ctrl-C quits at once.
+            tokio::spawn(async {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = std::io::stdout().flush();
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            });
+        };
+        let outcome =
+            pipe::answer(&mut engine, &mut events, messages, sampling, &mut printer, &mut StderrNotices, interrupt)
+                .await?;
+        if outcome.no_code {
+            say("warning: ", "the answer had no fenced code block; printed it whole");
+        }
+        if cli.stats {
+            say("", &pipe::stats_line(&outcome.stats));
+        }
+        match outcome.stop {
+            StopReason::MaxTokens => say("note: ", &format!("the answer was cut at --max-tokens {}", cli.max_tokens)),
+            StopReason::ContextFull => say("note: ", "the answer was cut: the context is full (raise it with --ctx N)"),
+            StopReason::EndOfText | StopReason::StopString | StopReason::Cancelled => {}
+        }
+        Ok(if outcome.interrupted { EXIT_INTERRUPTED } else { 0 })
+    })
+}

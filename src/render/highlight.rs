@@ -1,0 +1,88 @@
+//! Syntax highlighting of code with syntect, one line at a time (for streaming).
+
+use std::sync::OnceLock;
+
+use syntect::easy::HighlightLines;
+use syntect::highlighting::{Theme, ThemeSet};
+use syntect::parsing::{SyntaxReference, SyntaxSet};
+
+use super::sanitize;
+
+fn syntaxes() -> &'static SyntaxSet {
+    static SET: OnceLock<SyntaxSet> = OnceLock::new();
+    SET.get_or_init(SyntaxSet::load_defaults_newlines)
+}
+
+fn theme() -> &'static Theme {
+    static THEME: OnceLock<Theme> = OnceLock::new();
+    THEME.get_or_init(|| {
+        let mut themes = ThemeSet::load_defaults().themes;
+        themes.remove("base16-ocean.dark").unwrap_or_default()
+    })
+}
+
+/// The syntax for a fence's language tag (`rust`, `py`, `c++`, `sh`...), by name or extension.
+pub fn syntax_for(lang: &str) -> &'static SyntaxReference {
+    let set = syntaxes();
+    let lang = lang.trim().to_ascii_lowercase();
+    let alias = match lang.as_str() {
+        "py" | "python3" => "python",
+        "rs" => "rust",
+        "js" | "javascript" | "jsx" | "ts" | "typescript" | "tsx" => "js",
+        "sh" | "bash" | "shell" | "zsh" | "console" => "sh",
+        "c++" | "cpp" | "cxx" => "cpp",
+        "yml" => "yaml",
+        "golang" => "go",
+        other => other,
+    };
+    set.find_syntax_by_token(alias)
+        .or_else(|| set.find_syntax_by_extension(alias))
+        .unwrap_or_else(|| set.find_syntax_plain_text())
+}
+
+/// Highlights the lines of one code block as terminal text (24-bit colour escapes).
+pub struct CodeHighlighter {
+    lines: HighlightLines<'static>,
+}
+
+impl CodeHighlighter {
+    pub fn new(lang: &str) -> Self {
+        CodeHighlighter { lines: HighlightLines::new(syntax_for(lang), theme()) }
+    }
+
+    /// One line (newline included) as coloured terminal text. The code is sanitized first:
+    /// only ember's own colour sequences reach the terminal.
+    pub fn terminal_line(&mut self, line: &str) -> String {
+        let safe = sanitize(line);
+        match self.lines.highlight_line(&safe, syntaxes()) {
+            Ok(ranges) => {
+                let mut out = syntect::util::as_24_bit_terminal_escaped(&ranges, false);
+                out.push_str("\x1b[0m");
+                out
+            }
+            Err(_) => safe.into_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_resolve_by_alias() {
+        assert_eq!(syntax_for("py").name, "Python");
+        assert_eq!(syntax_for("rust").name, "Rust");
+        assert_eq!(syntax_for("bash").name, "Bourne Again Shell (bash)");
+        assert_eq!(syntax_for("no-such-lang").name, "Plain Text");
+    }
+
+    #[test]
+    fn highlighted_line_has_colour_but_no_foreign_escapes() {
+        let mut h = CodeHighlighter::new("python");
+        let out = h.terminal_line("def f(x): return '\x1b[2J'\n");
+        assert!(out.contains("\x1b[38;2;"), "expected colour: {out:?}");
+        assert!(!out.contains("\x1b[2J"), "model escape leaked: {out:?}");
+        assert!(out.contains("␛[2J"));
+    }
+}

@@ -1,0 +1,7 @@
+//! Turning model output into what a terminal shows: sanitizing, code-block detection, highlighting.
+
+pub mod fence;
+pub mod highlight;
+pub mod sanitize;
+
+pub use sanitize::sanitize;

@@ -1,0 +1,92 @@
+//! Terminal-safety sanitizer. Every untrusted string (model output, file contents, titles, paths)
+//! passes through here before it reaches a terminal, so that no text can command the terminal.
+//!
+//! What is made visible instead of executed:
+//! - ESC (U+001B) becomes `␛`, so CSI/OSC/DCS/APC sequences lose their introducer and show as text;
+//! - other C0 controls (but newline and tab) become their Control Pictures (`␇`, `␍`, ...), DEL `␡`;
+//! - C1 controls (U+0080..U+009F, which some terminals honour as 8-bit CSI/OSC) become `<U+009B>`;
+//! - bidi embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069) become `<U+202E>`.
+
+use std::borrow::Cow;
+
+/// Does `c` need replacing before it may reach a terminal?
+fn is_unsafe(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Returns `text` with every control and bidi character made visible. Borrowed when nothing changes.
+pub fn sanitize(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        push_visible(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// Appends `c` to `out`, replaced by a visible stand-in when it is unsafe for a terminal.
+pub fn push_visible(out: &mut String, c: char) {
+    match c {
+        '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' => {
+            // Control Pictures block: U+2400 + code point (ESC -> ␛, CR -> ␍).
+            out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'));
+        }
+        '\u{7f}' => out.push('\u{2421}'),
+        '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            out.push_str(&format!("<U+{:04X}>", c as u32));
+        }
+        _ => out.push(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_borrowed_unchanged() {
+        let s = "fn main() {\n\tprintln!(\"hé 日本 🦀\");\n}\n";
+        assert!(matches!(sanitize(s), Cow::Borrowed(_)));
+        assert_eq!(sanitize(s), s);
+    }
+
+    #[test]
+    fn escape_sequences_are_made_inert() {
+        let s = "a\x1b[2Jb\x1b]52;c;aGk=\x07c\x1bP+q\x1b\\";
+        let out = sanitize(s);
+        assert!(!out.contains('\x1b'));
+        assert!(!out.contains('\x07'));
+        assert_eq!(out, "a␛[2Jb␛]52;c;aGk=␇c␛P+q␛\\");
+    }
+
+    #[test]
+    fn c1_controls_and_bidi_are_visible() {
+        let out = sanitize("x\u{9b}31my\u{202e}txt.exe\u{2066}");
+        assert_eq!(out, "x<U+009B>31my<U+202E>txt.exe<U+2066>");
+    }
+
+    #[test]
+    fn carriage_return_and_del_are_visible() {
+        assert_eq!(sanitize("ok\rEVIL\x7f"), "ok␍EVIL␡");
+    }
+
+    #[test]
+    fn newline_and_tab_survive() {
+        assert_eq!(sanitize("a\n\tb"), "a\n\tb");
+    }
+
+    #[test]
+    fn every_control_is_replaced() {
+        for cp in (0u32..0x20).chain(0x7f..0xa0).chain(0x202a..0x202f).chain(0x2066..0x206a) {
+            let Some(c) = char::from_u32(cp) else { continue };
+            if c == '\n' || c == '\t' {
+                continue;
+            }
+            let out = sanitize(&c.to_string()).into_owned();
+            assert!(!out.contains(c), "U+{cp:04X} survived");
+            assert!(!out.chars().any(is_unsafe), "U+{cp:04X} became something unsafe");
+        }
+    }
+}

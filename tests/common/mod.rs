@@ -1,0 +1,24 @@
+//! Shared helpers for the integration tests: the real default model and the real binary.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+/// The default model, installed by `make model` (which `make test` runs first).
+pub fn default_model() -> PathBuf {
+    let paths = ember::config::Paths::discover();
+    let path = paths.models_dir.join(ember::models::DEFAULT_MODEL_FILE);
+    assert!(
+        path.exists(),
+        "the default model is missing at {}: run `make model` (or `make test`, which installs it)",
+        path.display()
+    );
+    path
+}
+
+/// The ember binary with the default model, greedy decoding and a fixed seed.
+pub fn ember() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("ember").unwrap();
+    cmd.arg("--model").arg(default_model()).args(["--temperature", "0", "--seed", "42"]);
+    cmd.env_remove("EMBER_MODEL").env_remove("NO_COLOR");
+    cmd
+}
