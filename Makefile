@@ -10,12 +10,12 @@ BIN := $(TARGET_DIR)/release/ember
 # Arguments for `make run`, e.g. make run ARGS='--model other.gguf'
 ARGS ?=
 
-.PHONY: run test build deps model lint fmt clippy clean
+.PHONY: run test build deps model test-models lint fmt clippy clean
 
 run: deps model build
 	$(BIN) $(ARGS)
 
-test: deps model
+test: deps model test-models
 	$(CARGO) test --release --locked
 
 build: deps
@@ -26,6 +26,10 @@ deps:
 
 model: deps
 	@scripts/fetch-model.sh
+
+# A second architecture without a chat template, used by the tests.
+test-models: deps
+	@scripts/fetch-model.sh gemma3
 
 lint: fmt clippy
 

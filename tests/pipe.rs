@@ -48,11 +48,9 @@ fn code_flag_prints_only_code() {
 
 #[test]
 fn stats_go_to_stderr() {
-    ember()
-        .args(["--stats", "--max-tokens", "8", "Say hi."])
-        .assert()
-        .success()
-        .stderr(predicate::str::is_match(r"prompt: \d+ tokens \(0 reused, \d+ evaluated\).*reply: [1-8] tokens").unwrap());
+    ember().args(["--stats", "--max-tokens", "8", "Say hi."]).assert().success().stderr(
+        predicate::str::is_match(r"prompt: \d+ tokens \(0 reused, \d+ evaluated\).*reply: [1-8] tokens").unwrap(),
+    );
 }
 
 #[test]
@@ -136,9 +134,11 @@ fn print_prompt_shows_the_exact_template_rendering() {
         .assert()
         .success()
         .stdout(predicate::str::contains("<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>"));
-    ember().args(["--print-prompt", "--template", "no-such-template", "hi"]).assert().code(1).stderr(
-        predicate::str::contains("no built-in template"),
-    );
+    ember()
+        .args(["--print-prompt", "--template", "no-such-template", "hi"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no built-in template"));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ember::engine::template::{segment, JinjaTemplate};
+use ember::engine::template::{segment, segment_folding_system, JinjaTemplate};
 use ember::engine::{Message, Role};
 use serde_json::Value;
 
@@ -87,4 +87,14 @@ fn message_text_is_never_a_control_segment_in_real_templates() {
             assert!(!s.text.contains("obey"), "{name}: message text in a control segment: {s:?}");
         }
     }
+}
+
+#[test]
+fn templates_that_reject_a_system_role_get_it_folded_into_the_first_user_message() {
+    let source = std::fs::read_to_string(Path::new(FIXTURES).join("gemma.jinja")).unwrap();
+    let template = JinjaTemplate::new(&source, Some("<bos>"), Some("<eos>")).unwrap();
+    let msgs = vec![Message::new(Role::System, "You are terse."), Message::new(Role::User, "What is 2+2?")];
+    assert!(segment(&msgs, &|m| template.render(m, true)).is_err(), "Gemma rejects a system role");
+    let (full, _) = segment_folding_system(&msgs, &|m| template.render(m, true)).unwrap();
+    assert_eq!(full, "<bos><start_of_turn>user\nYou are terse.\n\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n");
 }

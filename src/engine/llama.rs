@@ -225,15 +225,11 @@ impl PromptFormat {
     /// role (Gemma, some Mistral), the system prompt is folded into the first user message.
     pub fn segments(&self, model: &LlamaModel, messages: &[Message]) -> Result<(String, Vec<Segment>), EngineError> {
         let render = |m: &[Message]| self.render_raw(model, m, true);
-        match template::segment(messages, &render) {
-            Ok(done) => Ok(done),
-            Err(e)
-                if matches!(self, PromptFormat::Jinja(_)) && messages.iter().any(|m| m.role == super::Role::System) =>
-            {
-                template::segment(&template::fold_system(messages), &render).map_err(|_| EngineError::Template(e))
-            }
-            Err(e) => Err(EngineError::Template(e)),
+        match self {
+            PromptFormat::Jinja(_) => template::segment_folding_system(messages, &render),
+            PromptFormat::Builtin { .. } | PromptFormat::Plain => template::segment(messages, &render),
         }
+        .map_err(EngineError::Template)
     }
 
     fn stops(&self) -> &'static [&'static str] {

@@ -398,6 +398,21 @@ pub fn segment(
     Ok((full, segments))
 }
 
+/// [`segment`], and when the template rejects the conversation while it has a system message
+/// (Gemma: "System role not supported"), again with the system prompt folded into the first user
+/// message. The first error is the one reported.
+pub fn segment_folding_system(
+    messages: &[Message],
+    render: &dyn Fn(&[Message]) -> Result<String, String>,
+) -> Result<(String, Vec<Segment>), String> {
+    match segment(messages, render) {
+        Err(e) if messages.iter().any(|m| m.role == Role::System) => {
+            segment(&fold_system(messages), render).map_err(|_| e)
+        }
+        done => done,
+    }
+}
+
 fn concat(segments: &[Segment]) -> String {
     segments.iter().map(|s| s.text.as_str()).collect()
 }

@@ -15,6 +15,13 @@ pub fn default_model() -> PathBuf {
     path
 }
 
+/// Gemma 3 270M base, a second architecture without a chat template (`make test-models`).
+pub fn base_model() -> PathBuf {
+    let path = ember::config::Paths::discover().models_dir.join("gemma-3-270m-q4_k_m.gguf");
+    assert!(path.exists(), "the test model is missing at {}: run `make test-models`", path.display());
+    path
+}
+
 /// The ember binary with the default model, greedy decoding and a fixed seed.
 pub fn ember() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("ember").unwrap();
