@@ -10,3 +10,4 @@ pub mod logging;
 pub mod models;
 pub mod pipe;
 pub mod render;
+pub mod tui;

@@ -106,6 +106,30 @@ fn attachments(cli: &Cli) -> Result<Vec<Attachment>, PipeError> {
     Ok(out)
 }
 
+fn color_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The full-screen chat.
+fn run_tui(cli: &Cli, paths: &Paths) -> Result<u8, PipeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;
+    let options = ember::tui::TuiOptions {
+        engine: engine_options(cli, paths),
+        sampling: sampling(cli),
+        system_prompt: cli.system.clone(),
+        color: color_wanted(),
+    };
+    match runtime.block_on(ember::tui::run(options)) {
+        Ok(ember::tui::Exit::Quit) => Ok(0),
+        Ok(ember::tui::Exit::Signal(n)) => Ok(128 + n as u8),
+        Err(e) => Err(PipeError::Input(e.to_string())),
+    }
+}
+
 fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
     let stdout_tty = std::io::stdout().is_terminal();
     let stdin_tty = std::io::stdin().is_terminal();
@@ -113,9 +137,7 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
     let interactive =
         stdin_tty && stdout_tty && prompt.is_none() && !cli.print && cli.files.is_empty() && !cli.print_prompt;
     if interactive {
-        return Err(PipeError::Usage(
-            "no prompt given. Ask a question: ember \"...\", or pipe input: cat file | ember \"explain this\" (see ember --help)".into(),
-        ));
+        return run_tui(&cli, paths);
     }
     let attachments = attachments(&cli)?;
     if prompt.is_none() && attachments.is_empty() {
@@ -144,7 +166,7 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
 
     let mode = match (cli.code, stdout_tty) {
         (true, terminal) => OutputMode::CodeOnly { terminal },
-        (false, true) => OutputMode::Terminal { color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) },
+        (false, true) => OutputMode::Terminal { color: color_wanted() },
         (false, false) => OutputMode::Raw,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -99,7 +99,7 @@ fn rate(n: usize, d: Duration) -> Option<f64> {
 }
 
 /// One generation request: the whole conversation so far, to be answered by the assistant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TurnRequest {
     pub turn: TurnId,
     pub messages: Vec<Message>,

@@ -65,6 +65,37 @@ impl CodeHighlighter {
     }
 }
 
+/// Highlights lines of one code block as ratatui spans (for the TUI).
+pub struct LineHighlighter {
+    lines: HighlightLines<'static>,
+}
+
+impl LineHighlighter {
+    pub fn new(lang: &str) -> Self {
+        LineHighlighter { lines: HighlightLines::new(syntax_for(lang), theme()) }
+    }
+
+    /// One line (already sanitized, without its newline) as coloured spans.
+    pub fn spans(&mut self, line: &str) -> Vec<ratatui::text::Span<'static>> {
+        use ratatui::style::{Color, Style};
+        // syntect's newline-aware syntaxes want the newline to keep their state right.
+        let with_newline = format!("{line}\n");
+        match self.lines.highlight_line(&with_newline, syntaxes()) {
+            Ok(ranges) => ranges
+                .into_iter()
+                .filter_map(|(style, text)| {
+                    let text = text.trim_end_matches('\n');
+                    (!text.is_empty()).then(|| {
+                        let fg = style.foreground;
+                        ratatui::text::Span::styled(text.to_string(), Style::default().fg(Color::Rgb(fg.r, fg.g, fg.b)))
+                    })
+                })
+                .collect(),
+            Err(_) => vec![ratatui::text::Span::raw(line.to_string())],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

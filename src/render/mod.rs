@@ -2,6 +2,8 @@
 
 pub mod fence;
 pub mod highlight;
+pub mod markdown;
 pub mod sanitize;
+pub mod wrap;
 
 pub use sanitize::sanitize;

@@ -1,0 +1,115 @@
+//! Slash commands: parsing, completion and inline help.
+
+/// A slash command and its one-line help.
+pub struct CommandHelp {
+    pub name: &'static str,
+    pub args: &'static str,
+    pub help: &'static str,
+}
+
+pub const COMMANDS: &[CommandHelp] = &[
+    CommandHelp { name: "/help", args: "", help: "keys and commands" },
+    CommandHelp { name: "/new", args: "", help: "start a new conversation" },
+    CommandHelp { name: "/model", args: "[PATH]", help: "show the model, or load another GGUF file" },
+    CommandHelp { name: "/system", args: "[TEXT|clear]", help: "show, set or clear the system prompt" },
+    CommandHelp { name: "/file", args: "PATH", help: "attach a file to the next message" },
+    CommandHelp { name: "/copy", args: "N", help: "copy code block N to the clipboard" },
+    CommandHelp { name: "/save", args: "N PATH", help: "save code block N to a file" },
+    CommandHelp { name: "/retry", args: "", help: "regenerate the last answer" },
+    CommandHelp { name: "/edit", args: "", help: "edit the last message and regenerate" },
+    CommandHelp { name: "/quit", args: "", help: "leave ember" },
+];
+
+/// A parsed slash command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlashCommand {
+    Help,
+    New,
+    Model(Option<String>),
+    System(Option<String>),
+    File(String),
+    Copy(usize),
+    Save(usize, Option<String>),
+    Retry,
+    Edit,
+    Quit,
+}
+
+/// Parses `text` (which starts with '/'). Errors say how to use the command.
+pub fn parse(text: &str) -> Result<SlashCommand, String> {
+    let text = text.trim();
+    let (name, rest) = match text.split_once(char::is_whitespace) {
+        Some((n, r)) => (n, r.trim()),
+        None => (text, ""),
+    };
+    let arg = (!rest.is_empty()).then(|| rest.to_string());
+    let number = |s: &str| s.parse::<usize>().ok().filter(|n| *n > 0);
+    match name {
+        "/help" | "/?" => Ok(SlashCommand::Help),
+        "/new" | "/clear" => Ok(SlashCommand::New),
+        "/model" => Ok(SlashCommand::Model(arg)),
+        "/system" => Ok(SlashCommand::System(arg)),
+        "/file" => arg.map(SlashCommand::File).ok_or_else(|| "usage: /file PATH".into()),
+        "/copy" => number(rest).map(SlashCommand::Copy).ok_or_else(|| "usage: /copy N (a code block number)".into()),
+        "/save" => {
+            let (n, path) = match rest.split_once(char::is_whitespace) {
+                Some((n, p)) => (n, Some(p.trim().to_string())),
+                None => (rest, None),
+            };
+            number(n).map(|n| SlashCommand::Save(n, path)).ok_or_else(|| "usage: /save N [PATH]".into())
+        }
+        "/retry" => Ok(SlashCommand::Retry),
+        "/edit" => Ok(SlashCommand::Edit),
+        "/quit" | "/exit" | "/q" => Ok(SlashCommand::Quit),
+        other => Err(format!("unknown command {other}; /help lists them")),
+    }
+}
+
+/// Commands whose name starts with what was typed (only while the name is being typed).
+pub fn completions(text: &str) -> Vec<&'static CommandHelp> {
+    if !text.starts_with('/') || text.contains(char::is_whitespace) {
+        return Vec::new();
+    }
+    COMMANDS.iter().filter(|c| c.name.starts_with(text)).collect()
+}
+
+/// The completed text for Tab: the single match (plus a space when it takes arguments), or the
+/// longest common prefix of several.
+pub fn complete(text: &str) -> Option<String> {
+    let matches = completions(text);
+    match matches.as_slice() {
+        [] => None,
+        [one] => Some(if one.args.is_empty() { one.name.to_string() } else { format!("{} ", one.name) }),
+        many => {
+            let first = many[0].name;
+            let common =
+                (1..=first.len()).rev().find(|&n| many.iter().all(|c| c.name.starts_with(&first[..n]))).unwrap_or(0);
+            (common > text.len()).then(|| first[..common].to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands_and_arguments() {
+        assert_eq!(parse("/save 2 prime.py"), Ok(SlashCommand::Save(2, Some("prime.py".into()))));
+        assert_eq!(parse("/save 2"), Ok(SlashCommand::Save(2, None)));
+        assert_eq!(parse("/copy 3"), Ok(SlashCommand::Copy(3)));
+        assert_eq!(parse("/system Be terse.  "), Ok(SlashCommand::System(Some("Be terse.".into()))));
+        assert_eq!(parse("/model"), Ok(SlashCommand::Model(None)));
+        assert!(parse("/copy x").unwrap_err().contains("usage"));
+        assert!(parse("/nope").unwrap_err().contains("unknown command"));
+    }
+
+    #[test]
+    fn completes_names() {
+        assert_eq!(complete("/he").as_deref(), Some("/help"));
+        assert_eq!(complete("/co").as_deref(), Some("/copy "));
+        assert_eq!(complete("/s"), None, "/system and /save share only the slash... and 's'");
+        assert_eq!(completions("/s").len(), 2);
+        assert!(completions("/save 1").is_empty());
+    }
+}

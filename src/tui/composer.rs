@@ -1,0 +1,315 @@
+//! The composer: a multi-line text input with a cursor and an input history.
+
+use crate::render::wrap::{char_width, str_width};
+
+/// Multi-line text being written, with the cursor as a byte offset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Composer {
+    text: String,
+    cursor: usize,
+    history: Vec<String>,
+    /// Position in `history` while browsing it; `None` when editing a new message.
+    browsing: Option<usize>,
+    /// What was being written before browsing started.
+    draft: String,
+}
+
+impl Composer {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// Replaces the text and puts the cursor at its end.
+    pub fn set_text(&mut self, text: impl Into<String>) {
+        self.text = text.into();
+        self.cursor = self.text.len();
+        self.browsing = None;
+    }
+
+    /// Takes the text out (for sending) and remembers it in the history.
+    pub fn take(&mut self) -> String {
+        let text = std::mem::take(&mut self.text);
+        self.cursor = 0;
+        self.browsing = None;
+        if !text.trim().is_empty() && self.history.last() != Some(&text) {
+            self.history.push(text.clone());
+        }
+        text
+    }
+
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.cursor = 0;
+        self.browsing = None;
+    }
+
+    pub fn insert_str(&mut self, s: &str) {
+        // Pasted text may carry \r\n or lone \r: keep plain newlines.
+        let s = if s.contains('\r') { s.replace("\r\n", "\n").replace('\r', "\n") } else { s.to_string() };
+        self.text.insert_str(self.cursor, &s);
+        self.cursor += s.len();
+    }
+
+    pub fn insert_char(&mut self, c: char) {
+        self.text.insert(self.cursor, c);
+        self.cursor += c.len_utf8();
+    }
+
+    fn prev_boundary(&self) -> usize {
+        self.text[..self.cursor].char_indices().next_back().map_or(0, |(i, _)| i)
+    }
+
+    fn next_boundary(&self) -> usize {
+        self.text[self.cursor..].chars().next().map_or(self.cursor, |c| self.cursor + c.len_utf8())
+    }
+
+    pub fn backspace(&mut self) {
+        if self.cursor > 0 {
+            let start = self.prev_boundary();
+            self.text.replace_range(start..self.cursor, "");
+            self.cursor = start;
+        }
+    }
+
+    pub fn delete(&mut self) {
+        if self.cursor < self.text.len() {
+            let end = self.next_boundary();
+            self.text.replace_range(self.cursor..end, "");
+        }
+    }
+
+    pub fn left(&mut self) {
+        self.cursor = self.prev_boundary();
+    }
+
+    pub fn right(&mut self) {
+        self.cursor = self.next_boundary();
+    }
+
+    fn line_start(&self) -> usize {
+        self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    fn line_end(&self) -> usize {
+        self.text[self.cursor..].find('\n').map_or(self.text.len(), |i| self.cursor + i)
+    }
+
+    pub fn home(&mut self) {
+        self.cursor = self.line_start();
+    }
+
+    pub fn end(&mut self) {
+        self.cursor = self.line_end();
+    }
+
+    /// Deletes from the start of the line to the cursor (Ctrl-U).
+    pub fn kill_line_before(&mut self) {
+        let start = self.line_start();
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+    }
+
+    /// Deletes the word before the cursor (Ctrl-W).
+    pub fn kill_word_before(&mut self) {
+        let before = &self.text[..self.cursor];
+        let trimmed = before.trim_end_matches([' ', '\t']);
+        let start = trimmed.rfind([' ', '\t', '\n']).map_or(0, |i| i + 1);
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+    }
+
+    fn on_first_line(&self) -> bool {
+        !self.text[..self.cursor].contains('\n')
+    }
+
+    fn on_last_line(&self) -> bool {
+        !self.text[self.cursor..].contains('\n')
+    }
+
+    /// Up: the line above, or on the first line the previous history entry.
+    pub fn up(&mut self) {
+        if !self.on_first_line() {
+            self.move_vertically(-1);
+            return;
+        }
+        let index = match self.browsing {
+            Some(0) => return,
+            Some(i) => i - 1,
+            None if self.history.is_empty() => return,
+            None => {
+                self.draft = self.text.clone();
+                self.history.len() - 1
+            }
+        };
+        self.browsing = Some(index);
+        self.text = self.history[index].clone();
+        self.cursor = self.text.len();
+    }
+
+    /// Down: the line below, or on the last line the next history entry (then the draft).
+    pub fn down(&mut self) {
+        if !self.on_last_line() {
+            self.move_vertically(1);
+            return;
+        }
+        match self.browsing {
+            None => {}
+            Some(i) if i + 1 < self.history.len() => {
+                self.browsing = Some(i + 1);
+                self.text = self.history[i + 1].clone();
+                self.cursor = self.text.len();
+            }
+            Some(_) => {
+                self.browsing = None;
+                self.text = std::mem::take(&mut self.draft);
+                self.cursor = self.text.len();
+            }
+        }
+    }
+
+    fn move_vertically(&mut self, direction: i32) {
+        let column = str_width(&self.text[self.line_start()..self.cursor]);
+        let target_start = if direction < 0 {
+            let this_start = self.line_start();
+            self.text[..this_start.saturating_sub(1)].rfind('\n').map_or(0, |i| i + 1)
+        } else {
+            self.line_end() + 1
+        };
+        let line_end = self.text[target_start..].find('\n').map_or(self.text.len(), |i| target_start + i);
+        let mut pos = target_start;
+        let mut width = 0;
+        for (i, c) in self.text[target_start..line_end].char_indices() {
+            if width + char_width(c) > column {
+                break;
+            }
+            width += char_width(c);
+            pos = target_start + i + c.len_utf8();
+        }
+        self.cursor = pos;
+    }
+
+    /// The text wrapped to `width` columns, and the cursor's (row, column) in it.
+    pub fn layout(&self, width: usize) -> (Vec<String>, (usize, usize)) {
+        let width = width.max(1);
+        let mut rows = vec![String::new()];
+        let mut row_width = 0;
+        let mut cursor = (0, 0);
+        for (i, c) in self.text.char_indices() {
+            if i == self.cursor {
+                cursor = (rows.len() - 1, row_width);
+            }
+            if c == '\n' {
+                rows.push(String::new());
+                row_width = 0;
+                continue;
+            }
+            let cw = char_width(c);
+            if row_width + cw > width {
+                rows.push(String::new());
+                row_width = 0;
+                if i == self.cursor {
+                    cursor = (rows.len() - 1, 0);
+                }
+            }
+            if let Some(row) = rows.last_mut() {
+                crate::render::sanitize::push_visible(row, c);
+            }
+            row_width += cw;
+        }
+        if self.cursor >= self.text.len() {
+            if row_width >= width {
+                rows.push(String::new());
+                row_width = 0;
+            }
+            cursor = (rows.len() - 1, row_width);
+        }
+        (rows, cursor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editing_moves_by_characters() {
+        let mut c = Composer::default();
+        c.insert_str("héllo");
+        c.left();
+        c.left();
+        c.backspace();
+        assert_eq!(c.text(), "hélo");
+        c.home();
+        c.delete();
+        assert_eq!(c.text(), "élo");
+        c.end();
+        c.insert_char('!');
+        assert_eq!(c.text(), "élo!");
+    }
+
+    #[test]
+    fn pasted_crlf_becomes_newlines() {
+        let mut c = Composer::default();
+        c.insert_str("a\r\nb\rc");
+        assert_eq!(c.text(), "a\nb\nc");
+    }
+
+    #[test]
+    fn up_and_down_move_between_lines_then_history() {
+        let mut c = Composer::default();
+        c.insert_str("first");
+        c.take();
+        c.insert_str("second");
+        c.take();
+        c.insert_str("draft line 1\nline 2");
+        c.up();
+        assert_eq!(c.text(), "draft line 1\nline 2", "first Up moves to the line above");
+        c.up();
+        assert_eq!(c.text(), "second");
+        c.up();
+        assert_eq!(c.text(), "first");
+        c.up();
+        assert_eq!(c.text(), "first");
+        c.down();
+        assert_eq!(c.text(), "second");
+        c.down();
+        assert_eq!(c.text(), "draft line 1\nline 2");
+    }
+
+    #[test]
+    fn kill_word_and_line() {
+        let mut c = Composer::default();
+        c.insert_str("one two three");
+        c.kill_word_before();
+        assert_eq!(c.text(), "one two ");
+        c.kill_line_before();
+        assert_eq!(c.text(), "");
+    }
+
+    #[test]
+    fn layout_wraps_and_places_the_cursor() {
+        let mut c = Composer::default();
+        c.insert_str("abcdef\ngh");
+        let (rows, cursor) = c.layout(4);
+        assert_eq!(rows, vec!["abcd", "ef", "gh"]);
+        assert_eq!(cursor, (2, 2));
+        c.set_text("abcd");
+        assert_eq!(c.layout(4).1, (1, 0), "a full row puts the cursor on the next");
+    }
+
+    #[test]
+    fn control_characters_are_shown_visibly() {
+        let mut c = Composer::default();
+        c.insert_str("a\x1b[2Jb");
+        assert_eq!(c.layout(20).0, vec!["a␛[2Jb"]);
+        assert_eq!(c.text(), "a\x1b[2Jb", "the text itself is kept as typed");
+    }
+}

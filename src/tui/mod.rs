@@ -1,0 +1,252 @@
+//! The full-screen chat: one loop owns the terminal and selects over terminal input, engine
+//! events, effect results and a frame timer. `update` changes the state; `view` draws it.
+
+pub mod commands;
+pub mod composer;
+pub mod state;
+pub mod terminal;
+pub mod transcript;
+pub mod view;
+pub mod widgets;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream};
+use futures_util::StreamExt;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::engine::llama::EngineOptions;
+use crate::engine::{EngineEvent, EngineHandle, SamplingParams};
+use state::{update, AppEvent, AppState, Effect, SaveError};
+
+/// At most this many frames a second, however fast tokens arrive.
+const FRAME: Duration = Duration::from_millis(16);
+
+/// What the TUI starts with.
+pub struct TuiOptions {
+    pub engine: EngineOptions,
+    pub sampling: SamplingParams,
+    pub system_prompt: Option<String>,
+    pub color: bool,
+}
+
+/// Why the TUI ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+/// How the TUI ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Quit,
+    /// SIGTERM or SIGHUP.
+    Signal(i32),
+}
+
+/// Runs the chat until the user quits. The terminal is restored however it ends.
+pub async fn run(options: TuiOptions) -> Result<Exit, TuiError> {
+    let mut term = terminal::enter()?;
+    let result = run_loop(&mut term, options).await;
+    terminal::restore();
+    result
+}
+
+async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit, TuiError> {
+    let engine_options = options.engine;
+    let (mut engine, mut engine_events) = EngineHandle::spawn_llama(engine_options.clone());
+    let mut state =
+        AppState::new(engine_options.model_path.clone(), options.system_prompt, options.sampling, options.color);
+    let size = term.size()?;
+    state.size = (size.width, size.height);
+    let (side_tx, mut side_rx) = unbounded_channel::<AppEvent>();
+    let mut input = EventStream::new();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    loop {
+        if dirty && last_draw.elapsed() >= FRAME {
+            term.draw(|frame| view::draw(frame, &state))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        let wait = if dirty { FRAME.saturating_sub(last_draw.elapsed()) } else { Duration::from_secs(3600) };
+        let event = tokio::select! {
+            input_event = input.next() => match input_event {
+                Some(Ok(ev)) => match to_app_event(ev) {
+                    Some(ev) => ev,
+                    None => continue,
+                },
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(Exit::Quit),
+            },
+            Some(ev) = engine_events.recv() => AppEvent::Engine(ev),
+            Some(ev) = side_rx.recv() => ev,
+            _ = sigterm.recv() => return Ok(Exit::Signal(15)),
+            _ = sighup.recv() => return Ok(Exit::Signal(1)),
+            () = tokio::time::sleep(wait), if dirty => continue,
+        };
+        dirty = true;
+        let effects = update(&mut state, event);
+        for effect in effects {
+            match effect {
+                Effect::Quit => {}
+                Effect::OpenEditor { text, purpose, extension } => {
+                    // The input reader must not steal the editor's keys: stop it while it runs.
+                    drop(input);
+                    let result = terminal::suspend(term, || edit_in_editor(&text, &extension))?;
+                    input = EventStream::new();
+                    let _ = side_tx.send(AppEvent::EditorDone { purpose, result });
+                }
+                Effect::SwitchModel(path) => {
+                    engine.shutdown();
+                    let mut options = engine_options.clone();
+                    options.model_path = path;
+                    (engine, engine_events) = EngineHandle::spawn_llama(options);
+                }
+                other => run_effect(other, &engine, &side_tx, term),
+            }
+        }
+        if state.should_quit {
+            return Ok(Exit::Quit);
+        }
+    }
+}
+
+fn to_app_event(event: Event) -> Option<AppEvent> {
+    match event {
+        Event::Key(k) => Some(AppEvent::Key(k)),
+        Event::Paste(text) => Some(AppEvent::Paste(text)),
+        Event::Mouse(m) => Some(AppEvent::Mouse(m)),
+        Event::Resize(w, h) => Some(AppEvent::Resize(w, h)),
+        Event::FocusGained | Event::FocusLost => None,
+    }
+}
+
+/// Runs an effect that needs no terminal suspension; results come back on `side`.
+fn run_effect(effect: Effect, engine: &EngineHandle, side: &UnboundedSender<AppEvent>, term: &mut terminal::Term) {
+    match effect {
+        Effect::Generate(req) => {
+            // A send error means the thread is gone; its last event (LoadFailed) says why.
+            let _ = engine.generate(req);
+        }
+        Effect::Cancel(turn) => engine.cancel(turn),
+        Effect::Copy { number, text } => {
+            let osc = terminal::osc52_copy(term.backend_mut(), &text).map_err(|e| e.to_string());
+            copy_with_system_tool(&text);
+            let _ = side.send(AppEvent::Copied { number, result: osc });
+        }
+        Effect::Save { path, content, overwrite } => {
+            let side = side.clone();
+            tokio::task::spawn_blocking(move || {
+                let result = save(&path, &content, overwrite);
+                let _ = side.send(AppEvent::Saved { path, result });
+            });
+        }
+        Effect::ReadFile(path) => {
+            let side = side.clone();
+            tokio::task::spawn_blocking(move || {
+                let result = crate::pipe::read_file(&expand_home(&path)).map_err(|e| e.to_string());
+                let _ = side.send(AppEvent::FileRead { path, result });
+            });
+        }
+        Effect::Quit | Effect::OpenEditor { .. } | Effect::SwitchModel(_) => {}
+    }
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Writes `content` byte-exact to `path`; refuses to replace a file unless `overwrite`.
+fn save(path: &str, content: &str, overwrite: bool) -> Result<usize, SaveError> {
+    use std::io::Write;
+    let target = expand_home(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if overwrite {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(&target).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => SaveError::Exists,
+        _ => SaveError::Other(e.to_string()),
+    })?;
+    file.write_all(content.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| SaveError::Other(e.to_string()))?;
+    Ok(content.len())
+}
+
+/// Also hands the text to a system clipboard tool when one is there (OSC 52 does not work
+/// everywhere). Best effort: a missing tool is not an error.
+fn copy_with_system_tool(text: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let candidates: &[(&str, &[&str], &str)] = &[
+        ("wl-copy", &[], "WAYLAND_DISPLAY"),
+        ("xclip", &["-selection", "clipboard"], "DISPLAY"),
+        ("xsel", &["--clipboard", "--input"], "DISPLAY"),
+        ("pbcopy", &[], ""),
+    ];
+    for (tool, args, env) in candidates {
+        if !env.is_empty() && std::env::var_os(env).is_none() {
+            continue;
+        }
+        let Ok(mut child) =
+            Command::new(tool).args(*args).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
+        else {
+            continue;
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        // Reap it in the background so no zombie is left.
+        std::thread::spawn(move || child.wait());
+        return;
+    }
+}
+
+/// Opens `text` in $VISUAL / $EDITOR (vi if neither) and returns what was saved.
+fn edit_in_editor(text: &str, extension: &str) -> Result<String, String> {
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| std::env::var("EDITOR").ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "vi".to_string());
+    let dir = tempfile::Builder::new().prefix("ember-").tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join(format!("ember.{extension}"));
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    // $EDITOR may carry arguments ("code -w"): let the shell split it.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .map_err(|e| format!("cannot run {editor}: {e}"))?;
+    if !status.success() {
+        return Err(format!("{editor} exited with {status}"));
+    }
+    std::fs::read_to_string(&path).map_err(|e| e.to_string())
+}
+
+/// For tests: feed events, collect effects.
+pub fn apply(state: &mut AppState, events: impl IntoIterator<Item = AppEvent>) -> Vec<Effect> {
+    events.into_iter().flat_map(|e| update(state, e)).collect()
+}
+
+/// Drains pending engine events into the state without drawing (benchmarks, tests).
+pub fn drain(state: &mut AppState, events: &mut UnboundedReceiver<EngineEvent>) {
+    while let Ok(ev) = events.try_recv() {
+        update(state, AppEvent::Engine(ev));
+    }
+}
+
+#[cfg(test)]
+mod tests;

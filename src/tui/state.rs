@@ -1,0 +1,844 @@
+//! The TUI's state and `update`, the only place it changes. `update` is synchronous and pure
+//! apart from the state it owns: everything with an outside effect is returned as an [`Effect`]
+//! for the loop to run, and its result comes back as an [`AppEvent`].
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+
+use super::commands::{self, SlashCommand};
+use super::composer::Composer;
+use super::transcript::{Author, EntryState, Scroll, Transcript};
+use crate::engine::{
+    EngineEvent, Message, ModelInfo, Role, SamplingParams, StopReason, TurnId, TurnRequest, TurnStats,
+};
+use crate::pipe::Attachment;
+
+/// Which pane keys go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Composer,
+    Transcript,
+    CodePane,
+}
+
+/// A window over the main screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    /// Code block `index` (into the code block list) full-screen, scrolled by `scroll` rows.
+    CodeView {
+        index: usize,
+        scroll: usize,
+    },
+    /// Asking where to save code block `index`.
+    SavePrompt {
+        index: usize,
+        path: Composer,
+        confirm_overwrite: bool,
+    },
+}
+
+/// The model's state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelStatus {
+    Loading(f32),
+    Ready(ModelInfo),
+    Failed(String),
+}
+
+/// Why $EDITOR was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditorPurpose {
+    /// Composing the message: the result replaces the composer's text.
+    Compose,
+    /// Viewing a code block: nothing comes back.
+    ViewCode,
+}
+
+/// Everything that happens to the app.
+#[derive(Debug, Clone)]
+pub enum AppEvent {
+    Key(KeyEvent),
+    Paste(String),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    Engine(EngineEvent),
+    EditorDone { purpose: EditorPurpose, result: Result<String, String> },
+    FileRead { path: String, result: Result<(Attachment, Option<String>), String> },
+    Saved { path: String, result: Result<usize, SaveError> },
+    Copied { number: usize, result: Result<(), String> },
+}
+
+/// Why saving failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveError {
+    Exists,
+    Other(String),
+}
+
+/// Work with an outside effect, run by the loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Generate(TurnRequest),
+    Cancel(TurnId),
+    /// Copy to the clipboard (OSC 52, and a system tool when present).
+    Copy {
+        number: usize,
+        text: String,
+    },
+    Save {
+        path: String,
+        content: String,
+        overwrite: bool,
+    },
+    OpenEditor {
+        text: String,
+        purpose: EditorPurpose,
+        extension: String,
+    },
+    ReadFile(String),
+    SwitchModel(PathBuf),
+    Quit,
+}
+
+/// A line for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusMessage {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The whole TUI state.
+#[derive(Debug)]
+pub struct AppState {
+    pub model_path: PathBuf,
+    pub model: ModelStatus,
+    pub transcript: Transcript,
+    pub composer: Composer,
+    pub focus: Focus,
+    pub overlay: Option<Overlay>,
+    pub scroll: Scroll,
+    /// The turn being generated.
+    pub generating: Option<TurnId>,
+    last_turn: TurnId,
+    pub last_stats: Option<TurnStats>,
+    /// Tokens in the context after the last turn.
+    pub context_used: usize,
+    pub status: Option<StatusMessage>,
+    /// Ctrl-C was pressed once on an idle, empty composer.
+    pub quit_armed: bool,
+    /// Ctrl-X was pressed: Ctrl-E next opens $EDITOR.
+    pub chord: bool,
+    pub system_prompt: Option<String>,
+    pub sampling: SamplingParams,
+    pub attachments: Vec<Attachment>,
+    /// Selected entry in the code pane.
+    pub code_selected: usize,
+    pub size: (u16, u16),
+    pub color: bool,
+    pub should_quit: bool,
+}
+
+/// Layout facts `update` needs for scrolling (the view computes the same).
+pub fn transcript_area(state: &AppState) -> (u16, usize) {
+    let (w, h) = state.size;
+    let width = if super::view::is_wide(w) { w.saturating_sub(super::view::code_pane_width(w)) } else { w };
+    let reserved = super::view::composer_height(state, w) + 1;
+    (width.max(1), usize::from(h.saturating_sub(reserved)).max(1))
+}
+
+/// A file name for code in `lang`.
+pub fn suggested_name(number: usize, lang: &str) -> String {
+    format!("block{number}.{}", extension_for(lang))
+}
+
+/// A file extension for a fence language tag.
+pub fn extension_for(lang: &str) -> String {
+    let lang = lang.trim().to_ascii_lowercase();
+    match lang.as_str() {
+        "python" | "py" | "python3" => "py",
+        "rust" | "rs" => "rs",
+        "javascript" | "js" | "jsx" => "js",
+        "typescript" | "ts" | "tsx" => "ts",
+        "bash" | "sh" | "shell" | "zsh" | "console" => "sh",
+        "c" => "c",
+        "cpp" | "c++" | "cxx" => "cpp",
+        "go" | "golang" => "go",
+        "java" => "java",
+        "ruby" | "rb" => "rb",
+        "html" => "html",
+        "css" => "css",
+        "json" => "json",
+        "yaml" | "yml" => "yaml",
+        "toml" => "toml",
+        "sql" => "sql",
+        "markdown" | "md" => "md",
+        "" | "text" | "plaintext" => "txt",
+        other if other.chars().all(|c| c.is_ascii_alphanumeric()) && other.len() <= 8 => other,
+        _ => "txt",
+    }
+    .to_string()
+}
+
+impl AppState {
+    pub fn new(model_path: PathBuf, system_prompt: Option<String>, sampling: SamplingParams, color: bool) -> Self {
+        AppState {
+            model_path,
+            model: ModelStatus::Loading(0.0),
+            transcript: Transcript::new(color),
+            composer: Composer::default(),
+            focus: Focus::Composer,
+            overlay: None,
+            scroll: Scroll::Follow,
+            generating: None,
+            last_turn: 0,
+            last_stats: None,
+            context_used: 0,
+            status: None,
+            quit_armed: false,
+            chord: false,
+            system_prompt,
+            sampling,
+            attachments: Vec::new(),
+            code_selected: 0,
+            size: (80, 24),
+            color,
+            should_quit: false,
+        }
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.status = Some(StatusMessage { text: text.into(), error: false });
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.status = Some(StatusMessage { text: text.into(), error: true });
+    }
+
+    /// The conversation as the model sees it: system prompt, then finished user/assistant turns.
+    pub fn conversation(&self) -> Vec<Message> {
+        let mut out = Vec::with_capacity(self.transcript.len() + 1);
+        if let Some(system) = self.system_prompt.as_ref().filter(|s| !s.trim().is_empty()) {
+            out.push(Message::new(Role::System, system.clone()));
+        }
+        for entry in self.transcript.entries() {
+            let role = match (entry.author, &entry.state) {
+                (Author::User, _) => Role::User,
+                (Author::Assistant, EntryState::Complete | EntryState::Stopped) => Role::Assistant,
+                (Author::Assistant, EntryState::Streaming | EntryState::Failed(_)) | (Author::Notice, _) => continue,
+            };
+            out.push(Message::new(role, entry.content.clone()));
+        }
+        out
+    }
+
+    fn start_turn(&mut self) -> Vec<Effect> {
+        self.last_turn += 1;
+        let turn = self.last_turn;
+        let messages = self.conversation();
+        self.transcript.push(Author::Assistant, "", EntryState::Streaming);
+        self.generating = Some(turn);
+        self.scroll = Scroll::Follow;
+        vec![Effect::Generate(TurnRequest { turn, messages, sampling: self.sampling.clone() })]
+    }
+
+    fn send(&mut self) -> Vec<Effect> {
+        let text = self.composer.text().to_string();
+        if text.trim().is_empty() && self.attachments.is_empty() {
+            return Vec::new();
+        }
+        if text.starts_with('/') && self.attachments.is_empty() {
+            self.composer.take();
+            return self.command(&text);
+        }
+        if self.generating.is_some() {
+            self.error("still answering: wait, or press Esc to stop it");
+            return Vec::new();
+        }
+        if let ModelStatus::Failed(_) = self.model {
+            self.error("no model is loaded: /model PATH loads one");
+            return Vec::new();
+        }
+        self.composer.take();
+        let prompt = (!text.trim().is_empty()).then_some(text.as_str());
+        let content = crate::pipe::user_message(prompt, &self.attachments);
+        self.attachments.clear();
+        self.transcript.push(Author::User, content, EntryState::Complete);
+        self.status = None;
+        self.start_turn()
+    }
+
+    fn block_index(&mut self, number: usize) -> Option<usize> {
+        let count = self.transcript.code_blocks().len();
+        if number == 0 || number > count {
+            self.error(if count == 0 {
+                "there is no code block yet".to_string()
+            } else {
+                format!("no code block {number}: there are {count}")
+            });
+            return None;
+        }
+        Some(number - 1)
+    }
+
+    fn copy(&mut self, index: usize) -> Vec<Effect> {
+        match self.transcript.code_blocks().get(index) {
+            Some(block) => vec![Effect::Copy { number: block.number, text: block.code.clone() }],
+            None => Vec::new(),
+        }
+    }
+
+    fn ask_save(&mut self, index: usize) {
+        let Some(block) = self.transcript.code_blocks().get(index) else { return };
+        let mut path = Composer::default();
+        path.set_text(suggested_name(block.number, &block.lang));
+        self.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite: false });
+    }
+
+    fn open_in_editor(&mut self, index: usize) -> Vec<Effect> {
+        match self.transcript.code_blocks().get(index) {
+            Some(block) => vec![Effect::OpenEditor {
+                text: block.code.clone(),
+                purpose: EditorPurpose::ViewCode,
+                extension: extension_for(&block.lang),
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    fn command(&mut self, text: &str) -> Vec<Effect> {
+        let command = match commands::parse(text) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error(e);
+                return Vec::new();
+            }
+        };
+        match command {
+            SlashCommand::Help => {
+                self.overlay = Some(Overlay::Help);
+                Vec::new()
+            }
+            SlashCommand::New => {
+                if let Some(turn) = self.generating.take() {
+                    self.transcript.clear();
+                    return vec![Effect::Cancel(turn)];
+                }
+                self.transcript.clear();
+                self.attachments.clear();
+                self.context_used = 0;
+                self.last_stats = None;
+                self.scroll = Scroll::Follow;
+                self.info("new conversation");
+                Vec::new()
+            }
+            SlashCommand::Model(None) => {
+                let text = match &self.model {
+                    ModelStatus::Ready(info) => format!(
+                        "{} · ctx {} (trained {}) · {} threads · {} · {}",
+                        info.name,
+                        info.n_ctx,
+                        info.n_ctx_train,
+                        info.threads,
+                        info.prompt_format,
+                        info.path.display()
+                    ),
+                    ModelStatus::Loading(p) => format!("loading {} ({:.0}%)", self.model_path.display(), p * 100.0),
+                    ModelStatus::Failed(e) => format!("failed to load: {e}"),
+                };
+                self.info(text);
+                Vec::new()
+            }
+            SlashCommand::Model(Some(path)) => {
+                if let Some(turn) = self.generating.take() {
+                    self.transcript.finish_last(EntryState::Stopped);
+                    self.model_path = PathBuf::from(&path);
+                    self.model = ModelStatus::Loading(0.0);
+                    return vec![Effect::Cancel(turn), Effect::SwitchModel(PathBuf::from(path))];
+                }
+                self.model_path = PathBuf::from(&path);
+                self.model = ModelStatus::Loading(0.0);
+                vec![Effect::SwitchModel(PathBuf::from(path))]
+            }
+            SlashCommand::System(None) => {
+                let text = match &self.system_prompt {
+                    Some(s) => format!("system prompt: {s}"),
+                    None => "no system prompt; /system TEXT sets one".to_string(),
+                };
+                self.info(text);
+                Vec::new()
+            }
+            SlashCommand::System(Some(text)) => {
+                if text == "clear" || text == "none" {
+                    self.system_prompt = None;
+                    self.info("system prompt cleared");
+                } else {
+                    self.system_prompt = Some(text);
+                    self.info("system prompt set; it applies from the next answer");
+                }
+                Vec::new()
+            }
+            SlashCommand::File(path) => vec![Effect::ReadFile(path)],
+            SlashCommand::Copy(n) => match self.block_index(n) {
+                Some(i) => self.copy(i),
+                None => Vec::new(),
+            },
+            SlashCommand::Save(n, path) => match (self.block_index(n), path) {
+                (Some(i), Some(path)) => match self.transcript.code_blocks().get(i) {
+                    Some(b) => vec![Effect::Save { path, content: b.code.clone(), overwrite: false }],
+                    None => Vec::new(),
+                },
+                (Some(i), None) => {
+                    self.ask_save(i);
+                    Vec::new()
+                }
+                (None, _) => Vec::new(),
+            },
+            SlashCommand::Retry => self.retry(),
+            SlashCommand::Edit => self.edit(),
+            SlashCommand::Quit => self.quit(),
+        }
+    }
+
+    fn retry(&mut self) -> Vec<Effect> {
+        if self.generating.is_some() {
+            self.error("still answering: press Esc first");
+            return Vec::new();
+        }
+        let entries = self.transcript.entries();
+        let Some(last_user) = entries.iter().rposition(|e| e.author == Author::User) else {
+            self.error("nothing to retry yet");
+            return Vec::new();
+        };
+        self.transcript.truncate(last_user + 1);
+        self.start_turn()
+    }
+
+    fn edit(&mut self) -> Vec<Effect> {
+        if self.generating.is_some() {
+            self.error("still answering: press Esc first");
+            return Vec::new();
+        }
+        let Some(last_user) = self.transcript.entries().iter().rposition(|e| e.author == Author::User) else {
+            self.error("no message to edit yet");
+            return Vec::new();
+        };
+        let text = self.transcript.entries()[last_user].content.clone();
+        self.transcript.truncate(last_user);
+        self.composer.set_text(text);
+        self.focus = Focus::Composer;
+        self.info("edit the message, then Enter to send it again");
+        Vec::new()
+    }
+
+    fn quit(&mut self) -> Vec<Effect> {
+        self.should_quit = true;
+        let mut effects = Vec::new();
+        if let Some(turn) = self.generating.take() {
+            effects.push(Effect::Cancel(turn));
+        }
+        effects.push(Effect::Quit);
+        effects
+    }
+
+    fn cancel(&mut self) -> Vec<Effect> {
+        match self.generating {
+            Some(turn) => {
+                self.info("stopping…");
+                vec![Effect::Cancel(turn)]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn scroll_by(&mut self, up: bool, n: usize) {
+        let (width, height) = transcript_area(self);
+        self.scroll = if up {
+            self.transcript.scroll_up(self.scroll, n, width, height)
+        } else {
+            self.transcript.scroll_down(self.scroll, n, width, height)
+        };
+    }
+
+    fn page(&self) -> usize {
+        transcript_area(self).1.saturating_sub(2).max(1)
+    }
+}
+
+/// Applies one event to the state and returns the effects to run.
+pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
+    match event {
+        AppEvent::Key(key) if key.kind == KeyEventKind::Release => Vec::new(),
+        AppEvent::Key(key) => on_key(state, key),
+        AppEvent::Paste(text) => {
+            match &mut state.overlay {
+                Some(Overlay::SavePrompt { path, .. }) => path.insert_str(text.lines().next().unwrap_or("")),
+                Some(Overlay::Help | Overlay::CodeView { .. }) => {}
+                None => {
+                    state.focus = Focus::Composer;
+                    state.composer.insert_str(&text);
+                }
+            }
+            Vec::new()
+        }
+        AppEvent::Mouse(mouse) => {
+            match mouse.kind {
+                MouseEventKind::ScrollUp => state.scroll_by(true, 3),
+                MouseEventKind::ScrollDown => state.scroll_by(false, 3),
+                _ => {}
+            }
+            Vec::new()
+        }
+        AppEvent::Resize(w, h) => {
+            state.size = (w, h);
+            Vec::new()
+        }
+        AppEvent::Engine(event) => on_engine(state, event),
+        AppEvent::EditorDone { purpose, result } => {
+            match (purpose, result) {
+                (EditorPurpose::Compose, Ok(text)) => {
+                    state.composer.set_text(text.trim_end_matches('\n'));
+                    state.focus = Focus::Composer;
+                }
+                (EditorPurpose::ViewCode, Ok(_)) => {}
+                (_, Err(e)) => state.error(format!("editor: {e}")),
+            }
+            Vec::new()
+        }
+        AppEvent::FileRead { path, result } => {
+            match result {
+                Ok((attachment, warning)) => {
+                    let size = attachment.text.len();
+                    state.attachments.push(attachment);
+                    match warning {
+                        Some(w) => state.error(w),
+                        None => state.info(format!("attached {path} ({size} bytes): it goes with your next message")),
+                    }
+                }
+                Err(e) => state.error(e),
+            }
+            Vec::new()
+        }
+        AppEvent::Saved { path, result } => {
+            match result {
+                Ok(bytes) => {
+                    state.overlay = None;
+                    state.info(format!("saved {bytes} bytes to {path}"));
+                }
+                Err(SaveError::Exists) => {
+                    if let Some(Overlay::SavePrompt { confirm_overwrite, .. }) = &mut state.overlay {
+                        *confirm_overwrite = true;
+                        state.error(format!("{path} exists: Enter again to overwrite, or change the name"));
+                    } else {
+                        state.error(format!("{path} exists: /save N PATH with another name"));
+                    }
+                }
+                Err(SaveError::Other(e)) => state.error(format!("cannot save {path}: {e}")),
+            }
+            Vec::new()
+        }
+        AppEvent::Copied { number, result } => {
+            match result {
+                Ok(()) => state.info(format!("copied code block {number}")),
+                Err(e) => state.error(format!("copy: {e}")),
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
+    match event {
+        EngineEvent::Loading { progress } => {
+            if !matches!(state.model, ModelStatus::Ready(_)) {
+                state.model = ModelStatus::Loading(progress);
+            }
+        }
+        EngineEvent::Ready(info) => {
+            if let Some(notice) = &info.notice {
+                state.transcript.push(Author::Notice, notice.clone(), EntryState::Complete);
+            }
+            state.model = ModelStatus::Ready(info);
+        }
+        EngineEvent::LoadFailed(error) => {
+            let text = error.to_string();
+            if state.generating.take().is_some() {
+                state.transcript.finish_last(EntryState::Failed("no model".into()));
+            }
+            state.transcript.push(
+                Author::Notice,
+                format!(
+                    "The model could not be loaded.\n\n{}\n\nLoad another with /model PATH.",
+                    text.replace("\n  ", "\n\n")
+                ),
+                EntryState::Complete,
+            );
+            state.model = ModelStatus::Failed(text);
+        }
+        EngineEvent::Prompt { .. } => {}
+        // Events of a superseded turn are dropped by id, not by timing.
+        EngineEvent::Delta { turn, .. } | EngineEvent::Done { turn, .. } | EngineEvent::Failed { turn, .. }
+            if Some(turn) != state.generating => {}
+        EngineEvent::Delta { text, .. } => state.transcript.append(&text),
+        EngineEvent::Done { stats, stop, .. } => {
+            state.generating = None;
+            let entry_state = if stop == StopReason::Cancelled { EntryState::Stopped } else { EntryState::Complete };
+            state.transcript.finish_last(entry_state);
+            state.context_used = stats.prompt_tokens + stats.generated_tokens;
+            match stop {
+                StopReason::MaxTokens => state.info("the answer was cut at the token limit"),
+                StopReason::ContextFull => state.error("the context is full: /new starts afresh"),
+                StopReason::Cancelled => state.info("stopped"),
+                StopReason::EndOfText | StopReason::StopString => {
+                    if state.status.as_ref().is_some_and(|s| !s.error) {
+                        state.status = None;
+                    }
+                }
+            }
+            state.last_stats = Some(stats);
+        }
+        EngineEvent::Failed { error, .. } => {
+            state.generating = None;
+            state.transcript.finish_last(EntryState::Failed(error.to_string()));
+            state.error("the answer failed: see the transcript");
+        }
+    }
+    Vec::new()
+}
+
+fn ctrl(key: &KeyEvent, c: char) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
+}
+
+fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
+    let chord = std::mem::take(&mut state.chord);
+    if !ctrl(&key, 'c') {
+        state.quit_armed = false;
+    }
+    // Keys every state understands first.
+    if ctrl(&key, 'c') {
+        if state.generating.is_some() {
+            return state.cancel();
+        }
+        if state.overlay.take().is_some() {
+            return Vec::new();
+        }
+        if !state.composer.is_empty() {
+            state.composer.clear();
+            return Vec::new();
+        }
+        if state.quit_armed {
+            return state.quit();
+        }
+        state.quit_armed = true;
+        state.info("press Ctrl-C again to quit");
+        return Vec::new();
+    }
+    if let Some(overlay) = state.overlay.clone() {
+        return on_overlay_key(state, overlay, key);
+    }
+    match key.code {
+        KeyCode::Esc => {
+            if state.generating.is_some() {
+                return state.cancel();
+            }
+            state.focus = Focus::Composer;
+            return Vec::new();
+        }
+        KeyCode::F(1) => {
+            state.overlay = Some(Overlay::Help);
+            return Vec::new();
+        }
+        KeyCode::PageUp => {
+            let page = state.page();
+            state.scroll_by(true, page);
+            return Vec::new();
+        }
+        KeyCode::PageDown => {
+            let page = state.page();
+            state.scroll_by(false, page);
+            return Vec::new();
+        }
+        KeyCode::Tab | KeyCode::BackTab => {
+            if key.code == KeyCode::Tab && state.focus == Focus::Composer {
+                if let Some(done) = commands::complete(state.composer.text()) {
+                    state.composer.set_text(done);
+                    return Vec::new();
+                }
+            }
+            let forward = key.code == KeyCode::Tab && !key.modifiers.contains(KeyModifiers::SHIFT);
+            state.focus = match (state.focus, forward) {
+                (Focus::Composer, true) | (Focus::CodePane, false) => Focus::Transcript,
+                (Focus::Transcript, true) | (Focus::Composer, false) => Focus::CodePane,
+                (Focus::CodePane, true) | (Focus::Transcript, false) => Focus::Composer,
+            };
+            return Vec::new();
+        }
+        _ => {}
+    }
+    match state.focus {
+        Focus::Composer => on_composer_key(state, key, chord),
+        Focus::Transcript => {
+            match key.code {
+                KeyCode::Up | KeyCode::Char('k') => state.scroll_by(true, 1),
+                KeyCode::Down | KeyCode::Char('j') => state.scroll_by(false, 1),
+                KeyCode::Home | KeyCode::Char('g') => state.scroll_by(true, usize::MAX / 2),
+                KeyCode::End | KeyCode::Char('G') => state.scroll = Scroll::Follow,
+                KeyCode::Char('?') => state.overlay = Some(Overlay::Help),
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    // Typing goes to the composer.
+                    state.focus = Focus::Composer;
+                    state.composer.insert_char(c);
+                }
+                _ => {}
+            }
+            Vec::new()
+        }
+        Focus::CodePane => on_code_pane_key(state, key),
+    }
+}
+
+fn on_composer_key(state: &mut AppState, key: KeyEvent, chord: bool) -> Vec<Effect> {
+    let c = &mut state.composer;
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    if chord && ctrl(&key, 'e') || ctrl(&key, 'g') {
+        return vec![Effect::OpenEditor {
+            text: c.text().to_string(),
+            purpose: EditorPurpose::Compose,
+            extension: "md".into(),
+        }];
+    }
+    if ctrl(&key, 'x') {
+        state.chord = true;
+        return Vec::new();
+    }
+    if ctrl(&key, 'd') {
+        if c.is_empty() && state.generating.is_none() {
+            return state.quit();
+        }
+        c.delete();
+        return Vec::new();
+    }
+    match key.code {
+        KeyCode::Enter if alt || shift => c.insert_char('\n'),
+        KeyCode::Enter => return state.send(),
+        KeyCode::Char('j') if key.modifiers.contains(KeyModifiers::CONTROL) => c.insert_char('\n'),
+        KeyCode::Char('a') if key.modifiers.contains(KeyModifiers::CONTROL) => c.home(),
+        KeyCode::Char('e') if key.modifiers.contains(KeyModifiers::CONTROL) => c.end(),
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => c.kill_line_before(),
+        KeyCode::Char('w') if key.modifiers.contains(KeyModifiers::CONTROL) => c.kill_word_before(),
+        KeyCode::Char('?') if c.is_empty() => state.overlay = Some(Overlay::Help),
+        KeyCode::Char(ch) if !key.modifiers.contains(KeyModifiers::CONTROL) => c.insert_char(ch),
+        KeyCode::Backspace => c.backspace(),
+        KeyCode::Delete => c.delete(),
+        KeyCode::Left => c.left(),
+        KeyCode::Right => c.right(),
+        KeyCode::Up => c.up(),
+        KeyCode::Down => c.down(),
+        KeyCode::Home => c.home(),
+        KeyCode::End => c.end(),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn on_code_pane_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
+    let count = state.transcript.code_blocks().len();
+    if count == 0 {
+        if let KeyCode::Char(ch) = key.code {
+            if ch != '?' {
+                state.focus = Focus::Composer;
+                state.composer.insert_char(ch);
+            } else {
+                state.overlay = Some(Overlay::Help);
+            }
+        }
+        return Vec::new();
+    }
+    state.code_selected = state.code_selected.min(count - 1);
+    let i = state.code_selected;
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => state.code_selected = i.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => state.code_selected = (i + 1).min(count - 1),
+        KeyCode::Home => state.code_selected = 0,
+        KeyCode::End => state.code_selected = count - 1,
+        KeyCode::Char('c') | KeyCode::Char('y') => return state.copy(i),
+        KeyCode::Char('s') => state.ask_save(i),
+        KeyCode::Char('e') => return state.open_in_editor(i),
+        KeyCode::Enter | KeyCode::Char('v') => state.overlay = Some(Overlay::CodeView { index: i, scroll: 0 }),
+        KeyCode::Char('?') => state.overlay = Some(Overlay::Help),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Vec<Effect> {
+    match overlay {
+        Overlay::Help => {
+            state.overlay = None;
+            Vec::new()
+        }
+        Overlay::CodeView { index, scroll } => {
+            let lines = state.transcript.code_blocks().get(index).map_or(0, |b| b.code.lines().count());
+            let page = usize::from(state.size.1.saturating_sub(3)).max(1);
+            let max = lines.saturating_sub(1);
+            let scroll = match key.code {
+                KeyCode::Esc | KeyCode::Char('q') => {
+                    state.overlay = None;
+                    return Vec::new();
+                }
+                KeyCode::Char('c') | KeyCode::Char('y') => return state.copy(index),
+                KeyCode::Char('s') => {
+                    state.ask_save(index);
+                    return Vec::new();
+                }
+                KeyCode::Char('e') => return state.open_in_editor(index),
+                KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => (scroll + 1).min(max),
+                KeyCode::PageUp => scroll.saturating_sub(page),
+                KeyCode::PageDown | KeyCode::Char(' ') => (scroll + page).min(max),
+                KeyCode::Home => 0,
+                KeyCode::End => max,
+                _ => scroll,
+            };
+            state.overlay = Some(Overlay::CodeView { index, scroll });
+            Vec::new()
+        }
+        Overlay::SavePrompt { index, mut path, confirm_overwrite } => {
+            match key.code {
+                KeyCode::Esc => {
+                    state.overlay = None;
+                    return Vec::new();
+                }
+                KeyCode::Enter => {
+                    let target = path.text().trim().to_string();
+                    if target.is_empty() {
+                        state.error("type a file name");
+                        return Vec::new();
+                    }
+                    let Some(block) = state.transcript.code_blocks().get(index) else {
+                        state.overlay = None;
+                        return Vec::new();
+                    };
+                    let content = block.code.clone();
+                    state.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite });
+                    return vec![Effect::Save { path: target, content, overwrite: confirm_overwrite }];
+                }
+                KeyCode::Char(ch) if !key.modifiers.contains(KeyModifiers::CONTROL) => path.insert_char(ch),
+                KeyCode::Char('u') => path.clear(),
+                KeyCode::Backspace => path.backspace(),
+                KeyCode::Delete => path.delete(),
+                KeyCode::Left => path.left(),
+                KeyCode::Right => path.right(),
+                KeyCode::Home => path.home(),
+                KeyCode::End => path.end(),
+                _ => {}
+            }
+            // Editing the name asks again before overwriting.
+            state.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite: false });
+            Vec::new()
+        }
+    }
+}

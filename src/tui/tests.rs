@@ -1,0 +1,343 @@
+//! update() and whole-screen tests with a scripted engine: events in, state and effects out.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use super::state::{update, AppEvent, AppState, EditorPurpose, Effect, Focus, ModelStatus, Overlay, SaveError};
+use super::transcript::EntryState;
+use super::view;
+use crate::engine::{EngineError, EngineEvent, ModelInfo, Role, SamplingParams, StopReason, TurnStats};
+
+fn info() -> ModelInfo {
+    ModelInfo {
+        path: PathBuf::from("/models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        name: "SmolLM2-135M-Instruct.Q4_1".into(),
+        n_ctx: 8192,
+        n_ctx_train: 8192,
+        threads: 2,
+        gpu_layers: 0,
+        prompt_format: "the model's chat template".into(),
+        devices: vec!["CPU".into()],
+        notice: None,
+    }
+}
+
+fn ready_state() -> AppState {
+    let mut s = AppState::new(PathBuf::from("/models/m.gguf"), None, SamplingParams::default(), false);
+    s.size = (120, 30);
+    update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
+    s
+}
+
+fn key(code: KeyCode) -> AppEvent {
+    AppEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> AppEvent {
+    AppEvent::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn type_text(s: &mut AppState, text: &str) {
+    for c in text.chars() {
+        update(s, key(KeyCode::Char(c)));
+    }
+}
+
+fn turn_of(effects: &[Effect]) -> u64 {
+    match effects.iter().find_map(|e| match e {
+        Effect::Generate(r) => Some(r.turn),
+        _ => None,
+    }) {
+        Some(t) => t,
+        None => panic!("no Generate in {effects:?}"),
+    }
+}
+
+fn stats() -> TurnStats {
+    TurnStats {
+        prompt_tokens: 40,
+        reused_tokens: 12,
+        evaluated_tokens: 28,
+        generated_tokens: 30,
+        time_to_first_token: Duration::from_millis(170),
+        prompt_time: Duration::from_millis(100),
+        generation_time: Duration::from_millis(300),
+    }
+}
+
+const ANSWER: &str = "Here it is:\n\n```python\ndef is_prime(n):\n    if n < 2:\n        return False\n    return all(n % d for d in range(2, int(n ** 0.5) + 1))\n```\n\nIt checks divisors up to the square root.";
+
+/// Sends a question and streams `answer` back for it.
+fn ask(s: &mut AppState, question: &str, answer: &str) -> u64 {
+    type_text(s, question);
+    let effects = update(s, key(KeyCode::Enter));
+    let turn = turn_of(&effects);
+    for piece in answer.as_bytes().chunks(7) {
+        let text = String::from_utf8_lossy(piece).into_owned();
+        update(s, AppEvent::Engine(EngineEvent::Delta { turn, text }));
+    }
+    turn
+}
+
+fn done(s: &mut AppState, turn: u64, stop: StopReason) {
+    update(s, AppEvent::Engine(EngineEvent::Done { turn, stats: stats(), stop }));
+}
+
+fn screen(s: &AppState, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::draw(f, s)).unwrap();
+    t.backend().to_string()
+}
+
+#[test]
+fn enter_sends_the_whole_conversation() {
+    let mut s = ready_state();
+    s.system_prompt = Some("Be brief.".into());
+    let t1 = ask(&mut s, "hi", "Hello!");
+    done(&mut s, t1, StopReason::EndOfText);
+    type_text(&mut s, "again");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let Some(Effect::Generate(req)) = effects.first() else { panic!("{effects:?}") };
+    let roles: Vec<Role> = req.messages.iter().map(|m| m.role).collect();
+    assert_eq!(roles, vec![Role::System, Role::User, Role::Assistant, Role::User]);
+    assert_eq!(req.messages[2].content, "Hello!");
+    assert!(req.turn > t1, "turn ids only grow");
+    assert!(s.composer.is_empty());
+}
+
+#[test]
+fn stale_events_of_a_cancelled_turn_are_dropped() {
+    let mut s = ready_state();
+    let t1 = ask(&mut s, "long story", "Once upon");
+    let effects = update(&mut s, key(KeyCode::Esc));
+    assert_eq!(effects, vec![Effect::Cancel(t1)]);
+    done(&mut s, t1, StopReason::Cancelled);
+    assert_eq!(s.transcript.entries()[1].state, EntryState::Stopped);
+    assert_eq!(s.transcript.entries()[1].content, "Once upon", "the partial answer stays");
+    let t2 = ask(&mut s, "short", "");
+    // A late delta of the first turn must not land in the second answer.
+    update(&mut s, AppEvent::Engine(EngineEvent::Delta { turn: t1, text: " a time".into() }));
+    update(&mut s, AppEvent::Engine(EngineEvent::Delta { turn: t2, text: "ok".into() }));
+    assert_eq!(s.transcript.entries()[3].content, "ok");
+    assert_eq!(s.generating, Some(t2));
+}
+
+#[test]
+fn ctrl_c_cancels_then_clears_then_quits_twice() {
+    let mut s = ready_state();
+    let t = ask(&mut s, "q", "a");
+    assert_eq!(update(&mut s, ctrl('c')), vec![Effect::Cancel(t)]);
+    done(&mut s, t, StopReason::Cancelled);
+    type_text(&mut s, "draft");
+    assert!(update(&mut s, ctrl('c')).is_empty());
+    assert!(s.composer.is_empty(), "Ctrl-C clears a draft");
+    assert!(update(&mut s, ctrl('c')).is_empty());
+    assert!(!s.should_quit, "one Ctrl-C on an empty composer only arms");
+    assert_eq!(update(&mut s, ctrl('c')), vec![Effect::Quit]);
+    assert!(s.should_quit);
+}
+
+#[test]
+fn ctrl_d_quits_only_on_an_empty_composer() {
+    let mut s = ready_state();
+    type_text(&mut s, "x");
+    assert!(update(&mut s, ctrl('d')).is_empty());
+    update(&mut s, key(KeyCode::Backspace));
+    assert_eq!(update(&mut s, ctrl('d')), vec![Effect::Quit]);
+}
+
+#[test]
+fn newline_keys_do_not_send() {
+    let mut s = ready_state();
+    type_text(&mut s, "a");
+    update(&mut s, AppEvent::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)));
+    update(&mut s, AppEvent::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::SHIFT)));
+    update(&mut s, ctrl('j'));
+    type_text(&mut s, "b");
+    assert_eq!(s.composer.text(), "a\n\n\nb");
+    assert!(s.generating.is_none());
+}
+
+#[test]
+fn paste_is_inserted_whole() {
+    let mut s = ready_state();
+    let big = "line\n".repeat(20_000);
+    update(&mut s, AppEvent::Paste(big.clone()));
+    assert_eq!(s.composer.text(), big);
+    assert!(s.generating.is_none(), "a pasted newline does not send");
+}
+
+#[test]
+fn code_pane_copies_saves_and_opens_exact_code() {
+    let mut s = ready_state();
+    let t = ask(&mut s, "Write is_prime", ANSWER);
+    done(&mut s, t, StopReason::EndOfText);
+    let code = "def is_prime(n):\n    if n < 2:\n        return False\n    return all(n % d for d in range(2, int(n ** 0.5) + 1))\n";
+    assert_eq!(s.transcript.code_blocks()[0].code, code);
+    update(&mut s, key(KeyCode::Tab));
+    update(&mut s, key(KeyCode::Tab));
+    assert_eq!(s.focus, Focus::CodePane);
+    assert_eq!(update(&mut s, key(KeyCode::Char('c'))), vec![Effect::Copy { number: 1, text: code.into() }]);
+    assert_eq!(
+        update(&mut s, key(KeyCode::Char('e'))),
+        vec![Effect::OpenEditor { text: code.into(), purpose: EditorPurpose::ViewCode, extension: "py".into() }]
+    );
+    update(&mut s, key(KeyCode::Char('s')));
+    assert!(matches!(&s.overlay, Some(Overlay::SavePrompt { path, .. }) if path.text() == "block1.py"));
+    for _ in 0..9 {
+        update(&mut s, key(KeyCode::Backspace));
+    }
+    type_text(&mut s, "prime.py");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    assert_eq!(effects, vec![Effect::Save { path: "prime.py".into(), content: code.into(), overwrite: false }]);
+    update(&mut s, AppEvent::Saved { path: "prime.py".into(), result: Err(SaveError::Exists) });
+    let effects = update(&mut s, key(KeyCode::Enter));
+    assert_eq!(effects, vec![Effect::Save { path: "prime.py".into(), content: code.into(), overwrite: true }]);
+    update(&mut s, AppEvent::Saved { path: "prime.py".into(), result: Ok(code.len()) });
+    assert!(s.overlay.is_none());
+    assert!(s.status.as_ref().is_some_and(|m| m.text.contains("saved")));
+}
+
+#[test]
+fn slash_commands() {
+    let mut s = ready_state();
+    let t = ask(&mut s, "q", ANSWER);
+    done(&mut s, t, StopReason::EndOfText);
+    type_text(&mut s, "/copy 1");
+    assert!(matches!(update(&mut s, key(KeyCode::Enter)).as_slice(), [Effect::Copy { number: 1, .. }]));
+    type_text(&mut s, "/copy 9");
+    assert!(update(&mut s, key(KeyCode::Enter)).is_empty());
+    assert!(s.status.as_ref().is_some_and(|m| m.error && m.text.contains("no code block 9")));
+    type_text(&mut s, "/save 1 out.py");
+    assert!(matches!(update(&mut s, key(KeyCode::Enter)).as_slice(), [Effect::Save { path, .. }] if path == "out.py"));
+    // /retry regenerates the last answer from the same conversation.
+    type_text(&mut s, "/retry");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let Some(Effect::Generate(req)) = effects.first() else { panic!("{effects:?}") };
+    assert_eq!(req.messages.last().map(|m| m.role), Some(Role::User));
+    assert_eq!(s.transcript.len(), 2);
+    done(&mut s, req.turn, StopReason::EndOfText);
+    // /edit puts the last message back in the composer and removes it.
+    type_text(&mut s, "/edit");
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.composer.text(), "q");
+    assert_eq!(s.transcript.len(), 0);
+    s.composer.clear();
+    type_text(&mut s, "/file notes.txt");
+    assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::ReadFile("notes.txt".into())]);
+    type_text(&mut s, "/system Be terse.");
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.system_prompt.as_deref(), Some("Be terse."));
+    type_text(&mut s, "/bogus");
+    update(&mut s, key(KeyCode::Enter));
+    assert!(s.status.as_ref().is_some_and(|m| m.error));
+    type_text(&mut s, "/quit");
+    assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::Quit]);
+}
+
+#[test]
+fn tab_completes_commands() {
+    let mut s = ready_state();
+    type_text(&mut s, "/he");
+    update(&mut s, key(KeyCode::Tab));
+    assert_eq!(s.composer.text(), "/help");
+    assert_eq!(s.focus, Focus::Composer);
+}
+
+#[test]
+fn load_failure_is_shown_with_what_to_do() {
+    let mut s = AppState::new(PathBuf::from("/x.gguf"), None, SamplingParams::default(), false);
+    update(&mut s, AppEvent::Engine(EngineEvent::LoadFailed(EngineError::ModelNotFound { path: "/x.gguf".into() })));
+    assert!(matches!(s.model, ModelStatus::Failed(_)));
+    assert!(s.transcript.entries()[0].content.contains("/model PATH"));
+    type_text(&mut s, "hello");
+    assert!(update(&mut s, key(KeyCode::Enter)).is_empty());
+    assert!(s.status.as_ref().is_some_and(|m| m.error));
+}
+
+#[test]
+fn model_output_never_reaches_the_screen_as_escapes() {
+    let mut s = ready_state();
+    let t = ask(&mut s, "q", "evil \x1b]52;c;aGk=\x07 \x1b[2J \u{202e}txt\n```sh\nrm \x1b[31m\n```");
+    done(&mut s, t, StopReason::EndOfText);
+    let text = screen(&s, 120, 30);
+    assert!(!text.contains('\x1b') && !text.contains('\u{202e}'), "{text}");
+    assert!(text.contains("␛]52;c;aGk=␇"));
+    assert_eq!(s.transcript.code_blocks()[0].code, "rm \x1b[31m\n", "copy stays byte-exact");
+}
+
+#[test]
+fn tiny_terminals_render_without_panic() {
+    let mut s = ready_state();
+    let t = ask(&mut s, "q", ANSWER);
+    done(&mut s, t, StopReason::EndOfText);
+    for (w, h) in [(1, 1), (2, 3), (5, 5), (10, 4), (20, 6), (99, 10), (100, 10)] {
+        s.size = (w, h);
+        for focus in [Focus::Composer, Focus::CodePane] {
+            s.focus = focus;
+            screen(&s, w, h);
+        }
+    }
+}
+
+// Whole-screen snapshots of the main states.
+
+#[test]
+fn snapshot_empty() {
+    let s = ready_state();
+    insta::assert_snapshot!(screen(&s, 100, 14));
+}
+
+#[test]
+fn snapshot_streaming() {
+    let mut s = ready_state();
+    type_text(&mut s, "Write a Python function is_prime(n)");
+    let turn = turn_of(&update(&mut s, key(KeyCode::Enter)));
+    update(&mut s, AppEvent::Engine(EngineEvent::Delta { turn, text: ANSWER[..70].to_string() }));
+    insta::assert_snapshot!(screen(&s, 100, 16));
+}
+
+#[test]
+fn snapshot_code_pane_focused() {
+    let mut s = ready_state();
+    let t = ask(&mut s, "Write a Python function is_prime(n)", ANSWER);
+    done(&mut s, t, StopReason::EndOfText);
+    s.focus = Focus::CodePane;
+    insta::assert_snapshot!(screen(&s, 110, 20));
+}
+
+#[test]
+fn snapshot_help_overlay() {
+    let mut s = ready_state();
+    update(&mut s, key(KeyCode::F(1)));
+    insta::assert_snapshot!(screen(&s, 100, 30));
+}
+
+#[test]
+fn snapshot_load_error() {
+    let mut s = AppState::new(PathBuf::from("/x.gguf"), None, SamplingParams::default(), false);
+    update(&mut s, AppEvent::Engine(EngineEvent::LoadFailed(EngineError::ModelNotFound { path: "/x.gguf".into() })));
+    insta::assert_snapshot!(screen(&s, 80, 14));
+}
+
+#[test]
+fn snapshot_narrow_with_code_overlay() {
+    let mut s = ready_state();
+    s.size = (60, 18);
+    let t = ask(&mut s, "Write a Python function is_prime(n)", ANSWER);
+    done(&mut s, t, StopReason::EndOfText);
+    insta::assert_snapshot!("narrow_transcript", screen(&s, 60, 18));
+    s.focus = Focus::CodePane;
+    insta::assert_snapshot!("narrow_code_overlay", screen(&s, 60, 18));
+}
+
+#[test]
+fn snapshot_slash_completion() {
+    let mut s = ready_state();
+    type_text(&mut s, "/s");
+    insta::assert_snapshot!(screen(&s, 100, 12));
+}

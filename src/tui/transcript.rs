@@ -1,0 +1,475 @@
+//! The transcript: the conversation's entries, rendered to rows once per width and cached.
+//!
+//! Drawing a frame costs what is visible, not the transcript's length: rows are counted from an
+//! anchor (or from the bottom when following), walking only the entries on screen. A reply being
+//! streamed keeps its finished blocks rendered and re-renders only its last block.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use crate::render::markdown::{self, Block, RenderOptions};
+
+/// Who wrote an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    User,
+    Assistant,
+    /// ember itself: errors, notices.
+    Notice,
+}
+
+/// Where an entry is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryState {
+    Complete,
+    Streaming,
+    /// Cancelled by the user: the partial answer stays.
+    Stopped,
+    Failed(String),
+}
+
+/// One message of the transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub author: Author,
+    pub content: String,
+    pub state: EntryState,
+    /// The number of this entry's first code block (numbers run through the conversation from 1).
+    pub first_block: usize,
+}
+
+/// A code block of the conversation, byte-exact as the model wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeBlock {
+    pub number: usize,
+    pub lang: String,
+    pub code: String,
+}
+
+/// Where the top of the view is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scroll {
+    /// Show the end, following new text.
+    #[default]
+    Follow,
+    /// The view starts at row `row` of entry `entry`.
+    Anchor { entry: usize, row: usize },
+}
+
+#[derive(Debug, Default)]
+struct Cached {
+    width: u16,
+    /// Bytes of content rendered into `stable`.
+    stable_bytes: usize,
+    /// Rows of the complete blocks (all of them once the entry is finished).
+    stable: Rc<Vec<Line<'static>>>,
+    /// Code blocks numbered so far in `stable`.
+    stable_code: usize,
+    /// Rows of the unfinished last block (streaming only).
+    tail: Rc<Vec<Line<'static>>>,
+    /// The content length `tail` was rendered for.
+    rendered_len: usize,
+    valid: bool,
+}
+
+/// The conversation as shown.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    entries: Vec<Entry>,
+    cache: RefCell<Vec<Cached>>,
+    color: bool,
+    code_blocks: Vec<CodeBlock>,
+}
+
+/// Rows of one entry: the stable part and the live tail.
+pub struct EntryRows {
+    pub stable: Rc<Vec<Line<'static>>>,
+    pub tail: Rc<Vec<Line<'static>>>,
+}
+
+impl EntryRows {
+    pub fn len(&self) -> usize {
+        self.stable.len() + self.tail.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn get(&self, i: usize) -> Option<&Line<'static>> {
+        if i < self.stable.len() {
+            self.stable.get(i)
+        } else {
+            self.tail.get(i - self.stable.len())
+        }
+    }
+}
+
+fn header(entry: &Entry, color: bool) -> Line<'static> {
+    let (name, fg) = match entry.author {
+        Author::User => ("you", Color::Green),
+        Author::Assistant => ("ember", Color::Magenta),
+        Author::Notice => ("note", Color::Yellow),
+    };
+    let st = if color {
+        Style::default().fg(fg).add_modifier(Modifier::BOLD)
+    } else {
+        Style::default().add_modifier(Modifier::BOLD)
+    };
+    let mut spans = vec![Span::styled(format!("▍{name}"), st)];
+    let dim = if color { Style::default().fg(Color::DarkGray) } else { Style::default() };
+    match &entry.state {
+        EntryState::Stopped => spans.push(Span::styled("  [stopped]", dim)),
+        EntryState::Failed(_) => spans.push(Span::styled("  [failed]", dim)),
+        EntryState::Streaming | EntryState::Complete => {}
+    }
+    Line::from(spans)
+}
+
+fn render_block(block: &Block, next_code: &mut usize, opts: RenderOptions) -> Vec<Line<'static>> {
+    match block {
+        Block::Prose(text) => markdown::render_prose(text, opts),
+        Block::Code { lang, code, .. } => {
+            let lines = markdown::render_code(*next_code, lang, code, opts);
+            *next_code += 1;
+            lines
+        }
+    }
+}
+
+impl Transcript {
+    pub fn new(color: bool) -> Self {
+        Transcript { color, ..Transcript::default() }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The code blocks of finished entries, in order.
+    pub fn code_blocks(&self) -> &[CodeBlock] {
+        &self.code_blocks
+    }
+
+    /// Adds an entry at the end.
+    pub fn push(&mut self, author: Author, content: impl Into<String>, state: EntryState) {
+        let first_block = self.code_blocks.len() + 1;
+        let finished = state != EntryState::Streaming;
+        self.entries.push(Entry { author, content: content.into(), state, first_block });
+        self.cache.borrow_mut().push(Cached::default());
+        if finished {
+            self.collect_code(self.entries.len() - 1);
+        }
+    }
+
+    /// Appends text to the last entry (a streaming reply).
+    pub fn append(&mut self, text: &str) {
+        if let Some(last) = self.entries.last_mut() {
+            last.content.push_str(text);
+        }
+    }
+
+    /// Ends the last entry's streaming with `state`.
+    pub fn finish_last(&mut self, state: EntryState) {
+        let Some(i) = self.entries.len().checked_sub(1) else { return };
+        if self.entries[i].state != EntryState::Streaming {
+            return;
+        }
+        self.entries[i].state = state;
+        self.invalidate(i);
+        self.collect_code(i);
+    }
+
+    fn collect_code(&mut self, i: usize) {
+        for block in markdown::split_blocks(&self.entries[i].content) {
+            if let Block::Code { lang, code, .. } = block {
+                let number = self.code_blocks.len() + 1;
+                self.code_blocks.push(CodeBlock { number, lang, code });
+            }
+        }
+    }
+
+    /// Removes entries from `index` on (for /retry and /edit), renumbering nothing before it.
+    pub fn truncate(&mut self, index: usize) {
+        if index >= self.entries.len() {
+            return;
+        }
+        let first_removed = self.entries[index].first_block;
+        self.entries.truncate(index);
+        self.cache.borrow_mut().truncate(index);
+        self.code_blocks.truncate(first_removed.saturating_sub(1));
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.cache.borrow_mut().clear();
+        self.code_blocks.clear();
+    }
+
+    fn invalidate(&self, i: usize) {
+        if let Some(c) = self.cache.borrow_mut().get_mut(i) {
+            c.valid = false;
+        }
+    }
+
+    /// The rows of entry `i` at `width`, rendering only what changed since the last call.
+    pub fn rows(&self, i: usize, width: u16) -> EntryRows {
+        let empty = || EntryRows { stable: Rc::default(), tail: Rc::default() };
+        let Some(entry) = self.entries.get(i) else { return empty() };
+        let mut caches = self.cache.borrow_mut();
+        let Some(cache) = caches.get_mut(i) else { return empty() };
+        let opts = RenderOptions { width: width.max(1), color: self.color };
+        let streaming = entry.state == EntryState::Streaming;
+        if !cache.valid || cache.width != width || cache.stable_bytes > entry.content.len() {
+            *cache = Cached { width, valid: true, rendered_len: usize::MAX, ..Cached::default() };
+            cache.stable = Rc::new(vec![header(entry, self.color)]);
+        }
+        if cache.rendered_len == entry.content.len() {
+            return EntryRows { stable: Rc::clone(&cache.stable), tail: Rc::clone(&cache.tail) };
+        }
+        let rest = &entry.content[cache.stable_bytes..];
+        let blocks = markdown::split_blocks_raw(rest);
+        // While streaming, the last block may still change; everything before it is final.
+        let final_count = if streaming { blocks.len().saturating_sub(1) } else { blocks.len() };
+        let mut next_code = entry.first_block + cache.stable_code;
+        let stable = Rc::make_mut(&mut cache.stable);
+        for (block, raw) in &blocks[..final_count] {
+            stable.extend(render_block(block, &mut next_code, opts));
+            cache.stable_bytes += raw;
+            if matches!(block, Block::Code { .. }) {
+                cache.stable_code += 1;
+            }
+        }
+        let mut tail = Vec::new();
+        for (block, _) in &blocks[final_count..] {
+            let mut n = next_code;
+            tail.extend(render_block(block, &mut n, opts));
+        }
+        if !streaming {
+            if let EntryState::Failed(reason) = &entry.state {
+                let st = if self.color { Style::default().fg(Color::Red) } else { Style::default() };
+                let text = crate::render::sanitize(reason).into_owned();
+                stable.extend(crate::render::wrap::wrap_spans(
+                    &[Span::styled(text, st)],
+                    usize::from(opts.width),
+                    &[],
+                    &[],
+                ));
+            }
+            // A blank row between entries.
+            stable.push(Line::default());
+        }
+        cache.tail = Rc::new(tail);
+        cache.rendered_len = entry.content.len();
+        EntryRows { stable: Rc::clone(&cache.stable), tail: Rc::clone(&cache.tail) }
+    }
+
+    /// Row count of entry `i` at `width`.
+    pub fn height(&self, i: usize, width: u16) -> usize {
+        self.rows(i, width).len()
+    }
+
+    /// The rows to show in a view of `height` rows, and the scroll state corrected for the end.
+    pub fn visible(&self, width: u16, height: usize, scroll: Scroll) -> Vec<Line<'static>> {
+        if height == 0 || self.entries.is_empty() {
+            return Vec::new();
+        }
+        let from_top = match scroll {
+            Scroll::Anchor { entry, row } if entry < self.entries.len() => {
+                let mut out = Vec::with_capacity(height);
+                let mut i = entry;
+                let mut r = row;
+                while out.len() < height && i < self.entries.len() {
+                    let rows = self.rows(i, width);
+                    while r < rows.len() && out.len() < height {
+                        if let Some(line) = rows.get(r) {
+                            out.push(line.clone());
+                        }
+                        r += 1;
+                    }
+                    i += 1;
+                    r = 0;
+                }
+                (out.len() == height).then_some(out)
+            }
+            Scroll::Anchor { .. } | Scroll::Follow => None,
+        };
+        if let Some(out) = from_top {
+            return out;
+        }
+        // From the bottom.
+        let mut chunks: Vec<EntryRows> = Vec::new();
+        let mut total = 0;
+        for i in (0..self.entries.len()).rev() {
+            let rows = self.rows(i, width);
+            total += rows.len();
+            chunks.push(rows);
+            if total >= height {
+                break;
+            }
+        }
+        let mut out: Vec<Line<'static>> = Vec::with_capacity(total);
+        for rows in chunks.iter().rev() {
+            for r in 0..rows.len() {
+                if let Some(line) = rows.get(r) {
+                    out.push(line.clone());
+                }
+            }
+        }
+        let skip = out.len().saturating_sub(height);
+        out.split_off(skip)
+    }
+
+    /// Scrolls up by `n` rows from `scroll` in a view of `height` rows.
+    pub fn scroll_up(&self, scroll: Scroll, n: usize, width: u16, height: usize) -> Scroll {
+        let (mut entry, mut row) = match scroll {
+            Scroll::Anchor { entry, row } => (entry, row),
+            Scroll::Follow => match self.top_of_bottom_view(width, height) {
+                Some(top) => top,
+                None => return Scroll::Follow,
+            },
+        };
+        let mut left = n;
+        while left > 0 {
+            if row >= left {
+                row -= left;
+                left = 0;
+            } else {
+                left -= row;
+                if entry == 0 {
+                    row = 0;
+                    break;
+                }
+                entry -= 1;
+                row = self.height(entry, width);
+            }
+        }
+        Scroll::Anchor { entry, row }
+    }
+
+    /// Scrolls down by `n` rows; reaching the end switches back to following.
+    pub fn scroll_down(&self, scroll: Scroll, n: usize, width: u16, height: usize) -> Scroll {
+        let Scroll::Anchor { mut entry, mut row } = scroll else { return Scroll::Follow };
+        let mut left = n;
+        while left > 0 && entry < self.entries.len() {
+            let h = self.height(entry, width);
+            if row + left < h {
+                row += left;
+                left = 0;
+            } else {
+                left -= h - row;
+                entry += 1;
+                row = 0;
+            }
+        }
+        // At the end if fewer than `height` rows remain below the anchor.
+        let mut below = 0;
+        let mut i = entry;
+        let mut r = row;
+        while i < self.entries.len() && below <= height {
+            below += self.height(i, width).saturating_sub(r);
+            r = 0;
+            i += 1;
+        }
+        if below <= height {
+            Scroll::Follow
+        } else {
+            Scroll::Anchor { entry, row }
+        }
+    }
+
+    /// The (entry, row) at the top of a view that shows the end.
+    fn top_of_bottom_view(&self, width: u16, height: usize) -> Option<(usize, usize)> {
+        let mut total = 0;
+        for i in (0..self.entries.len()).rev() {
+            let h = self.height(i, width);
+            total += h;
+            if total >= height {
+                return Some((i, total - height));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(lines: &[Line<'_>]) -> Vec<String> {
+        lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+    }
+
+    fn sample(n: usize) -> Transcript {
+        let mut t = Transcript::new(false);
+        for i in 0..n {
+            t.push(Author::User, format!("question {i}"), EntryState::Complete);
+        }
+        t
+    }
+
+    #[test]
+    fn follow_shows_the_end() {
+        let t = sample(5);
+        // Each entry: header, text, blank = 3 rows.
+        assert_eq!(text(&t.visible(30, 4, Scroll::Follow)), vec!["", "▍you", "question 4", ""]);
+    }
+
+    #[test]
+    fn scrolling_up_and_back_down_returns_to_follow() {
+        let t = sample(5);
+        let up = t.scroll_up(Scroll::Follow, 3, 30, 4);
+        assert_eq!(text(&t.visible(30, 4, up)), vec!["", "▍you", "question 3", ""]);
+        let top = t.scroll_up(up, 100, 30, 4);
+        assert_eq!(top, Scroll::Anchor { entry: 0, row: 0 });
+        assert_eq!(text(&t.visible(30, 2, top)), vec!["▍you", "question 0"]);
+        assert_eq!(t.scroll_down(top, 100, 30, 4), Scroll::Follow);
+    }
+
+    #[test]
+    fn streaming_reply_keeps_finished_blocks_and_numbers_code() {
+        let mut t = sample(0);
+        t.push(Author::Assistant, "```py\nx = 1\n```\n", EntryState::Complete);
+        t.push(Author::Assistant, "", EntryState::Streaming);
+        t.append("Para one.\n\n```rust\nfn a");
+        let rows = t.rows(1, 40);
+        assert!(text(&rows.stable).contains(&"Para one.".to_string()));
+        assert!(text(&rows.tail)[0].starts_with("╭─ [2] rust"));
+        let stable_before = Rc::clone(&rows.stable);
+        t.append("() {}\n```\n");
+        let rows = t.rows(1, 40);
+        assert!(Rc::ptr_eq(&stable_before, &rows.stable) || rows.stable.len() >= stable_before.len());
+        t.finish_last(EntryState::Complete);
+        assert_eq!(t.code_blocks().len(), 2);
+        assert_eq!(t.code_blocks()[1], CodeBlock { number: 2, lang: "rust".into(), code: "fn a() {}\n".into() });
+    }
+
+    #[test]
+    fn truncate_drops_later_code_blocks() {
+        let mut t = sample(0);
+        t.push(Author::Assistant, "```\na\n```", EntryState::Complete);
+        t.push(Author::User, "q", EntryState::Complete);
+        t.push(Author::Assistant, "```\nb\n```", EntryState::Complete);
+        assert_eq!(t.code_blocks().len(), 2);
+        t.truncate(2);
+        assert_eq!(t.code_blocks().len(), 1);
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn width_change_rewraps() {
+        let mut t = sample(0);
+        t.push(Author::User, "one two three four", EntryState::Complete);
+        assert_eq!(t.height(0, 40), 3);
+        assert_eq!(t.height(0, 8), 5);
+    }
+}

@@ -1,0 +1,37 @@
+//! The key-help overlay.
+
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use crate::tui::commands::COMMANDS;
+
+const KEYS: &[(&str, &str)] = &[
+    ("Enter", "send"),
+    ("Shift/Alt-Enter, Ctrl-J", "new line"),
+    ("Up / Down", "lines, then message history"),
+    ("Ctrl-G, Ctrl-X Ctrl-E", "write the message in $EDITOR"),
+    ("Esc, Ctrl-C", "stop the answer"),
+    ("Ctrl-C twice, Ctrl-D", "quit (on an empty message)"),
+    ("Tab / Shift-Tab", "focus: message, transcript, code"),
+    ("PgUp / PgDn, wheel", "scroll the transcript"),
+    ("code pane: c s e ⏎", "copy, save, $EDITOR, full screen"),
+    ("? / F1", "this help"),
+];
+
+/// The help text.
+pub fn help_lines() -> Vec<Line<'static>> {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let mut lines = vec![Line::from(Span::styled("Keys", bold))];
+    for (key, what) in KEYS {
+        lines.push(Line::from(vec![Span::styled(format!("  {key:<24}"), bold), Span::raw(*what)]));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("Commands", bold)));
+    for c in COMMANDS {
+        let usage = if c.args.is_empty() { c.name.to_string() } else { format!("{} {}", c.name, c.args) };
+        lines.push(Line::from(vec![Span::styled(format!("  {usage:<24}"), bold), Span::raw(c.help)]));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from("Any key closes this."));
+    lines
+}

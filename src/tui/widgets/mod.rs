@@ -1,0 +1,5 @@
+//! Widgets: props in, lines out. Each is tested by snapshot.
+
+pub mod code_pane;
+pub mod help;
+pub mod status;
