@@ -112,8 +112,8 @@ fn color_wanted() -> bool {
 
 /// The full-screen chat.
 fn run_tui(cli: &Cli, paths: &Paths) -> Result<u8, PipeError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread is plenty for the UI, and leaves the cores to llama.cpp.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;

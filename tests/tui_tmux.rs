@@ -15,7 +15,9 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str, cwd: &Path) -> Tmux {
-        let socket = format!("ember-test-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let socket = format!("ember-test-{}-{n}", std::process::id());
         let t = Tmux { socket };
         t.run(&["-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "120", "-y", "35", "-c"])
             .arg(cwd)
@@ -114,4 +116,28 @@ fn ask_for_code_copy_save_and_quit_in_a_real_terminal() {
     let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
     assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0");
+}
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    for signal in ["TERM", "HUP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = env!("CARGO_BIN_EXE_ember");
+        let command = format!("{bin} --model '{}'; echo EXIT=$?; sleep 60", common::default_model().display());
+        let tmux = Tmux::start(&command, dir.path());
+        tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
+        assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "1");
+        let shell = tmux.out(&["display-message", "-p", "-t", "e2e", "#{pane_pid}"]);
+        let pid = String::from_utf8_lossy(&Command::new("pgrep").args(["-P", shell.trim()]).output().unwrap().stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert!(!pid.is_empty(), "ember's pid not found");
+        assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
+        let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
+        let code = if signal == "TERM" { "EXIT=143" } else { "EXIT=129" };
+        assert!(end.contains(code), "SIG{signal}: {end}");
+        assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0", "SIG{signal}");
+    }
 }

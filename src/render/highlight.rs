@@ -65,14 +65,25 @@ impl CodeHighlighter {
     }
 }
 
+/// The syntax for a code block: by its language tag, or when there is none (or an unknown one),
+/// guessed from its first line (a shebang, `<?php`, `<!DOCTYPE html>`...).
+pub fn syntax_for_block(lang: &str, code: &str) -> &'static SyntaxReference {
+    let by_tag = syntax_for(lang);
+    if by_tag.name != "Plain Text" {
+        return by_tag;
+    }
+    let first = code.lines().next().unwrap_or("");
+    syntaxes().find_syntax_by_first_line(first).unwrap_or(by_tag)
+}
+
 /// Highlights lines of one code block as ratatui spans (for the TUI).
 pub struct LineHighlighter {
     lines: HighlightLines<'static>,
 }
 
 impl LineHighlighter {
-    pub fn new(lang: &str) -> Self {
-        LineHighlighter { lines: HighlightLines::new(syntax_for(lang), theme()) }
+    pub fn new(lang: &str, code: &str) -> Self {
+        LineHighlighter { lines: HighlightLines::new(syntax_for_block(lang, code), theme()) }
     }
 
     /// One line (already sanitized, without its newline) as coloured spans.
@@ -106,6 +117,8 @@ mod tests {
         assert_eq!(syntax_for("rust").name, "Rust");
         assert_eq!(syntax_for("bash").name, "Bourne Again Shell (bash)");
         assert_eq!(syntax_for("no-such-lang").name, "Plain Text");
+        assert_eq!(syntax_for_block("", "#!/usr/bin/env python3\nprint(1)\n").name, "Python");
+        assert_eq!(syntax_for_block("", "just text").name, "Plain Text");
     }
 
     #[test]

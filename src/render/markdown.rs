@@ -99,7 +99,7 @@ pub fn render_code(number: usize, lang: &str, code: &str, opts: RenderOptions) -
         style(opts.color, Style::default().fg(Color::DarkGray).add_modifier(Modifier::BOLD)),
     ))];
     let gutter = vec![Span::styled("│ ", style(opts.color, Style::default().fg(Color::DarkGray)))];
-    let mut highlighter = opts.color.then(|| highlight::LineHighlighter::new(lang));
+    let mut highlighter = opts.color.then(|| highlight::LineHighlighter::new(lang, code));
     for raw in code.split_inclusive('\n') {
         let safe = sanitize(raw.trim_end_matches(['\n', '\r']));
         let spans = match highlighter.as_mut() {

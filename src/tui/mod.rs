@@ -20,8 +20,10 @@ use crate::engine::llama::EngineOptions;
 use crate::engine::{EngineEvent, EngineHandle, SamplingParams};
 use state::{update, AppEvent, AppState, Effect, SaveError};
 
-/// At most this many frames a second, however fast tokens arrive.
+/// At most ~60 frames a second, however fast tokens arrive...
 const FRAME: Duration = Duration::from_millis(16);
+/// ...and ~30 while a reply streams, leaving the CPU to llama.cpp (text needs no more).
+const STREAMING_FRAME: Duration = Duration::from_millis(33);
 
 /// What the TUI starts with.
 pub struct TuiOptions {
@@ -68,12 +70,13 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     loop {
-        if dirty && last_draw.elapsed() >= FRAME {
+        let frame = if state.generating.is_some() { STREAMING_FRAME } else { FRAME };
+        if dirty && last_draw.elapsed() >= frame {
             term.draw(|frame| view::draw(frame, &state))?;
             last_draw = Instant::now();
             dirty = false;
         }
-        let wait = if dirty { FRAME.saturating_sub(last_draw.elapsed()) } else { Duration::from_secs(3600) };
+        let wait = if dirty { frame.saturating_sub(last_draw.elapsed()) } else { Duration::from_secs(3600) };
         let event = tokio::select! {
             input_event = input.next() => match input_event {
                 Some(Ok(ev)) => match to_app_event(ev) {
