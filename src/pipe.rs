@@ -174,8 +174,6 @@ impl<W: Write> AnswerPrinter<W> {
                 let whole = self.answer.trim();
                 pending.push_str(&if terminal { sanitize(whole) } else { whole.into() });
             }
-        } else if self.mode == OutputMode::Raw {
-            pending.clear();
         }
         let written_ends_line = match self.mode {
             OutputMode::CodeOnly { .. } if !no_code => {
@@ -241,8 +239,9 @@ fn push_dim(out: &mut String, line: &str, color: bool) {
 /// One line of figures for `--stats`.
 pub fn stats_line(stats: &TurnStats) -> String {
     let tps = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
+    let llama = stats.llama_eval_tps().map_or_else(String::new, |v| format!(" (llama.cpp decode alone: {v:.1})"));
     format!(
-        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s | first token after {:.3} s",
+        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama} | first token after {:.3} s",
         stats.prompt_tokens,
         stats.reused_tokens,
         stats.evaluated_tokens,

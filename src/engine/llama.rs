@@ -355,6 +355,7 @@ impl<'m> LlamaSession<'m> {
             self.cached.truncate(reuse);
         }
         let mut stats = TurnStats { prompt_tokens: tokens.len(), reused_tokens: reuse, ..TurnStats::default() };
+        self.ctx.reset_timings();
         let prompt_started = Instant::now();
         if !self.decode_prompt(&tokens[reuse..], reuse, sink)? {
             return Ok((stats, StopReason::Cancelled));
@@ -422,6 +423,12 @@ impl<'m> LlamaSession<'m> {
             }
         }
         stats.generation_time = gen_started.elapsed();
+        let timings = self.ctx.timings();
+        let n_eval = usize::try_from(timings.n_eval()).unwrap_or(0);
+        if n_eval > 0 && timings.t_eval_ms() > 0.0 {
+            stats.llama_eval = Some((n_eval, std::time::Duration::from_secs_f64(timings.t_eval_ms() / 1000.0)));
+        }
+        tracing::debug!(?stats, "turn done");
         Ok((stats, stop))
     }
 }
@@ -501,7 +508,9 @@ pub fn open_session<'m>(
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
         .with_n_threads(threads_i32)
-        .with_n_threads_batch(threads_i32);
+        .with_n_threads_batch(threads_i32)
+        // Keep llama.cpp's own timings: --stats shows them next to ember's.
+        .with_no_perf(false);
     crate::logging::clear_llama_errors();
     let ctx = model
         .new_context(backend, params)

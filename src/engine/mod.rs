@@ -81,6 +81,9 @@ pub struct TurnStats {
     pub prompt_time: Duration,
     /// Time spent generating after the first token.
     pub generation_time: Duration,
+    /// llama.cpp's own measure of its token-by-token decoding this turn: (tokens, time).
+    /// Against `generation_tps` it shows what ember adds per token.
+    pub llama_eval: Option<(usize, Duration)>,
 }
 
 impl TurnStats {
@@ -91,6 +94,10 @@ impl TurnStats {
     /// Generation speed, tokens per second.
     pub fn generation_tps(&self) -> Option<f64> {
         rate(self.generated_tokens, self.generation_time)
+    }
+    /// llama.cpp's decoding speed alone, tokens per second.
+    pub fn llama_eval_tps(&self) -> Option<f64> {
+        self.llama_eval.and_then(|(n, d)| rate(n, d))
     }
 }
 

@@ -66,6 +66,7 @@ fn stats() -> TurnStats {
         time_to_first_token: Duration::from_millis(170),
         prompt_time: Duration::from_millis(100),
         generation_time: Duration::from_millis(300),
+        llama_eval: None,
     }
 }
 
