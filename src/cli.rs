@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::engine::llama::GpuLayers;
 
@@ -14,9 +14,12 @@ Examples:
   git diff | ember \"write a commit message\"
   ember --code \"Write a Python function add(a, b)\" > add.py
   ember --print-prompt -s \"Be terse.\" \"hi\"      (show the exact prompt the model sees)
+  ember -c \"and what about the second file?\"      (continue this directory's last conversation)
+  ember history search lifetimes
 
 Files:
   models   $XDG_DATA_HOME/ember/models  (EMBER_MODELS_DIR overrides; `make model` installs the default)
+  history  $XDG_DATA_HOME/ember/history.db  (SQLite; --no-history to keep a conversation out)
   log      $XDG_STATE_HOME/ember/ember.log  (llama.cpp's messages go here; EMBER_LOG=debug for more)
 
 Exit status: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C).";
@@ -28,6 +31,9 @@ Exit status: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C).";
 #[derive(Debug, Parser)]
 #[command(name = "ember", version, about, long_about, after_help = EXAMPLES)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The question or instruction. Piped stdin and --file contents are attached to it.
     #[arg(value_name = "PROMPT")]
     pub prompt: Vec<String>,
@@ -81,8 +87,20 @@ pub struct Cli {
     pub seed: Option<u32>,
 
     /// Context size in tokens [default: the model's, at most 8192].
-    #[arg(short = 'c', long = "ctx", value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
+    #[arg(long = "ctx", value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
     pub ctx: Option<u32>,
+
+    /// Continue the latest conversation started in this directory.
+    #[arg(short = 'c', long = "continue", conflicts_with = "session")]
+    pub continue_last: bool,
+
+    /// Continue the conversation with this id (see `ember history list`).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<i64>,
+
+    /// Do not save this conversation (`EMBER_NO_HISTORY=1` too).
+    #[arg(long, env = "EMBER_NO_HISTORY", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
+    pub no_history: bool,
 
     /// CPU threads [default: physical cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -107,6 +125,54 @@ pub struct Cli {
     /// Print timing and token figures to stderr after the answer.
     #[arg(long)]
     pub stats: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Saved conversations: list, search, show, export, delete.
+    History {
+        #[command(subcommand)]
+        action: HistoryAction,
+    },
+}
+
+/// `ember history ...`
+#[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// Conversations, newest first.
+    List {
+        /// How many.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Full-text search over every message.
+    Search {
+        /// Words to find (all of them; each also matches as a prefix).
+        #[arg(required = true)]
+        query: Vec<String>,
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Print a conversation (its current branch).
+    Show { id: i64 },
+    /// Write a conversation as Markdown or JSON, to a file or stdout.
+    Export {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+        format: ExportFormat,
+        /// File to write [default: stdout].
+        path: Option<PathBuf>,
+    },
+    /// Delete a conversation.
+    Rm { id: i64 },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Json,
 }
 
 fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
@@ -139,6 +205,17 @@ mod tests {
         let cli = Cli::parse_from(["ember", "explain", "this", "--stats"]);
         assert_eq!(cli.prompt_text().as_deref(), Some("explain this"));
         assert!(cli.stats);
+    }
+
+    #[test]
+    fn history_subcommands_and_prompts_coexist() {
+        let cli = Cli::parse_from(["ember", "history", "search", "rust", "lifetimes"]);
+        assert!(matches!(cli.command, Some(Command::History { action: HistoryAction::Search { .. } })));
+        let cli = Cli::parse_from(["ember", "history of rome"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.prompt_text().as_deref(), Some("history of rome"));
+        let cli = Cli::parse_from(["ember", "-c", "more"]);
+        assert!(cli.continue_last);
     }
 
     #[test]

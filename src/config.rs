@@ -31,6 +31,11 @@ impl Paths {
         Paths { data_dir, models_dir, state_dir, config_dir }
     }
 
+    /// The conversation history database.
+    pub fn history_db(&self) -> PathBuf {
+        self.data_dir.join("history.db")
+    }
+
     /// The log file.
     pub fn log_file(&self) -> PathBuf {
         self.state_dir.join("ember.log")

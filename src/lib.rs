@@ -6,8 +6,10 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod history;
 pub mod logging;
 pub mod models;
 pub mod pipe;
 pub mod render;
+pub mod store;
 pub mod tui;

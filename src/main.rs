@@ -11,6 +11,8 @@ use ember::engine::llama::{self, EngineOptions, GpuLayers, TemplateChoice};
 use ember::engine::{EngineHandle, SamplingParams, StopReason};
 use ember::pipe::{self, AnswerPrinter, Attachment, OutputMode, PipeError};
 use ember::render::sanitize;
+use ember::store::recorder::{RecordOp, RecordStats, Recorder};
+use ember::store::{Conversation, MessageState, NewConversation, Store, StoredRole};
 
 /// Exit status for an interrupted run (128 + SIGINT).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -38,11 +40,72 @@ fn main() -> ExitCode {
     let paths = Paths::discover();
     ember::logging::init(&paths.log_file());
     tracing::debug!(?cli, "starting");
+    if let Some(ember::cli::Command::History { action }) = &cli.command {
+        return history(action, &paths);
+    }
     match run(cli, &paths) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             say("error: ", &e.to_string());
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn history(action: &ember::cli::HistoryAction, paths: &Paths) -> ExitCode {
+    let result = Store::open(&paths.history_db()).map_err(ember::history::HistoryError::from).and_then(|store| {
+        let stdout = std::io::stdout();
+        let terminal = stdout.is_terminal();
+        ember::history::run(&store, action, &mut stdout.lock(), terminal)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(ember::history::HistoryError::Write(e)) if e.contains("Broken pipe") => ExitCode::SUCCESS,
+        Err(e) => {
+            say("error: ", &e.to_string());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn cwd() -> String {
+    std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()
+}
+
+/// The stored conversation `-c` or `--session` asks to continue.
+fn conversation_to_continue(cli: &Cli, store: &Store) -> Result<Option<Conversation>, PipeError> {
+    let id = match (cli.session, cli.continue_last) {
+        (Some(id), _) => Some(id),
+        (None, true) => {
+            Some(store.latest_in(&cwd()).map_err(|e| PipeError::Input(e.to_string()))?.ok_or_else(|| {
+                PipeError::Usage("no saved conversation started in this directory to continue".into())
+            })?)
+        }
+        (None, false) => None,
+    };
+    id.map(|id| store.load(id).map_err(|e| PipeError::Input(e.to_string()))).transpose()
+}
+
+/// Opens the history database, or says why history is off (never fatal: the chat goes on).
+fn open_history(cli: &Cli, paths: &Paths) -> Result<Option<Store>, PipeError> {
+    if cli.no_history {
+        if cli.continue_last || cli.session.is_some() {
+            return Err(PipeError::Usage("--no-history cannot continue a saved conversation".into()));
+        }
+        return Ok(None);
+    }
+    match Store::open(&paths.history_db()) {
+        Ok(store) => Ok(Some(store)),
+        Err(e) if cli.continue_last || cli.session.is_some() => Err(PipeError::Input(e.to_string())),
+        Err(e) => {
+            say(
+                "warning: ",
+                &format!(
+                    "{e}
+  This conversation will not be saved."
+                ),
+            );
+            Ok(None)
         }
     }
 }
@@ -117,11 +180,29 @@ fn run_tui(cli: &Cli, paths: &Paths) -> Result<u8, PipeError> {
         .enable_all()
         .build()
         .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;
+    let engine = engine_options(cli, paths);
+    let store = open_history(cli, paths)?;
+    let resume = match &store {
+        Some(store) => conversation_to_continue(cli, store)?,
+        None => None,
+    };
+    // The recorder thread opens its own connection.
+    drop(store);
+    let history = (!cli.no_history).then(|| ember::tui::HistorySetup {
+        path: paths.history_db(),
+        new: NewConversation {
+            model: ember::models::display_name(&engine.model_path),
+            system_prompt: cli.system.clone(),
+            cwd: cwd(),
+        },
+        resume,
+    });
     let options = ember::tui::TuiOptions {
-        engine: engine_options(cli, paths),
+        engine,
         sampling: sampling(cli),
         system_prompt: cli.system.clone(),
         color: color_wanted(),
+        history,
     };
     match runtime.block_on(ember::tui::run(options)) {
         Ok(ember::tui::Exit::Quit) => Ok(0),
@@ -145,9 +226,49 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
             "nothing to answer: give a prompt, --file PATH, or input on stdin (see ember --help)".into(),
         ));
     }
-    let system = cli.system.clone().or_else(|| cli.code.then(|| CODE_SYSTEM.to_string()));
-    let messages = pipe::messages(system.as_deref(), pipe::user_message(prompt.as_deref(), &attachments));
+    // --print-prompt saves nothing, but shows a continued conversation's earlier turns.
+    let continuing = cli.continue_last || cli.session.is_some();
+    let store = if cli.print_prompt && !continuing { None } else { open_history(&cli, paths)? };
+    let resume = match &store {
+        Some(store) => conversation_to_continue(&cli, store)?,
+        None => None,
+    };
+    let system = cli
+        .system
+        .clone()
+        .or_else(|| resume.as_ref().and_then(|c| c.system_prompt.clone()))
+        .or_else(|| cli.code.then(|| CODE_SYSTEM.to_string()));
+    let user = pipe::user_message(prompt.as_deref(), &attachments);
+    let mut messages = pipe::messages(system.as_deref(), user.clone());
+    if let Some(conversation) = &resume {
+        // Earlier turns go between the system prompt and the new question.
+        let at = usize::from(system.is_some());
+        let earlier = conversation.messages.iter().filter(|m| m.role != StoredRole::System).map(|m| {
+            let role =
+                if m.role == StoredRole::User { ember::engine::Role::User } else { ember::engine::Role::Assistant };
+            ember::engine::Message::new(role, m.content.clone())
+        });
+        messages.splice(at..at, earlier);
+    }
     let options = engine_options(&cli, paths);
+    let mut recorder = store.map(|store| {
+        let new = NewConversation {
+            model: ember::models::display_name(&options.model_path),
+            system_prompt: system.clone(),
+            cwd: cwd(),
+        };
+        let resume = resume.as_ref().map(|c| (c.summary.id, c.messages.iter().map(|m| m.id).collect::<Vec<_>>()));
+        Recorder::new(store, new, resume)
+    });
+    let mut record = |role: StoredRole, content: &str, state: MessageState, stats: Option<RecordStats>| {
+        if let Some(r) = recorder.as_mut() {
+            let keep = r.branch_len();
+            if let Err(e) = r.apply(RecordOp::Append { keep, role, content: content.to_string(), state, stats }) {
+                say("warning: ", &format!("{e}; this conversation is not saved"));
+                recorder = None;
+            }
+        }
+    };
 
     if cli.print_prompt {
         let (text, tokens, notice) = llama::print_prompt(&options, &messages)?;
@@ -191,6 +312,16 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
         let outcome =
             pipe::answer(&mut engine, &mut events, messages, sampling, &mut printer, &mut StderrNotices, interrupt)
                 .await?;
+        let state =
+            if outcome.interrupted || outcome.broken_pipe { MessageState::Stopped } else { MessageState::Complete };
+        let stats = RecordStats {
+            tokens: outcome.stats.generated_tokens as i64,
+            time_to_first_token_ms: outcome.stats.time_to_first_token.as_millis() as i64,
+            tokens_per_second: outcome.stats.generation_tps(),
+        };
+        // Saved once answered: a question the engine refused (too long) leaves no trace.
+        record(StoredRole::User, &user, MessageState::Complete, None);
+        record(StoredRole::Assistant, printer.answer(), state, Some(stats));
         if outcome.no_code {
             say("warning: ", "the answer had no fenced code block; printed it whole");
         }

@@ -9,7 +9,7 @@ use predicates::prelude::*;
 fn ember_base() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("ember").unwrap();
     cmd.arg("--model").arg(common::base_model()).args(["--temperature", "0", "--seed", "1"]);
-    cmd.env_remove("EMBER_MODEL");
+    cmd.env_remove("EMBER_MODEL").env("EMBER_NO_HISTORY", "1");
     cmd
 }
 

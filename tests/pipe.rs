@@ -113,7 +113,7 @@ fn bad_model_files_are_named_errors() {
     };
     for (path, message) in cases {
         let mut cmd = assert_cmd::Command::cargo_bin("ember").unwrap();
-        cmd.arg("--model").arg(&path).arg("hi").env_remove("EMBER_MODEL");
+        cmd.arg("--model").arg(&path).arg("hi").env_remove("EMBER_MODEL").env("EMBER_NO_HISTORY", "1");
         let out = cmd.assert().code(1).get_output().clone();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(message), "{}: expected {message:?} in {err:?}", path.display());
@@ -183,6 +183,7 @@ fn ctrl_c_flushes_partial_output_and_exits_130() {
         .arg(default_model())
         .args(["--temperature", "0", "--max-tokens", "2000", "--ctx", "4096"])
         .arg("Write a very long story about a dragon, with many chapters.")
+        .env("EMBER_NO_HISTORY", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -74,7 +74,8 @@ fn ask_for_code_copy_save_and_quit_in_a_real_terminal() {
     let bin = env!("CARGO_BIN_EXE_ember");
     let model = common::default_model();
     let command = format!(
-        "EMBER_MODELS_DIR=/nonexistent NO_COLOR= {bin} --model '{}' -t 0 --seed 1 --max-tokens 200; echo EXIT=$?; sleep 60",
+        "XDG_DATA_HOME='{}' EMBER_MODELS_DIR=/nonexistent NO_COLOR= {bin} --model '{}' -t 0 --seed 1 --max-tokens 200; echo EXIT=$?; sleep 60",
+        dir.path().display(),
         model.display()
     );
     let tmux = Tmux::start(&command, dir.path());
@@ -116,6 +117,11 @@ fn ask_for_code_copy_save_and_quit_in_a_real_terminal() {
     let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
     assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0");
+
+    // The conversation was saved as it went.
+    let list = Command::new(bin).args(["history", "list"]).env("XDG_DATA_HOME", dir.path()).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("Write a Python function is_prime(n)") && list.contains("2 msgs"), "{list}");
 }
 
 #[test]
@@ -123,7 +129,8 @@ fn sigterm_and_sighup_restore_the_terminal() {
     for signal in ["TERM", "HUP"] {
         let dir = tempfile::tempdir().unwrap();
         let bin = env!("CARGO_BIN_EXE_ember");
-        let command = format!("{bin} --model '{}'; echo EXIT=$?; sleep 60", common::default_model().display());
+        let command =
+            format!("{bin} --no-history --model '{}'; echo EXIT=$?; sleep 60", common::default_model().display());
         let tmux = Tmux::start(&command, dir.path());
         tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
         assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "1");

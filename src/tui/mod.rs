@@ -31,6 +31,15 @@ pub struct TuiOptions {
     pub sampling: SamplingParams,
     pub system_prompt: Option<String>,
     pub color: bool,
+    /// Where conversations are saved; `None` with --no-history.
+    pub history: Option<HistorySetup>,
+}
+
+/// Saving conversations: the database, the facts of a new conversation, or one to continue.
+pub struct HistorySetup {
+    pub path: PathBuf,
+    pub new: crate::store::NewConversation,
+    pub resume: Option<crate::store::Conversation>,
 }
 
 /// Why the TUI ended badly.
@@ -64,6 +73,18 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
     let size = term.size()?;
     state.size = (size.width, size.height);
     let (side_tx, mut side_rx) = unbounded_channel::<AppEvent>();
+    let recorder = options.history.map(|setup| {
+        state.history = true;
+        state.cwd = setup.new.cwd.clone();
+        let resume = setup.resume.map(|conversation| {
+            state.resume(&conversation);
+            (conversation.summary.id, conversation.messages.iter().map(|m| m.id).collect())
+        });
+        let report_tx = side_tx.clone();
+        crate::store::recorder::spawn(setup.path, setup.new, resume, move |result| {
+            let _ = report_tx.send(AppEvent::Recorded(result));
+        })
+    });
     let mut input = EventStream::new();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -109,6 +130,14 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
                     let mut options = engine_options.clone();
                     options.model_path = path;
                     (engine, engine_events) = EngineHandle::spawn_llama(options);
+                }
+                Effect::Record(op) => {
+                    if let Some(recorder) = &recorder {
+                        if recorder.send(op).is_err() {
+                            // The history thread stopped after an error it already reported.
+                            state.history = false;
+                        }
+                    }
                 }
                 other => run_effect(other, &engine, &side_tx, term),
             }
@@ -156,7 +185,7 @@ fn run_effect(effect: Effect, engine: &EngineHandle, side: &UnboundedSender<AppE
                 let _ = side.send(AppEvent::FileRead { path, result });
             });
         }
-        Effect::Quit | Effect::OpenEditor { .. } | Effect::SwitchModel(_) => {}
+        Effect::Quit | Effect::OpenEditor { .. } | Effect::SwitchModel(_) | Effect::Record(_) => {}
     }
 }
 

@@ -13,6 +13,8 @@ use crate::engine::{
     EngineEvent, Message, ModelInfo, Role, SamplingParams, StopReason, TurnId, TurnRequest, TurnStats,
 };
 use crate::pipe::Attachment;
+use crate::store::recorder::{RecordOp, RecordStats};
+use crate::store::{MessageState, NewConversation, StoredRole};
 
 /// Which pane keys go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,10 +66,24 @@ pub enum AppEvent {
     Mouse(MouseEvent),
     Resize(u16, u16),
     Engine(EngineEvent),
-    EditorDone { purpose: EditorPurpose, result: Result<String, String> },
-    FileRead { path: String, result: Result<(Attachment, Option<String>), String> },
-    Saved { path: String, result: Result<usize, SaveError> },
-    Copied { number: usize, result: Result<(), String> },
+    EditorDone {
+        purpose: EditorPurpose,
+        result: Result<String, String>,
+    },
+    FileRead {
+        path: String,
+        result: Result<(Attachment, Option<String>), String>,
+    },
+    Saved {
+        path: String,
+        result: Result<usize, SaveError>,
+    },
+    Copied {
+        number: usize,
+        result: Result<(), String>,
+    },
+    /// The history thread wrote (the conversation id) or failed.
+    Recorded(Result<Option<i64>, String>),
 }
 
 /// Why saving failed.
@@ -99,6 +115,8 @@ pub enum Effect {
     },
     ReadFile(String),
     SwitchModel(PathBuf),
+    /// Save to the history database (on its own thread).
+    Record(RecordOp),
     Quit,
 }
 
@@ -138,6 +156,12 @@ pub struct AppState {
     pub size: (u16, u16),
     pub color: bool,
     pub should_quit: bool,
+    /// Conversations are being saved.
+    pub history: bool,
+    /// The saved conversation's id, once it has one.
+    pub conversation_id: Option<i64>,
+    /// Where ember was started (saved with new conversations).
+    pub cwd: String,
 }
 
 /// Layout facts `update` needs for scrolling (the view computes the same).
@@ -205,6 +229,56 @@ impl AppState {
             size: (80, 24),
             color,
             should_quit: false,
+            history: false,
+            conversation_id: None,
+            cwd: String::new(),
+        }
+    }
+
+    /// Shows a stored conversation to continue it.
+    pub fn resume(&mut self, conversation: &crate::store::Conversation) {
+        self.conversation_id = Some(conversation.summary.id);
+        if self.system_prompt.is_none() {
+            self.system_prompt = conversation.system_prompt.clone();
+        }
+        for m in &conversation.messages {
+            let (author, state) = match (m.role, m.state) {
+                (StoredRole::User | StoredRole::System, _) => (Author::User, EntryState::Complete),
+                (StoredRole::Assistant, MessageState::Complete) => (Author::Assistant, EntryState::Complete),
+                (StoredRole::Assistant, MessageState::Stopped) => (Author::Assistant, EntryState::Stopped),
+            };
+            self.transcript.push(author, m.content.clone(), state);
+        }
+        let title = if conversation.summary.title.is_empty() { "untitled" } else { &conversation.summary.title };
+        self.info(format!("continuing conversation {}: {title}", conversation.summary.id));
+    }
+
+    /// How many recorded messages (user, and finished assistant ones) precede entry `index`.
+    fn recorded_before(&self, index: usize) -> usize {
+        self.transcript.entries()[..index.min(self.transcript.len())]
+            .iter()
+            .filter(|e| match (e.author, &e.state) {
+                (Author::User, _) => true,
+                (Author::Assistant, EntryState::Complete | EntryState::Stopped) => true,
+                (Author::Assistant, EntryState::Streaming | EntryState::Failed(_)) | (Author::Notice, _) => false,
+            })
+            .count()
+    }
+
+    /// The effect that saves the last entry, when history is on.
+    fn record_last(&self, role: StoredRole, state: MessageState, stats: Option<RecordStats>) -> Option<Effect> {
+        if !self.history {
+            return None;
+        }
+        let last = self.transcript.len().checked_sub(1)?;
+        let content = self.transcript.entries()[last].content.clone();
+        Some(Effect::Record(RecordOp::Append { keep: self.recorded_before(last), role, content, state, stats }))
+    }
+
+    fn model_name(&self) -> String {
+        match &self.model {
+            ModelStatus::Ready(info) => info.name.clone(),
+            ModelStatus::Loading(_) | ModelStatus::Failed(_) => crate::models::display_name(&self.model_path),
         }
     }
 
@@ -266,7 +340,10 @@ impl AppState {
         self.attachments.clear();
         self.transcript.push(Author::User, content, EntryState::Complete);
         self.status = None;
-        self.start_turn()
+        let mut effects: Vec<Effect> =
+            self.record_last(StoredRole::User, MessageState::Complete, None).into_iter().collect();
+        effects.extend(self.start_turn());
+        effects
     }
 
     fn block_index(&mut self, number: usize) -> Option<usize> {
@@ -330,8 +407,16 @@ impl AppState {
                 self.context_used = 0;
                 self.last_stats = None;
                 self.scroll = Scroll::Follow;
+                self.conversation_id = None;
                 self.info("new conversation");
-                Vec::new()
+                if !self.history {
+                    return Vec::new();
+                }
+                vec![Effect::Record(RecordOp::NewConversation(NewConversation {
+                    model: self.model_name(),
+                    system_prompt: self.system_prompt.clone(),
+                    cwd: self.cwd.clone(),
+                }))]
             }
             SlashCommand::Model(None) => {
                 let text = match &self.model {
@@ -538,6 +623,16 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             }
             Vec::new()
         }
+        AppEvent::Recorded(result) => {
+            match result {
+                Ok(id) => state.conversation_id = id.or(state.conversation_id),
+                Err(e) => {
+                    state.history = false;
+                    state.error(format!("history is off for this session: {e}"));
+                }
+            }
+            Vec::new()
+        }
         AppEvent::Copied { number, result } => {
             match result {
                 Ok(()) => state.info(format!("copied code block {number}")),
@@ -583,9 +678,20 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
         EngineEvent::Delta { text, .. } => state.transcript.append(&text),
         EngineEvent::Done { stats, stop, .. } => {
             state.generating = None;
-            let entry_state = if stop == StopReason::Cancelled { EntryState::Stopped } else { EntryState::Complete };
+            let (entry_state, stored) = if stop == StopReason::Cancelled {
+                (EntryState::Stopped, MessageState::Stopped)
+            } else {
+                (EntryState::Complete, MessageState::Complete)
+            };
             state.transcript.finish_last(entry_state);
             state.context_used = stats.prompt_tokens + stats.generated_tokens;
+            let record = RecordStats {
+                tokens: stats.generated_tokens as i64,
+                time_to_first_token_ms: stats.time_to_first_token.as_millis() as i64,
+                tokens_per_second: stats.generation_tps(),
+            };
+            let effects: Vec<Effect> =
+                state.record_last(StoredRole::Assistant, stored, Some(record)).into_iter().collect();
             match stop {
                 StopReason::MaxTokens => state.info("the answer was cut at the token limit"),
                 StopReason::ContextFull => state.error("the context is full: /new starts afresh"),
@@ -597,6 +703,7 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
                 }
             }
             state.last_stats = Some(stats);
+            return effects;
         }
         EngineEvent::Failed { error, .. } => {
             state.generating = None;

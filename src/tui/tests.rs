@@ -241,6 +241,41 @@ fn slash_commands() {
 }
 
 #[test]
+fn messages_are_recorded_as_they_complete_and_retries_branch() {
+    use crate::store::recorder::RecordOp;
+    use crate::store::{MessageState, StoredRole};
+    let mut s = ready_state();
+    s.history = true;
+    type_text(&mut s, "q");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let turn = turn_of(&effects);
+    assert!(
+        matches!(&effects[0], Effect::Record(RecordOp::Append { keep: 0, role: StoredRole::User, content, .. }) if content == "q")
+    );
+    update(&mut s, AppEvent::Engine(EngineEvent::Delta { turn, text: "a".into() }));
+    let effects =
+        update(&mut s, AppEvent::Engine(EngineEvent::Done { turn, stats: stats(), stop: StopReason::EndOfText }));
+    assert!(
+        matches!(&effects[..], [Effect::Record(RecordOp::Append { keep: 1, role: StoredRole::Assistant, state: MessageState::Complete, stats: Some(st), .. })] if st.tokens == 30)
+    );
+    type_text(&mut s, "/retry");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let turn = turn_of(&effects);
+    let effects =
+        update(&mut s, AppEvent::Engine(EngineEvent::Done { turn, stats: stats(), stop: StopReason::Cancelled }));
+    assert!(
+        matches!(&effects[..], [Effect::Record(RecordOp::Append { keep: 1, state: MessageState::Stopped, .. })]),
+        "the retried answer is a sibling of the first: {effects:?}"
+    );
+    type_text(&mut s, "/new");
+    assert!(matches!(update(&mut s, key(KeyCode::Enter)).as_slice(), [Effect::Record(RecordOp::NewConversation(_))]));
+    update(&mut s, AppEvent::Recorded(Err("disk full".into())));
+    assert!(!s.history, "a failed write turns history off, the chat goes on");
+    type_text(&mut s, "again");
+    assert!(!update(&mut s, key(KeyCode::Enter)).iter().any(|e| matches!(e, Effect::Record(_))));
+}
+
+#[test]
 fn tab_completes_commands() {
     let mut s = ready_state();
     type_text(&mut s, "/he");

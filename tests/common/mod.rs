@@ -26,6 +26,7 @@ pub fn base_model() -> PathBuf {
 pub fn ember() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("ember").unwrap();
     cmd.arg("--model").arg(default_model()).args(["--temperature", "0", "--seed", "42"]);
-    cmd.env_remove("EMBER_MODEL").env_remove("NO_COLOR");
+    // Tests that check history turn it back on, with their own data folder.
+    cmd.env_remove("EMBER_MODEL").env_remove("NO_COLOR").env("EMBER_NO_HISTORY", "1");
     cmd
 }

@@ -1,0 +1,151 @@
+use super::*;
+
+fn store_with_chat() -> (Store, i64, Vec<i64>) {
+    let mut s = Store::open_in_memory().unwrap();
+    let c = s
+        .create_conversation(&NewConversation {
+            model: "smol".into(),
+            system_prompt: Some("Be brief.".into()),
+            cwd: "/src".into(),
+        })
+        .unwrap();
+    let u1 = s.add_message(c, None, &NewMessage::new(StoredRole::User, "How do I reverse a list in Python?")).unwrap();
+    let a1 = s
+        .add_message(c, Some(u1), &NewMessage::new(StoredRole::Assistant, "Use `reversed(xs)` or `xs[::-1]`."))
+        .unwrap();
+    (s, c, vec![u1, a1])
+}
+
+#[test]
+fn round_trip_keeps_order_text_and_title() {
+    let (s, c, ids) = store_with_chat();
+    let conv = s.load(c).unwrap();
+    assert_eq!(conv.summary.title, "How do I reverse a list in Python?");
+    assert_eq!(conv.system_prompt.as_deref(), Some("Be brief."));
+    assert_eq!(conv.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
+    assert_eq!(conv.messages[1].content, "Use `reversed(xs)` or `xs[::-1]`.");
+    assert_eq!(conv.summary.messages, 2);
+    assert_eq!(s.latest_in("/src").unwrap(), Some(c));
+    assert_eq!(s.latest_in("/elsewhere").unwrap(), None);
+}
+
+#[test]
+fn stopped_replies_and_stats_are_kept() {
+    let (mut s, c, ids) = store_with_chat();
+    let msg = NewMessage {
+        state: MessageState::Stopped,
+        tokens: Some(12),
+        time_to_first_token_ms: Some(70),
+        tokens_per_second: Some(110.5),
+        ..NewMessage::new(StoredRole::Assistant, "partial answ")
+    };
+    let u2 = s.add_message(c, Some(ids[1]), &NewMessage::new(StoredRole::User, "more")).unwrap();
+    s.add_message(c, Some(u2), &msg).unwrap();
+    let last = s.load(c).unwrap().messages.pop().unwrap();
+    assert_eq!((last.state, last.tokens, last.content.as_str()), (MessageState::Stopped, Some(12), "partial answ"));
+}
+
+#[test]
+fn retries_become_branches() {
+    let (mut s, c, ids) = store_with_chat();
+    // /retry: a second answer to the same question, as a sibling.
+    let a2 = s.add_message(c, Some(ids[0]), &NewMessage::new(StoredRole::Assistant, "Call xs.reverse().")).unwrap();
+    let conv = s.load(c).unwrap();
+    assert_eq!(conv.messages.last().map(|m| (m.id, m.sibling)), Some((a2, (2, 2))));
+    assert_eq!(s.siblings(a2).unwrap(), vec![ids[1], a2]);
+    // Switch back to the first answer: the branch follows it.
+    s.set_leaf(c, Some(s.newest_leaf_under(ids[1]).unwrap())).unwrap();
+    let conv = s.load(c).unwrap();
+    assert_eq!(conv.messages.last().map(|m| (m.id, m.sibling)), Some((ids[1], (1, 2))));
+}
+
+#[test]
+fn search_finds_ranks_and_snippets() {
+    let (mut s, _, _) = store_with_chat();
+    let c2 = s.create_conversation(&NewConversation::default()).unwrap();
+    let u = s.add_message(c2, None, &NewMessage::new(StoredRole::User, "Explain Rust lifetimes")).unwrap();
+    s.add_message(
+        c2,
+        Some(u),
+        &NewMessage::new(StoredRole::Assistant, "Lifetimes name how long references live. Lifetimes lifetimes."),
+    )
+    .unwrap();
+    let hits = s.search("lifetime", 10).unwrap();
+    assert_eq!(hits.len(), 2, "prefix search matches both messages");
+    assert!(hits[0].snippet.contains("[Lifetimes]"), "{:?}", hits[0].snippet);
+    assert_eq!(hits[0].role, StoredRole::Assistant, "more matches rank first");
+    assert_eq!(s.search("reverse python", 10).unwrap().len(), 1, "all words required");
+    assert!(s.search("\"unbalanced AND (", 10).is_ok(), "syntax characters are not errors");
+    assert!(s.search("   ", 10).unwrap().is_empty());
+}
+
+#[test]
+fn delete_and_rename() {
+    let (s, c, _) = store_with_chat();
+    s.rename(c, "Lists").unwrap();
+    assert_eq!(s.list(10).unwrap()[0].title, "Lists");
+    s.delete(c).unwrap();
+    assert!(s.list(10).unwrap().is_empty());
+    assert!(s.search("reverse", 10).unwrap().is_empty(), "the index forgets deleted messages");
+    assert!(matches!(s.delete(c), Err(StoreError::NoConversation(_))));
+}
+
+#[test]
+fn titles_take_the_first_real_line() {
+    assert_eq!(title_from("\n\n  Fix this bug  \nmore"), "Fix this bug");
+    assert_eq!(title_from("```rust\nfn a() {}\n```"), "fn a() {}");
+    assert_eq!(title_from(&"x".repeat(100)).chars().count(), 61);
+}
+
+#[test]
+fn migrates_an_empty_file_and_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    std::fs::write(&path, b"").unwrap();
+    Store::open(&path).unwrap();
+    let v: i64 = Connection::open(&path).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    // Reopening is a no-op.
+    Store::open(&path).unwrap();
+    Connection::open(&path).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    assert!(matches!(Store::open(&path), Err(StoreError::TooNew { .. })));
+}
+
+#[test]
+fn a_damaged_file_is_reported_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    std::fs::write(&path, b"this is not a database, just some text that is long enough to look like a header....")
+        .unwrap();
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("Move it aside"));
+    assert!(path.exists(), "never deleted");
+}
+
+#[test]
+fn two_writers_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    Store::open(&path).unwrap();
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut s = Store::open(&path).unwrap();
+                let c = s.create_conversation(&NewConversation::default()).unwrap();
+                let mut parent = None;
+                for i in 0..100 {
+                    let text = format!("writer {w} message {i}");
+                    parent = Some(s.add_message(c, parent, &NewMessage::new(StoredRole::User, &text)).unwrap());
+                }
+                c
+            })
+        })
+        .collect();
+    let ids: Vec<i64> = writers.into_iter().map(|t| t.join().unwrap()).collect();
+    let s = Store::open(&path).unwrap();
+    for c in ids {
+        assert_eq!(s.load(c).unwrap().messages.len(), 100);
+    }
+}

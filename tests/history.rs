@@ -1,0 +1,122 @@
+//! Conversation history through the real binary, the real model and a real SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use predicates::prelude::*;
+
+/// ember with its data in `data` (history.db there), the default model, greedy decoding.
+fn ember_in(data: &std::path::Path, cwd: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = common::ember();
+    cmd.env("XDG_DATA_HOME", data).current_dir(cwd).env_remove("EMBER_NO_HISTORY");
+    cmd
+}
+
+fn out(cmd: &mut assert_cmd::Command) -> String {
+    String::from_utf8(cmd.assert().success().get_output().stdout.clone()).unwrap()
+}
+
+#[test]
+fn answers_are_saved_listed_searched_shown_exported_and_deleted() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let answer =
+        out(ember_in(data.path(), work.path()).args(["--max-tokens", "12", "Name a prime number larger than ten."]));
+    let list = out(ember_in(data.path(), work.path()).args(["history", "list"]));
+    assert!(list.contains("Name a prime number larger than ten."), "{list}");
+    assert!(list.contains("2 msgs"), "{list}");
+    let id = list.split_whitespace().next().unwrap().to_string();
+    let shown = out(ember_in(data.path(), work.path()).args(["history", "show", &id]));
+    assert!(shown.contains("## you\n\nName a prime number larger than ten."), "{shown}");
+    assert!(shown.contains(answer.trim_end()), "the stored answer is the printed one:\n{shown}\n---\n{answer}");
+    let found = out(ember_in(data.path(), work.path()).args(["history", "search", "prime"]));
+    assert!(found.contains("[prime]"), "{found}");
+    let json = out(ember_in(data.path(), work.path()).args(["history", "export", &id, "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["messages"].as_array().unwrap().len(), 2);
+    ember_in(data.path(), work.path()).args(["history", "rm", &id]).assert().success();
+    assert!(!out(ember_in(data.path(), work.path()).args(["history", "list"])).contains("prime"));
+    ember_in(data.path(), work.path())
+        .args(["history", "show", &id])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no conversation"));
+}
+
+#[test]
+fn continue_brings_back_the_earlier_turns() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    ember_in(data.path(), work.path())
+        .args(["-c", "hi"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no saved conversation"));
+    let file = work.path().join("notes.txt");
+    std::fs::write(&file, "The secret word is tangerine.\n").unwrap();
+    let first = out(ember_in(data.path(), work.path()).args(["--max-tokens", "8", "-f", "notes.txt", "Read this."]));
+    let prompt = out(ember_in(data.path(), work.path()).args(["-c", "--print-prompt", "What was the secret word?"]));
+    assert!(prompt.contains("The secret word is tangerine."), "the file stays in context:\n{prompt}");
+    assert!(prompt.contains(first.trim_end()), "the earlier answer is in context");
+    assert!(prompt.trim_end().ends_with("What was the secret word?<|im_end|>\n<|im_start|>assistant"), "{prompt}");
+    out(ember_in(data.path(), work.path()).args(["-c", "--max-tokens", "8", "What was the secret word?"]));
+    let list = out(ember_in(data.path(), work.path()).args(["history", "list"]));
+    assert_eq!(list.lines().count(), 1, "one conversation: {list}");
+    assert!(list.contains("4 msgs"), "{list}");
+    // Another directory has its own latest conversation.
+    let other = tempfile::tempdir().unwrap();
+    ember_in(data.path(), other.path()).args(["-c", "hi"]).assert().code(2);
+}
+
+#[test]
+fn no_history_saves_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    ember_in(data.path(), work.path()).args(["--no-history", "--max-tokens", "4", "hello"]).assert().success();
+    let list = out(ember_in(data.path(), work.path()).args(["history", "list"]));
+    assert!(list.trim().is_empty(), "{list}");
+}
+
+#[test]
+fn a_damaged_database_is_reported_kept_and_the_answer_still_comes() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let db = data.path().join("ember/history.db");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let junk = b"definitely not sqlite, but long enough to be read as a header by SQLite itself......".to_vec();
+    std::fs::write(&db, &junk).unwrap();
+    let assert = ember_in(data.path(), work.path()).args(["--max-tokens", "4", "hello"]).assert().success();
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(err.contains("damaged") && err.contains("Move it aside") && err.contains("not be saved"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), junk, "the file is never changed or deleted");
+}
+
+#[test]
+fn sigkill_during_a_reply_keeps_every_completed_message() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    out(ember_in(data.path(), work.path()).args(["--max-tokens", "8", "First question."]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .arg("--model")
+        .arg(common::default_model())
+        .args(["-t", "0", "-c", "--max-tokens", "2000", "Now write a very long story."])
+        .env("XDG_DATA_HOME", data.path())
+        .current_dir(work.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 8];
+    assert!(child.stdout.as_mut().unwrap().read(&mut first).unwrap() > 0);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let list = out(ember_in(data.path(), work.path()).args(["history", "list"]));
+    assert!(list.contains("2 msgs"), "the first question and answer survive intact: {list}");
+    let id = list.split_whitespace().next().unwrap().to_string();
+    let shown = out(ember_in(data.path(), work.path()).args(["history", "show", &id]));
+    assert!(shown.contains("First question."));
+}
