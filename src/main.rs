@@ -322,6 +322,15 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
         // Saved once answered: a question the engine refused (too long) leaves no trace.
         record(StoredRole::User, &user, MessageState::Complete, None);
         record(StoredRole::Assistant, printer.answer(), state, Some(stats));
+        if outcome.stats.dropped_messages > 0 {
+            say(
+                "note: ",
+                &format!(
+                    "the conversation is longer than the context: its {} earliest messages were left out",
+                    outcome.stats.dropped_messages
+                ),
+            );
+        }
         if outcome.no_code {
             say("warning: ", "the answer had no fenced code block; printed it whole");
         }

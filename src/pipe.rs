@@ -239,9 +239,14 @@ fn push_dim(out: &mut String, line: &str, color: bool) {
 /// One line of figures for `--stats`.
 pub fn stats_line(stats: &TurnStats) -> String {
     let tps = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
+    let dropped = if stats.dropped_messages > 0 {
+        format!(" | {} earlier messages left out of the context", stats.dropped_messages)
+    } else {
+        String::new()
+    };
     let llama = stats.llama_eval_tps().map_or_else(String::new, |v| format!(" (llama.cpp decode alone: {v:.1})"));
     format!(
-        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama} | first token after {:.3} s",
+        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama} | first token after {:.3} s{dropped}",
         stats.prompt_tokens,
         stats.reused_tokens,
         stats.evaluated_tokens,

@@ -173,3 +173,28 @@ fn handle_streams_and_cancels_by_turn_id() {
     });
     engine.shutdown();
 }
+
+#[test]
+fn a_conversation_longer_than_the_context_drops_its_oldest_turns() {
+    let mut opts = options();
+    opts.n_ctx = Some(256);
+    let model = llama::load_model(&opts, false, None).unwrap();
+    let (mut session, _) = llama::open_session(&model, &opts).unwrap();
+    let mut convo = vec![Message::new(Role::System, "You are brief.")];
+    for i in 0..12 {
+        convo.push(Message::new(Role::User, format!("Question number {i}: tell me about the number {i}.")));
+        convo.push(Message::new(Role::Assistant, format!("The number {i} is a fine number with many properties.")));
+    }
+    convo.push(Message::new(Role::User, "Which number did I ask about last?"));
+    let mut out = Collect::new(None);
+    let (stats, _) = session.generate(&request(1, convo.clone(), greedy(16)), &mut out).unwrap();
+    assert!(stats.dropped_messages >= 2 && stats.dropped_messages % 2 == 0, "dropped {}", stats.dropped_messages);
+    assert!(stats.prompt_tokens + 16 <= 256, "prompt {} leaves no room for the reply", stats.prompt_tokens);
+    // The system prompt and the question are never dropped.
+    let kept = &convo[stats.dropped_messages + 1..];
+    assert_eq!(kept.last().map(|m| m.content.as_str()), Some("Which number did I ask about last?"));
+    // A question that cannot fit even alone is an error with the counts.
+    let huge = vec![Message::new(Role::User, "word ".repeat(400))];
+    let err = session.generate(&request(2, huge, greedy(4)), &mut Collect::new(None)).unwrap_err();
+    assert!(err.to_string().contains("but the context holds 256"), "{err}");
+}

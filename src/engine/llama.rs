@@ -322,25 +322,48 @@ impl<'m> LlamaSession<'m> {
         Ok(true)
     }
 
+    /// Tokenizes the conversation, leaving out its oldest turns (never the system prompt nor
+    /// the question) until it fits in the context with room for a reply. Returns the tokens and
+    /// how many messages were left out. A question that cannot fit even alone is an error.
+    fn fit(
+        &self,
+        messages: &[Message],
+        n_ctx: usize,
+        max_tokens: usize,
+    ) -> Result<(Vec<LlamaToken>, usize), EngineError> {
+        let room = max_tokens.min(n_ctx / 4).max(1);
+        let mut kept: std::borrow::Cow<'_, [Message]> = std::borrow::Cow::Borrowed(messages);
+        loop {
+            let (full, segments) = self.format.segments(self.model, &kept)?;
+            let tokens = tokenize(self.model, &full, &segments);
+            if tokens.is_empty() {
+                return Err(EngineError::Template("the prompt is empty".into()));
+            }
+            if tokens.len() + room <= n_ctx {
+                return Ok((tokens, messages.len() - kept.len()));
+            }
+            match template::drop_oldest_turn(&kept) {
+                Some(shorter) => kept = std::borrow::Cow::Owned(shorter),
+                None if tokens.len() < n_ctx => return Ok((tokens, messages.len() - kept.len())),
+                None => {
+                    return Err(EngineError::PromptTooLong {
+                        prompt_tokens: tokens.len(),
+                        n_ctx,
+                        n_ctx_train: self.model.n_ctx_train() as usize,
+                    })
+                }
+            }
+        }
+    }
+
     fn generate_inner(
         &mut self,
         req: &TurnRequest,
         sink: &mut dyn TurnSink,
     ) -> Result<(TurnStats, StopReason), EngineError> {
         let started = Instant::now();
-        let (full, segments) = self.format.segments(self.model, &req.messages)?;
-        let tokens = tokenize(self.model, &full, &segments);
         let n_ctx = self.ctx.n_ctx() as usize;
-        if tokens.len() >= n_ctx {
-            return Err(EngineError::PromptTooLong {
-                prompt_tokens: tokens.len(),
-                n_ctx,
-                n_ctx_train: self.model.n_ctx_train() as usize,
-            });
-        }
-        if tokens.is_empty() {
-            return Err(EngineError::Template("the prompt is empty".into()));
-        }
+        let (tokens, dropped_messages) = self.fit(&req.messages, n_ctx, req.sampling.max_tokens)?;
         // Reuse the longest common prefix of the KV cache; at least one token must be evaluated
         // to get logits for the first reply token.
         let mut reuse = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
@@ -354,7 +377,8 @@ impl<'m> LlamaSession<'m> {
             }
             self.cached.truncate(reuse);
         }
-        let mut stats = TurnStats { prompt_tokens: tokens.len(), reused_tokens: reuse, ..TurnStats::default() };
+        let mut stats =
+            TurnStats { prompt_tokens: tokens.len(), reused_tokens: reuse, dropped_messages, ..TurnStats::default() };
         self.ctx.reset_timings();
         let prompt_started = Instant::now();
         if !self.decode_prompt(&tokens[reuse..], reuse, sink)? {

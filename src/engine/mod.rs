@@ -69,6 +69,8 @@ pub enum StopReason {
 pub struct TurnStats {
     /// Tokens in the whole rendered prompt.
     pub prompt_tokens: usize,
+    /// Earlier messages left out because the conversation no longer fits in the context.
+    pub dropped_messages: usize,
     /// Of those, tokens whose KV cache was reused from the previous turn.
     pub reused_tokens: usize,
     /// Of those, tokens evaluated for this turn.

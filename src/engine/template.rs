@@ -367,6 +367,16 @@ pub fn fold_system(messages: &[Message]) -> Vec<Message> {
     out
 }
 
+/// The conversation without its oldest turn: the first user message after the system prompt and
+/// the replies up to the next user message. `None` when only the last question would be left.
+pub fn drop_oldest_turn(messages: &[Message]) -> Option<Vec<Message>> {
+    let first = messages.iter().position(|m| m.role != Role::System)?;
+    let next_user = messages[first + 1..].iter().position(|m| m.role == Role::User).map(|i| first + 1 + i)?;
+    let mut out = messages[..first].to_vec();
+    out.extend_from_slice(&messages[next_user..]);
+    Some(out)
+}
+
 /// Private-use markers that stand in for message contents while locating them in a rendering.
 fn sentinel(i: usize) -> String {
     format!("\u{F8F0}ember{i}\u{F8F1}")
@@ -555,6 +565,24 @@ mod tests {
         assert_eq!(strftime("%d %b %Y", t), "29 Feb 2024");
         assert_eq!(strftime("%A %j %I%p %H:%M:%S %% %B %y", t), "Thursday 060 01PM 13:05:09 % February 24");
         assert_eq!(strftime("%Y-%m-%d", 0), "1970-01-01");
+    }
+
+    #[test]
+    fn oldest_turns_go_first_and_the_system_prompt_stays() {
+        let m = |r, t: &str| Message::new(r, t);
+        let convo = vec![
+            m(Role::System, "s"),
+            m(Role::User, "q1"),
+            m(Role::Assistant, "a1"),
+            m(Role::User, "q2"),
+            m(Role::Assistant, "a2"),
+            m(Role::User, "q3"),
+        ];
+        let once = drop_oldest_turn(&convo).unwrap();
+        assert_eq!(once.iter().map(|x| x.content.as_str()).collect::<Vec<_>>(), vec!["s", "q2", "a2", "q3"]);
+        let twice = drop_oldest_turn(&once).unwrap();
+        assert_eq!(twice.iter().map(|x| x.content.as_str()).collect::<Vec<_>>(), vec!["s", "q3"]);
+        assert_eq!(drop_oldest_turn(&twice), None, "the question itself is never dropped");
     }
 
     #[test]

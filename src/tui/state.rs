@@ -162,6 +162,8 @@ pub struct AppState {
     pub conversation_id: Option<i64>,
     /// Where ember was started (saved with new conversations).
     pub cwd: String,
+    /// Earlier messages the last turn had to leave out of the context.
+    pub dropped_messages: usize,
 }
 
 /// Layout facts `update` needs for scrolling (the view computes the same).
@@ -232,6 +234,7 @@ impl AppState {
             history: false,
             conversation_id: None,
             cwd: String::new(),
+            dropped_messages: 0,
         }
     }
 
@@ -408,6 +411,7 @@ impl AppState {
                 self.last_stats = None;
                 self.scroll = Scroll::Follow;
                 self.conversation_id = None;
+                self.dropped_messages = 0;
                 self.info("new conversation");
                 if !self.history {
                     return Vec::new();
@@ -685,6 +689,8 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
             };
             state.transcript.finish_last(entry_state);
             state.context_used = stats.prompt_tokens + stats.generated_tokens;
+            let newly_dropped = stats.dropped_messages > state.dropped_messages;
+            state.dropped_messages = stats.dropped_messages;
             let record = RecordStats {
                 tokens: stats.generated_tokens as i64,
                 time_to_first_token_ms: stats.time_to_first_token.as_millis() as i64,
@@ -701,6 +707,17 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
                         state.status = None;
                     }
                 }
+            }
+            if newly_dropped {
+                // Never forget silently: say when earlier turns leave the model's view.
+                state.transcript.push(
+                    Author::Notice,
+                    format!(
+                        "The context is full: the {} earliest messages are no longer in the model's view (they stay in the transcript and in history). /new starts afresh.",
+                        stats.dropped_messages
+                    ),
+                    EntryState::Complete,
+                );
             }
             state.last_stats = Some(stats);
             return effects;

@@ -67,6 +67,7 @@ fn stats() -> TurnStats {
         prompt_time: Duration::from_millis(100),
         generation_time: Duration::from_millis(300),
         llama_eval: None,
+        dropped_messages: 0,
     }
 }
 
@@ -273,6 +274,21 @@ fn messages_are_recorded_as_they_complete_and_retries_branch() {
     assert!(!s.history, "a failed write turns history off, the chat goes on");
     type_text(&mut s, "again");
     assert!(!update(&mut s, key(KeyCode::Enter)).iter().any(|e| matches!(e, Effect::Record(_))));
+}
+
+#[test]
+fn dropped_context_is_said_in_the_transcript_once() {
+    let mut s = ready_state();
+    let t = ask(&mut s, "q", "a");
+    let full = TurnStats { dropped_messages: 4, ..stats() };
+    update(&mut s, AppEvent::Engine(EngineEvent::Done { turn: t, stats: full.clone(), stop: StopReason::EndOfText }));
+    let notices =
+        |s: &AppState| s.transcript.entries().iter().filter(|e| e.author == super::transcript::Author::Notice).count();
+    assert_eq!(notices(&s), 1);
+    assert!(s.transcript.entries().last().unwrap().content.contains("4 earliest messages"));
+    let t = ask(&mut s, "q2", "a2");
+    update(&mut s, AppEvent::Engine(EngineEvent::Done { turn: t, stats: full, stop: StopReason::EndOfText }));
+    assert_eq!(notices(&s), 1, "the same loss is not announced again");
 }
 
 #[test]
