@@ -3,6 +3,7 @@
 //! its new tokens, so turn 30 should cost about what turn 2 does.
 //!
 //! cargo bench --bench conversation   (needs the default model: make model)
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::ops::ControlFlow;
 use std::time::Duration;
@@ -40,13 +41,23 @@ fn main() {
         let (mut session, _) = llama::open_session(&model, &options).unwrap_or_else(|e| panic!("{e}"));
         let mut convo = vec![Message::new(Role::System, "You are a helpful assistant. Answer in one short sentence.")];
         for turn in 1..=30 {
-            convo.push(Message::new(Role::User, format!("Question {turn}: what is {turn} times {turn}, and is it even?")));
+            convo.push(Message::new(
+                Role::User,
+                format!("Question {turn}: what is {turn} times {turn}, and is it even?"),
+            ));
             let sampling = SamplingParams { temperature: 0.0, max_tokens: 24, ..SamplingParams::default() };
             let req = TurnRequest { turn, messages: convo.clone(), sampling };
             let mut sink = Sink(String::new());
             let (stats, _) = session.generate(&req, &mut sink).unwrap_or_else(|e| panic!("{e}"));
             if std::env::var_os("EMBER_BENCH_DEBUG").is_some() {
-                eprintln!("turn {turn}: prompt {} reused {} evaluated {} ttft {:?} eval {:?}", stats.prompt_tokens, stats.reused_tokens, stats.evaluated_tokens, stats.time_to_first_token, stats.prompt_time);
+                eprintln!(
+                    "turn {turn}: prompt {} reused {} evaluated {} ttft {:?} eval {:?}",
+                    stats.prompt_tokens,
+                    stats.reused_tokens,
+                    stats.evaluated_tokens,
+                    stats.time_to_first_token,
+                    stats.prompt_time
+                );
             }
             convo.push(Message::new(Role::Assistant, sink.0));
             let slot = match turn {

@@ -2,6 +2,7 @@
 //! what is visible, not the transcript's length: the two figures should be close.
 //!
 //! cargo bench --bench render
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
 use std::time::Duration;

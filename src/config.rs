@@ -36,6 +36,11 @@ impl Paths {
         self.data_dir.join("history.db")
     }
 
+    /// Saved model contexts (KV caches) for instant resume.
+    pub fn kv_dir(&self) -> PathBuf {
+        self.data_dir.join("kv")
+    }
+
     /// The log file.
     pub fn log_file(&self) -> PathBuf {
         self.state_dir.join("ember.log")

@@ -12,7 +12,7 @@ use ember::engine::{EngineHandle, SamplingParams, StopReason};
 use ember::pipe::{self, AnswerPrinter, Attachment, OutputMode, PipeError};
 use ember::render::sanitize;
 use ember::store::recorder::{RecordOp, RecordStats, Recorder};
-use ember::store::{Conversation, MessageState, NewConversation, Store, StoredRole};
+use ember::store::{kv, Conversation, MessageState, NewConversation, Store, StoredRole};
 
 /// Exit status for an interrupted run (128 + SIGINT).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -190,6 +190,7 @@ fn run_tui(cli: &Cli, paths: &Paths) -> Result<u8, PipeError> {
     drop(store);
     let history = (!cli.no_history).then(|| ember::tui::HistorySetup {
         path: paths.history_db(),
+        kv_dir: paths.kv_dir(),
         new: NewConversation {
             model: ember::models::display_name(&engine.model_path),
             system_prompt: cli.system.clone(),
@@ -260,15 +261,25 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
         let resume = resume.as_ref().map(|c| (c.summary.id, c.messages.iter().map(|m| m.id).collect::<Vec<_>>()));
         Recorder::new(store, new, resume)
     });
-    let mut record = |role: StoredRole, content: &str, state: MessageState, stats: Option<RecordStats>| {
+    /// Saves a message; a failure turns history off with a warning, never stops the answer.
+    fn record(
+        recorder: &mut Option<Recorder>,
+        role: StoredRole,
+        content: &str,
+        state: MessageState,
+        stats: Option<RecordStats>,
+    ) {
         if let Some(r) = recorder.as_mut() {
             let keep = r.branch_len();
             if let Err(e) = r.apply(RecordOp::Append { keep, role, content: content.to_string(), state, stats }) {
                 say("warning: ", &format!("{e}; this conversation is not saved"));
-                recorder = None;
+                *recorder = None;
             }
         }
-    };
+    }
+    let kv_dir = paths.kv_dir();
+    let model_path = options.model_path.clone();
+    let resumed_id = resume.as_ref().map(|c| c.summary.id);
 
     if cli.print_prompt {
         let (text, tokens, notice) = llama::print_prompt(&options, &messages)?;
@@ -297,6 +308,14 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
     let sampling = sampling(&cli);
     runtime.block_on(async move {
         let (mut engine, mut events) = EngineHandle::spawn_llama(options);
+        if let Some(id) = resumed_id {
+            // The saved context of the conversation, if any: the answer then starts at once.
+            let path = kv::state_path(&kv_dir, id, &model_path);
+            if path.exists() {
+                kv::touch(&path);
+                let _ = engine.load_state(path);
+            }
+        }
         let mut printer = AnswerPrinter::new(std::io::stdout(), mode);
         let interrupt = async {
             if tokio::signal::ctrl_c().await.is_err() {
@@ -320,8 +339,17 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
             tokens_per_second: outcome.stats.generation_tps(),
         };
         // Saved once answered: a question the engine refused (too long) leaves no trace.
-        record(StoredRole::User, &user, MessageState::Complete, None);
-        record(StoredRole::Assistant, printer.answer(), state, Some(stats));
+        record(&mut recorder, StoredRole::User, &user, MessageState::Complete, None);
+        record(&mut recorder, StoredRole::Assistant, printer.answer(), state, Some(stats));
+        if let Some(id) = recorder.as_ref().and_then(Recorder::conversation) {
+            // Keep the evaluated context for the next `-c`.
+            if engine.save_state(kv::state_path(&kv_dir, id, &model_path)).is_ok() {
+                if let Some(Err(e)) = pipe::wait_state(&mut events, std::time::Duration::from_secs(30)).await {
+                    tracing::warn!(error = %e, "saving the context failed");
+                }
+                kv::prune(&kv_dir, kv::DEFAULT_CAP_BYTES);
+            }
+        }
         if outcome.stats.dropped_messages > 0 {
             say(
                 "note: ",

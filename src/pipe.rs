@@ -300,6 +300,11 @@ pub async fn answer<W: Write>(
                 };
                 match event {
                     EngineEvent::Loading { .. } | EngineEvent::Prompt { .. } => {}
+                    EngineEvent::State { op, result } => {
+                        if let Err(e) = result {
+                            tracing::info!(?op, error = %e, "no saved context used");
+                        }
+                    }
                     EngineEvent::Ready(info) => {
                         ready = true;
                         if let Some(notice) = info.notice {
@@ -351,6 +356,22 @@ pub async fn answer<W: Write>(
             }
         }
     }
+}
+
+/// Waits (up to `limit`) for the answer to a state command.
+pub async fn wait_state(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+    limit: std::time::Duration,
+) -> Option<Result<usize, String>> {
+    let wait = async {
+        while let Some(event) = events.recv().await {
+            if let EngineEvent::State { result, .. } = event {
+                return Some(result);
+            }
+        }
+        None
+    };
+    tokio::time::timeout(limit, wait).await.ok().flatten()
 }
 
 /// The messages for a one-shot question.

@@ -198,3 +198,33 @@ fn a_conversation_longer_than_the_context_drops_its_oldest_turns() {
     let err = session.generate(&request(2, huge, greedy(4)), &mut Collect::new(None)).unwrap_err();
     assert!(err.to_string().contains("but the context holds 256"), "{err}");
 }
+
+#[test]
+fn a_saved_context_resumes_in_a_fresh_session() {
+    let opts = options();
+    let model = llama::load_model(&opts, false, None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.kv");
+    let mut convo = vec![Message::new(Role::User, "Write a haiku about the sea.")];
+    let first = {
+        let (mut a, _) = llama::open_session(&model, &opts).unwrap();
+        let mut out = Collect::new(None);
+        let (stats, _) = a.generate(&request(1, convo.clone(), greedy(24)), &mut out).unwrap();
+        assert!(a.save_state(&path).unwrap() > 0);
+        convo.push(Message::new(Role::Assistant, out.text));
+        stats
+    };
+    convo.push(Message::new(Role::User, "Now one about the mountains."));
+    let (mut b, _) = llama::open_session(&model, &opts).unwrap();
+    let loaded = b.load_state(&path).unwrap();
+    assert!(loaded >= first.prompt_tokens, "loaded {loaded} tokens");
+    let (stats, _) = b.generate(&request(2, convo.clone(), greedy(8)), &mut Collect::new(None)).unwrap();
+    assert!(stats.reused_tokens >= first.prompt_tokens, "reused {} of {}", stats.reused_tokens, stats.prompt_tokens);
+    assert!(stats.evaluated_tokens < 30, "evaluated {}", stats.evaluated_tokens);
+    // A missing or foreign file is an error, and the session still answers from scratch.
+    assert!(b.load_state(&dir.path().join("missing.kv")).is_err());
+    std::fs::write(dir.path().join("junk.kv"), b"not a state").unwrap();
+    assert!(b.load_state(&dir.path().join("junk.kv")).is_err());
+    let (stats, _) = b.generate(&request(3, convo, greedy(4)), &mut Collect::new(None)).unwrap();
+    assert_eq!(stats.reused_tokens, 0);
+}

@@ -62,7 +62,17 @@ fn continue_brings_back_the_earlier_turns() {
     assert!(prompt.contains("The secret word is tangerine."), "the file stays in context:\n{prompt}");
     assert!(prompt.contains(first.trim_end()), "the earlier answer is in context");
     assert!(prompt.trim_end().ends_with("What was the secret word?<|im_end|>\n<|im_start|>assistant"), "{prompt}");
-    out(ember_in(data.path(), work.path()).args(["-c", "--max-tokens", "8", "What was the secret word?"]));
+    // The saved context makes the follow-up evaluate only the new question.
+    let follow = ember_in(data.path(), work.path())
+        .args(["-c", "--stats", "--max-tokens", "8", "What was the secret word?"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&follow.stderr);
+    let caps = regex_lite(&err);
+    assert!(caps.0 > 0 && caps.1 < 40, "expected a resumed context: {err}");
+    assert!(std::fs::read_dir(data.path().join("ember/kv")).unwrap().count() == 1, "one saved context");
     let list = out(ember_in(data.path(), work.path()).args(["history", "list"]));
     assert_eq!(list.lines().count(), 1, "one conversation: {list}");
     assert!(list.contains("4 msgs"), "{list}");
@@ -119,4 +129,13 @@ fn sigkill_during_a_reply_keeps_every_completed_message() {
     let id = list.split_whitespace().next().unwrap().to_string();
     let shown = out(ember_in(data.path(), work.path()).args(["history", "show", &id]));
     assert!(shown.contains("First question."));
+}
+
+/// (reused, evaluated) from a --stats line.
+fn regex_lite(stats: &str) -> (usize, usize) {
+    let after = |key: &str| -> usize {
+        let at = stats.find(key).unwrap_or_else(|| panic!("no {key:?} in {stats}"));
+        stats[..at].rsplit(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok()).unwrap_or(0)
+    };
+    (after(" reused"), after(" evaluated"))
 }

@@ -471,6 +471,37 @@ impl Backend for LlamaSession<'_> {
     fn render_prompt(&self, req: &TurnRequest) -> Result<(String, usize), EngineError> {
         render_prompt(self.model, &self.format, &req.messages)
     }
+
+    fn save_state(&mut self, path: &std::path::Path) -> Result<usize, String> {
+        if self.cached.is_empty() {
+            return Err("nothing evaluated yet".into());
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        // Write to a temporary name and rename, so a crash never leaves a half-written state.
+        let part = path.with_extension("part");
+        let bytes = self.ctx.state_seq_save_file(&part, 0, &self.cached).map_err(|e| e.to_string())?;
+        std::fs::rename(&part, path).map_err(|e| e.to_string())?;
+        Ok(bytes)
+    }
+
+    fn load_state(&mut self, path: &std::path::Path) -> Result<usize, String> {
+        self.ctx.clear_kv_cache();
+        self.cached.clear();
+        let capacity = self.ctx.n_ctx() as usize;
+        match self.ctx.state_seq_load_file(path, 0, capacity) {
+            Ok((tokens, _)) => {
+                self.cached = tokens;
+                Ok(self.cached.len())
+            }
+            Err(e) => {
+                // A failed load may leave part of a state behind: start clean.
+                self.ctx.clear_kv_cache();
+                Err(e.to_string())
+            }
+        }
+    }
 }
 
 /// The exact prompt for `messages` and its token count.

@@ -149,13 +149,25 @@ pub enum EngineEvent {
     Done { turn: TurnId, stats: TurnStats, stop: StopReason },
     /// The turn failed; the engine takes further turns.
     Failed { turn: TurnId, error: EngineError },
+    /// A KV-state file was saved (bytes) or loaded (tokens now cached), or that failed.
+    State { op: StateOp, result: Result<usize, String> },
+}
+
+/// What a state command did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateOp {
+    Save,
+    Load,
 }
 
 impl EngineEvent {
     /// The turn an event belongs to, if any.
     pub fn turn(&self) -> Option<TurnId> {
         match self {
-            EngineEvent::Loading { .. } | EngineEvent::Ready(_) | EngineEvent::LoadFailed(_) => None,
+            EngineEvent::Loading { .. }
+            | EngineEvent::Ready(_)
+            | EngineEvent::LoadFailed(_)
+            | EngineEvent::State { .. } => None,
             EngineEvent::Prompt { turn, .. }
             | EngineEvent::Delta { turn, .. }
             | EngineEvent::Done { turn, .. }
@@ -169,6 +181,10 @@ impl EngineEvent {
 pub enum Command {
     Generate(TurnRequest),
     RenderPrompt(TurnRequest),
+    /// Save the evaluated context (KV cache and its tokens) to a file, for an instant resume.
+    SaveState(PathBuf),
+    /// Load a saved context; the next turn reuses whatever prefix of it still matches.
+    LoadState(PathBuf),
     Shutdown,
 }
 
@@ -187,6 +203,10 @@ pub trait Backend {
         -> Result<(TurnStats, StopReason), EngineError>;
     /// The exact prompt `turn` would send, and its length in tokens.
     fn render_prompt(&self, turn: &TurnRequest) -> Result<(String, usize), EngineError>;
+    /// Saves the evaluated context to `path`; returns the bytes written.
+    fn save_state(&mut self, path: &std::path::Path) -> Result<usize, String>;
+    /// Loads a saved context from `path`; returns the tokens now cached.
+    fn load_state(&mut self, path: &std::path::Path) -> Result<usize, String>;
 }
 
 /// The cancel floor shared by the handle and the thread: every turn <= floor is cancelled.
@@ -236,6 +256,8 @@ pub(crate) fn serve(
     while let Ok(command) = commands.recv() {
         let event = match command {
             Command::Shutdown => return,
+            Command::SaveState(path) => EngineEvent::State { op: StateOp::Save, result: backend.save_state(&path) },
+            Command::LoadState(path) => EngineEvent::State { op: StateOp::Load, result: backend.load_state(&path) },
             Command::RenderPrompt(req) => match backend.render_prompt(&req) {
                 Ok((text, tokens)) => EngineEvent::Prompt { turn: req.turn, text, tokens },
                 Err(error) => EngineEvent::Failed { turn: req.turn, error },
@@ -313,6 +335,16 @@ impl EngineHandle {
     /// Asks for the rendered prompt of `req`, answered by [`EngineEvent::Prompt`].
     pub fn render_prompt(&self, req: TurnRequest) -> Result<(), EngineError> {
         self.send(Command::RenderPrompt(req))
+    }
+
+    /// Saves the evaluated context to `path` (answered by [`EngineEvent::State`]).
+    pub fn save_state(&self, path: PathBuf) -> Result<(), EngineError> {
+        self.send(Command::SaveState(path))
+    }
+
+    /// Loads a saved context from `path` (answered by [`EngineEvent::State`]).
+    pub fn load_state(&self, path: PathBuf) -> Result<(), EngineError> {
+        self.send(Command::LoadState(path))
     }
 
     /// Cancels `turn` and every earlier one. The running turn stops within one token.

@@ -6,6 +6,7 @@
 //! reply. Messages form a tree (`parent_id`): /retry and /edit add siblings instead of deleting,
 //! and a conversation remembers which leaf is current.
 
+pub mod kv;
 pub mod recorder;
 mod schema;
 
@@ -254,7 +255,9 @@ impl Store {
         message: &NewMessage<'_>,
     ) -> Result<i64, StoreError> {
         let now = now_ms();
-        let tx = self.conn.transaction()?;
+        // Immediate: take the write lock first. A deferred transaction that reads, then writes
+        // after another process committed, fails at once with SQLITE_BUSY (no busy wait).
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let exists: Option<String> =
             tx.query_row("SELECT title FROM conversations WHERE id = ?1", [conversation], |r| r.get(0)).optional()?;
         let Some(title) = exists else { return Err(StoreError::NoConversation(conversation)) };

@@ -38,6 +38,8 @@ pub struct TuiOptions {
 /// Saving conversations: the database, the facts of a new conversation, or one to continue.
 pub struct HistorySetup {
     pub path: PathBuf,
+    /// Where saved model contexts live (instant resume).
+    pub kv_dir: PathBuf,
     pub new: crate::store::NewConversation,
     pub resume: Option<crate::store::Conversation>,
 }
@@ -73,6 +75,7 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
     let size = term.size()?;
     state.size = (size.width, size.height);
     let (side_tx, mut side_rx) = unbounded_channel::<AppEvent>();
+    let kv_dir = options.history.as_ref().map(|h| h.kv_dir.clone());
     let recorder = options.history.map(|setup| {
         state.history = true;
         state.cwd = setup.new.cwd.clone();
@@ -85,6 +88,14 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
             let _ = report_tx.send(AppEvent::Recorded(result));
         })
     });
+    if let (Some(id), Some(dir)) = (state.conversation_id, &kv_dir) {
+        // Continuing a conversation: its saved context makes the first answer start at once.
+        let path = crate::store::kv::state_path(dir, id, &engine_options.model_path);
+        if path.exists() {
+            crate::store::kv::touch(&path);
+            let _ = engine.load_state(path);
+        }
+    }
     let mut input = EventStream::new();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -109,8 +120,14 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
             },
             Some(ev) = engine_events.recv() => AppEvent::Engine(ev),
             Some(ev) = side_rx.recv() => ev,
-            _ = sigterm.recv() => return Ok(Exit::Signal(15)),
-            _ = sighup.recv() => return Ok(Exit::Signal(1)),
+            _ = sigterm.recv() => {
+                save_context(&engine, &mut engine_events, &state, kv_dir.as_deref(), &engine_options.model_path).await;
+                return Ok(Exit::Signal(15));
+            }
+            _ = sighup.recv() => {
+                save_context(&engine, &mut engine_events, &state, kv_dir.as_deref(), &engine_options.model_path).await;
+                return Ok(Exit::Signal(1));
+            }
             () = tokio::time::sleep(wait), if dirty => continue,
         };
         dirty = true;
@@ -143,8 +160,24 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
             }
         }
         if state.should_quit {
+            save_context(&engine, &mut engine_events, &state, kv_dir.as_deref(), &engine_options.model_path).await;
             return Ok(Exit::Quit);
         }
+    }
+}
+
+/// Saves the conversation's evaluated context for an instant resume (bounded wait).
+async fn save_context(
+    engine: &EngineHandle,
+    events: &mut UnboundedReceiver<EngineEvent>,
+    state: &AppState,
+    kv_dir: Option<&Path>,
+    model: &Path,
+) {
+    let (Some(id), Some(dir), true) = (state.conversation_id, kv_dir, state.history) else { return };
+    if engine.save_state(crate::store::kv::state_path(dir, id, model)).is_ok() {
+        let _ = crate::pipe::wait_state(events, Duration::from_secs(10)).await;
+        crate::store::kv::prune(dir, crate::store::kv::DEFAULT_CAP_BYTES);
     }
 }
 

@@ -676,6 +676,17 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
             state.model = ModelStatus::Failed(text);
         }
         EngineEvent::Prompt { .. } => {}
+        EngineEvent::State { op, result } => match (op, result) {
+            (crate::engine::StateOp::Load, Ok(tokens)) => {
+                state.info(format!("resumed with {tokens} tokens of context already evaluated"));
+            }
+            (crate::engine::StateOp::Load, Err(_)) => {}
+            (crate::engine::StateOp::Save, result) => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "saving the context failed");
+                }
+            }
+        },
         // Events of a superseded turn are dropped by id, not by timing.
         EngineEvent::Delta { turn, .. } | EngineEvent::Done { turn, .. } | EngineEvent::Failed { turn, .. }
             if Some(turn) != state.generating => {}
