@@ -353,6 +353,14 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// One conversation's summary.
+    pub fn summary(&self, conversation: i64) -> Result<ConversationSummary, StoreError> {
+        self.conn
+            .query_row(&format!("{} WHERE c.id = ?1", Self::SUMMARY), [conversation], Self::summary_row)
+            .optional()?
+            .ok_or(StoreError::NoConversation(conversation))
+    }
+
     /// The newest conversation started in `cwd`.
     pub fn latest_in(&self, cwd: &str) -> Result<Option<i64>, StoreError> {
         Ok(self

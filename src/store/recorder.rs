@@ -15,6 +15,50 @@ pub enum RecordOp {
     Append { keep: usize, role: StoredRole, content: String, state: MessageState, stats: Option<RecordStats> },
 }
 
+/// A question for the history thread from the session picker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// Conversations newest first, or those matching `filter` (full text). `generation` pairs
+    /// the answer with the filter it was for.
+    List {
+        filter: String,
+        generation: u64,
+    },
+    /// Continue conversation `id`: it becomes the one recorded into.
+    Open(i64),
+    Delete(i64),
+    Rename(i64, String),
+}
+
+/// One line of the session picker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PickerItem {
+    pub summary: super::ConversationSummary,
+    /// The best matching text when filtering.
+    pub snippet: Option<String>,
+}
+
+/// What the history thread says back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A write was done (the conversation id) or failed (history is then off).
+    Recorded(Result<Option<i64>, String>),
+    Listed {
+        generation: u64,
+        result: Result<Vec<PickerItem>, String>,
+    },
+    Opened(Result<super::Conversation, String>),
+    /// A delete or rename was done.
+    Changed(Result<(), String>),
+}
+
+/// Everything the history thread takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Record(RecordOp),
+    Query(Query),
+}
+
 /// Figures stored with a reply.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RecordStats {
@@ -83,31 +127,85 @@ impl Recorder {
         }
         Ok(self.conversation)
     }
+
+    /// Answers a picker question.
+    pub fn query(&mut self, query: Query) -> Reply {
+        match query {
+            Query::List { filter, generation } => {
+                let result = self.list(&filter).map_err(|e| e.to_string());
+                Reply::Listed { generation, result }
+            }
+            Query::Open(id) => Reply::Opened(
+                self.store
+                    .load(id)
+                    .inspect(|c| {
+                        self.conversation = Some(id);
+                        self.branch = c.messages.iter().map(|m| m.id).collect();
+                    })
+                    .map_err(|e| e.to_string()),
+            ),
+            Query::Delete(id) => {
+                if self.conversation == Some(id) {
+                    self.conversation = None;
+                    self.branch.clear();
+                }
+                Reply::Changed(self.store.delete(id).map_err(|e| e.to_string()))
+            }
+            Query::Rename(id, title) => Reply::Changed(self.store.rename(id, &title).map_err(|e| e.to_string())),
+        }
+    }
+
+    fn list(&self, filter: &str) -> Result<Vec<PickerItem>, StoreError> {
+        if filter.trim().is_empty() {
+            return Ok(self
+                .store
+                .list(200)?
+                .into_iter()
+                .map(|summary| PickerItem { summary, snippet: None })
+                .collect());
+        }
+        // Best hit per conversation, in rank order.
+        let mut seen = std::collections::HashSet::new();
+        let mut items = Vec::new();
+        for hit in self.store.search(filter, 200)? {
+            if !seen.insert(hit.conversation_id) {
+                continue;
+            }
+            let summary = self.store.summary(hit.conversation_id)?;
+            items.push(PickerItem { summary, snippet: Some(hit.snippet) });
+        }
+        Ok(items)
+    }
 }
 
-/// Runs a recorder on its own thread. Results (the conversation id, or an error) go to `report`.
+/// Runs a recorder on its own thread; what it says back goes to `report`.
 pub fn spawn(
     path: PathBuf,
     pending: NewConversation,
     resume: Option<(i64, Vec<i64>)>,
-    report: impl Fn(Result<Option<i64>, String>) + Send + 'static,
-) -> std::sync::mpsc::Sender<RecordOp> {
-    let (tx, rx) = std::sync::mpsc::channel::<RecordOp>();
+    report: impl Fn(Reply) + Send + 'static,
+) -> std::sync::mpsc::Sender<Request> {
+    let (tx, rx) = std::sync::mpsc::channel::<Request>();
     let spawned = std::thread::Builder::new().name("ember-history".into()).spawn(move || {
         let mut recorder = match Store::open(&path) {
             Ok(store) => Recorder::new(store, pending, resume),
             Err(e) => {
-                report(Err(e.to_string()));
+                report(Reply::Recorded(Err(e.to_string())));
                 return;
             }
         };
-        while let Ok(op) = rx.recv() {
-            let result = recorder.apply(op).map_err(|e| e.to_string());
-            let failed = result.is_err();
-            report(result);
-            if failed {
-                // Keep the conversation going without history rather than fail every message.
-                return;
+        while let Ok(request) = rx.recv() {
+            match request {
+                Request::Record(op) => {
+                    let result = recorder.apply(op).map_err(|e| e.to_string());
+                    let failed = result.is_err();
+                    report(Reply::Recorded(result));
+                    if failed {
+                        // Keep the conversation going without history rather than fail every message.
+                        return;
+                    }
+                }
+                Request::Query(query) => report(recorder.query(query)),
             }
         }
     });
@@ -123,6 +221,33 @@ mod tests {
 
     fn append(keep: usize, role: StoredRole, content: &str) -> RecordOp {
         RecordOp::Append { keep, role, content: content.into(), state: MessageState::Complete, stats: None }
+    }
+
+    #[test]
+    fn picker_queries_list_search_open_and_delete() {
+        let store = Store::open_in_memory().unwrap();
+        let mut r = Recorder::new(store, NewConversation::default(), None);
+        let c1 = r.apply(append(0, StoredRole::User, "rust borrow checker")).unwrap().unwrap();
+        r.apply(RecordOp::NewConversation(NewConversation::default())).unwrap();
+        let c2 = r.apply(append(0, StoredRole::User, "python lists")).unwrap().unwrap();
+        let Reply::Listed { generation: 4, result: Ok(all) } =
+            r.query(Query::List { filter: String::new(), generation: 4 })
+        else {
+            panic!()
+        };
+        assert_eq!(all.iter().map(|i| i.summary.id).collect::<Vec<_>>(), vec![c2, c1]);
+        let Reply::Listed { result: Ok(found), .. } = r.query(Query::List { filter: "borr".into(), generation: 5 })
+        else {
+            panic!()
+        };
+        assert_eq!(found.len(), 1);
+        assert!(found[0].snippet.as_deref().unwrap().contains("[borrow]"));
+        // Opening switches recording to it: the next message continues that conversation.
+        assert!(matches!(r.query(Query::Open(c1)), Reply::Opened(Ok(_))));
+        r.apply(append(1, StoredRole::Assistant, "it checks borrows")).unwrap();
+        assert_eq!(r.store.load(c1).unwrap().messages.len(), 2);
+        assert_eq!(r.query(Query::Delete(c1)), Reply::Changed(Ok(())));
+        assert_eq!(r.conversation(), None, "deleting the open conversation starts afresh");
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/file", args: "PATH", help: "attach a file to the next message" },
     CommandHelp { name: "/copy", args: "N", help: "copy code block N to the clipboard" },
     CommandHelp { name: "/save", args: "N PATH", help: "save code block N to a file" },
+    CommandHelp { name: "/sessions", args: "", help: "find and continue saved conversations" },
+    CommandHelp { name: "/rename", args: "TITLE", help: "rename this conversation" },
     CommandHelp { name: "/retry", args: "", help: "regenerate the last answer" },
     CommandHelp { name: "/edit", args: "", help: "edit the last message and regenerate" },
     CommandHelp { name: "/quit", args: "", help: "leave ember" },
@@ -30,6 +32,8 @@ pub enum SlashCommand {
     File(String),
     Copy(usize),
     Save(usize, Option<String>),
+    Sessions,
+    Rename(String),
     Retry,
     Edit,
     Quit,
@@ -58,6 +62,8 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
             };
             number(n).map(|n| SlashCommand::Save(n, path)).ok_or_else(|| "usage: /save N [PATH]".into())
         }
+        "/sessions" | "/history" => Ok(SlashCommand::Sessions),
+        "/rename" => arg.map(SlashCommand::Rename).ok_or_else(|| "usage: /rename TITLE".into()),
         "/retry" => Ok(SlashCommand::Retry),
         "/edit" => Ok(SlashCommand::Edit),
         "/quit" | "/exit" | "/q" => Ok(SlashCommand::Quit),
@@ -108,8 +114,8 @@ mod tests {
     fn completes_names() {
         assert_eq!(complete("/he").as_deref(), Some("/help"));
         assert_eq!(complete("/co").as_deref(), Some("/copy "));
-        assert_eq!(complete("/s"), None, "/system and /save share only the slash... and 's'");
-        assert_eq!(completions("/s").len(), 2);
+        assert_eq!(complete("/s"), None, "/system, /save and /sessions share only '/s'");
+        assert_eq!(completions("/s").len(), 3);
         assert!(completions("/save 1").is_empty());
     }
 }

@@ -84,8 +84,12 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
             (conversation.summary.id, conversation.messages.iter().map(|m| m.id).collect())
         });
         let report_tx = side_tx.clone();
-        crate::store::recorder::spawn(setup.path, setup.new, resume, move |result| {
-            let _ = report_tx.send(AppEvent::Recorded(result));
+        crate::store::recorder::spawn(setup.path, setup.new, resume, move |reply| {
+            let event = match reply {
+                crate::store::recorder::Reply::Recorded(result) => AppEvent::Recorded(result),
+                other => AppEvent::History(other),
+            };
+            let _ = report_tx.send(event);
         })
     });
     if let (Some(id), Some(dir)) = (state.conversation_id, &kv_dir) {
@@ -150,9 +154,34 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
                 }
                 Effect::Record(op) => {
                     if let Some(recorder) = &recorder {
-                        if recorder.send(op).is_err() {
+                        if recorder.send(crate::store::recorder::Request::Record(op)).is_err() {
                             // The history thread stopped after an error it already reported.
                             state.history = false;
+                        }
+                    }
+                }
+                Effect::Query(query) => {
+                    let sent = recorder
+                        .as_ref()
+                        .is_some_and(|r| r.send(crate::store::recorder::Request::Query(query)).is_ok());
+                    if !sent {
+                        update(
+                            &mut state,
+                            AppEvent::History(crate::store::recorder::Reply::Changed(Err("history is off".into()))),
+                        );
+                    }
+                }
+                Effect::SaveContext(id) => {
+                    if let Some(dir) = &kv_dir {
+                        let _ = engine.save_state(crate::store::kv::state_path(dir, id, &engine_options.model_path));
+                    }
+                }
+                Effect::LoadContext(id) => {
+                    if let Some(dir) = &kv_dir {
+                        let path = crate::store::kv::state_path(dir, id, &engine_options.model_path);
+                        if path.exists() {
+                            crate::store::kv::touch(&path);
+                            let _ = engine.load_state(path);
                         }
                     }
                 }
@@ -218,7 +247,13 @@ fn run_effect(effect: Effect, engine: &EngineHandle, side: &UnboundedSender<AppE
                 let _ = side.send(AppEvent::FileRead { path, result });
             });
         }
-        Effect::Quit | Effect::OpenEditor { .. } | Effect::SwitchModel(_) | Effect::Record(_) => {}
+        Effect::Quit
+        | Effect::OpenEditor { .. }
+        | Effect::SwitchModel(_)
+        | Effect::Record(_)
+        | Effect::Query(_)
+        | Effect::SaveContext(_)
+        | Effect::LoadContext(_) => {}
     }
 }
 

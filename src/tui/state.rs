@@ -13,7 +13,7 @@ use crate::engine::{
     EngineEvent, Message, ModelInfo, Role, SamplingParams, StopReason, TurnId, TurnRequest, TurnStats,
 };
 use crate::pipe::Attachment;
-use crate::store::recorder::{RecordOp, RecordStats};
+use crate::store::recorder::{PickerItem, Query, RecordOp, RecordStats, Reply};
 use crate::store::{MessageState, NewConversation, StoredRole};
 
 /// Which pane keys go to.
@@ -25,7 +25,7 @@ pub enum Focus {
 }
 
 /// A window over the main screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     Help,
     /// Code block `index` (into the code block list) full-screen, scrolled by `scroll` rows.
@@ -39,6 +39,23 @@ pub enum Overlay {
         path: Composer,
         confirm_overwrite: bool,
     },
+    /// The session picker (Ctrl-O, /sessions).
+    Sessions(Picker),
+}
+
+/// The session picker's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picker {
+    /// Typed text: filters by full-text search.
+    pub filter: Composer,
+    pub items: Vec<PickerItem>,
+    pub selected: usize,
+    /// Pairs list answers with the filter they were for: older answers are dropped.
+    pub generation: u64,
+    /// Ctrl-D was pressed once on this item: a second press deletes.
+    pub confirm_delete: bool,
+    /// Renaming the selected conversation.
+    pub renaming: Option<Composer>,
 }
 
 /// The model's state.
@@ -84,6 +101,8 @@ pub enum AppEvent {
     },
     /// The history thread wrote (the conversation id) or failed.
     Recorded(Result<Option<i64>, String>),
+    /// The history thread answered a picker question.
+    History(Reply),
 }
 
 /// Why saving failed.
@@ -117,6 +136,12 @@ pub enum Effect {
     SwitchModel(PathBuf),
     /// Save to the history database (on its own thread).
     Record(RecordOp),
+    /// Ask the history thread (session picker).
+    Query(Query),
+    /// Save the model's evaluated context for conversation id (leaving it).
+    SaveContext(i64),
+    /// Load the saved context of conversation id (continuing it).
+    LoadContext(i64),
     Quit,
 }
 
@@ -410,17 +435,19 @@ impl AppState {
                 self.context_used = 0;
                 self.last_stats = None;
                 self.scroll = Scroll::Follow;
-                self.conversation_id = None;
+                let leaving = self.conversation_id.take();
                 self.dropped_messages = 0;
                 self.info("new conversation");
                 if !self.history {
                     return Vec::new();
                 }
-                vec![Effect::Record(RecordOp::NewConversation(NewConversation {
+                let mut effects: Vec<Effect> = leaving.map(Effect::SaveContext).into_iter().collect();
+                effects.push(Effect::Record(RecordOp::NewConversation(NewConversation {
                     model: self.model_name(),
                     system_prompt: self.system_prompt.clone(),
                     cwd: self.cwd.clone(),
-                }))]
+                })));
+                effects
             }
             SlashCommand::Model(None) => {
                 let text = match &self.model {
@@ -484,10 +511,88 @@ impl AppState {
                 }
                 (None, _) => Vec::new(),
             },
+            SlashCommand::Sessions => self.open_picker(),
+            SlashCommand::Rename(title) => match self.conversation_id {
+                Some(id) => vec![Effect::Query(Query::Rename(id, title))],
+                None => {
+                    self.error("nothing saved yet to rename");
+                    Vec::new()
+                }
+            },
             SlashCommand::Retry => self.retry(),
             SlashCommand::Edit => self.edit(),
             SlashCommand::Quit => self.quit(),
         }
+    }
+
+    fn open_picker(&mut self) -> Vec<Effect> {
+        if !self.history {
+            self.error("history is off (--no-history, or the database could not be opened)");
+            return Vec::new();
+        }
+        let picker = Picker {
+            filter: Composer::default(),
+            items: Vec::new(),
+            selected: 0,
+            generation: 1,
+            confirm_delete: false,
+            renaming: None,
+        };
+        self.overlay = Some(Overlay::Sessions(picker));
+        vec![Effect::Query(Query::List { filter: String::new(), generation: 1 })]
+    }
+
+    fn on_history(&mut self, reply: Reply) -> Vec<Effect> {
+        match reply {
+            Reply::Recorded(result) => return update(self, AppEvent::Recorded(result)),
+            Reply::Listed { generation, result } => {
+                if let Some(Overlay::Sessions(p)) = &mut self.overlay {
+                    if p.generation == generation {
+                        match result {
+                            Ok(items) => {
+                                p.selected = p.selected.min(items.len().saturating_sub(1));
+                                p.items = items;
+                            }
+                            Err(e) => self.status = Some(StatusMessage { text: e, error: true }),
+                        }
+                    }
+                }
+            }
+            Reply::Opened(Ok(conversation)) => {
+                let mut effects = Vec::new();
+                if let Some(turn) = self.generating.take() {
+                    effects.push(Effect::Cancel(turn));
+                }
+                if let Some(old) = self.conversation_id {
+                    effects.push(Effect::SaveContext(old));
+                }
+                self.overlay = None;
+                self.transcript.clear();
+                self.attachments.clear();
+                self.scroll = Scroll::Follow;
+                self.dropped_messages = 0;
+                self.context_used = 0;
+                self.last_stats = None;
+                self.resume(&conversation);
+                effects.push(Effect::LoadContext(conversation.summary.id));
+                return effects;
+            }
+            Reply::Opened(Err(e)) => self.error(e),
+            Reply::Changed(result) => {
+                if let Err(e) = result {
+                    self.error(e);
+                }
+                if let Some(Overlay::Sessions(p)) = &mut self.overlay {
+                    p.generation += 1;
+                    return vec![Effect::Query(Query::List {
+                        filter: p.filter.text().to_string(),
+                        generation: p.generation,
+                    })];
+                }
+                self.info("renamed");
+            }
+        }
+        Vec::new()
     }
 
     fn retry(&mut self) -> Vec<Effect> {
@@ -563,6 +668,12 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
         AppEvent::Paste(text) => {
             match &mut state.overlay {
                 Some(Overlay::SavePrompt { path, .. }) => path.insert_str(text.lines().next().unwrap_or("")),
+                Some(Overlay::Sessions(p)) => {
+                    p.filter.insert_str(text.lines().next().unwrap_or(""));
+                    p.generation += 1;
+                    let query = Query::List { filter: p.filter.text().to_string(), generation: p.generation };
+                    return vec![Effect::Query(query)];
+                }
                 Some(Overlay::Help | Overlay::CodeView { .. }) => {}
                 None => {
                     state.focus = Focus::Composer;
@@ -627,6 +738,7 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             }
             Vec::new()
         }
+        AppEvent::History(reply) => state.on_history(reply),
         AppEvent::Recorded(result) => {
             match result {
                 Ok(id) => state.conversation_id = id.or(state.conversation_id),
@@ -773,6 +885,9 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     if let Some(overlay) = state.overlay.clone() {
         return on_overlay_key(state, overlay, key);
     }
+    if ctrl(&key, 'o') {
+        return state.open_picker();
+    }
     match key.code {
         KeyCode::Esc => {
             if state.generating.is_some() {
@@ -909,8 +1024,85 @@ fn on_code_pane_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     Vec::new()
 }
 
+fn on_picker_key(state: &mut AppState, mut p: Picker, key: KeyEvent) -> Vec<Effect> {
+    let control = key.modifiers.contains(KeyModifiers::CONTROL);
+    let selected_id = p.items.get(p.selected).map(|i| i.summary.id);
+    if let Some(mut name) = p.renaming.take() {
+        let mut effects = Vec::new();
+        match key.code {
+            KeyCode::Esc => {}
+            KeyCode::Enter => {
+                if let Some(id) = selected_id {
+                    effects.push(Effect::Query(Query::Rename(id, name.text().trim().to_string())));
+                }
+            }
+            KeyCode::Char(ch) if !control => {
+                name.insert_char(ch);
+                p.renaming = Some(name);
+            }
+            KeyCode::Backspace => {
+                name.backspace();
+                p.renaming = Some(name);
+            }
+            _ => p.renaming = Some(name),
+        }
+        state.overlay = Some(Overlay::Sessions(p));
+        return effects;
+    }
+    let was_confirming = std::mem::take(&mut p.confirm_delete);
+    let mut refilter = false;
+    let mut effects = Vec::new();
+    match key.code {
+        KeyCode::Esc => {
+            state.overlay = None;
+            return Vec::new();
+        }
+        KeyCode::Enter => {
+            if let Some(id) = selected_id {
+                effects.push(Effect::Query(Query::Open(id)));
+            }
+        }
+        KeyCode::Up => p.selected = p.selected.saturating_sub(1),
+        KeyCode::Down => p.selected = (p.selected + 1).min(p.items.len().saturating_sub(1)),
+        KeyCode::PageUp => p.selected = p.selected.saturating_sub(10),
+        KeyCode::PageDown => p.selected = (p.selected + 10).min(p.items.len().saturating_sub(1)),
+        KeyCode::Char('d') if control => match (selected_id, was_confirming) {
+            (Some(id), true) => effects.push(Effect::Query(Query::Delete(id))),
+            (Some(_), false) => {
+                p.confirm_delete = true;
+                state.error("Ctrl-D again deletes this conversation");
+            }
+            (None, _) => {}
+        },
+        KeyCode::Char('r') if control => {
+            if let Some(item) = p.items.get(p.selected) {
+                let mut name = Composer::default();
+                name.set_text(item.summary.title.clone());
+                p.renaming = Some(name);
+            }
+        }
+        KeyCode::Char(ch) if !control => {
+            p.filter.insert_char(ch);
+            refilter = true;
+        }
+        KeyCode::Backspace => {
+            p.filter.backspace();
+            refilter = true;
+        }
+        _ => {}
+    }
+    if refilter {
+        p.generation += 1;
+        p.selected = 0;
+        effects.push(Effect::Query(Query::List { filter: p.filter.text().to_string(), generation: p.generation }));
+    }
+    state.overlay = Some(Overlay::Sessions(p));
+    effects
+}
+
 fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Vec<Effect> {
     match overlay {
+        Overlay::Sessions(picker) => on_picker_key(state, picker, key),
         Overlay::Help => {
             state.overlay = None;
             Vec::new()

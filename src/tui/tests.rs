@@ -291,6 +291,86 @@ fn dropped_context_is_said_in_the_transcript_once() {
     assert_eq!(notices(&s), 1, "the same loss is not announced again");
 }
 
+fn picker_item(id: i64, title: &str) -> crate::store::recorder::PickerItem {
+    crate::store::recorder::PickerItem {
+        summary: crate::store::ConversationSummary {
+            id,
+            title: title.into(),
+            created_at: 1_764_400_000_000,
+            updated_at: 1_764_400_000_000,
+            model: "SmolLM2".into(),
+            messages: 4,
+            cwd: "/home/me/project".into(),
+        },
+        snippet: None,
+    }
+}
+
+#[test]
+fn session_picker_lists_filters_opens_renames_and_deletes() {
+    use crate::store::recorder::{Query, Reply};
+    let mut s = ready_state();
+    assert!(update(&mut s, ctrl('o')).is_empty(), "history off: no picker");
+    s.history = true;
+    s.conversation_id = Some(7);
+    assert_eq!(update(&mut s, ctrl('o')), vec![Effect::Query(Query::List { filter: String::new(), generation: 1 })]);
+    let items = vec![picker_item(9, "Rust lifetimes"), picker_item(7, "Lists in Python")];
+    update(&mut s, AppEvent::History(Reply::Listed { generation: 1, result: Ok(items.clone()) }));
+    type_text(&mut s, "ru");
+    let Some(Overlay::Sessions(p)) = &s.overlay else { panic!() };
+    assert_eq!((p.filter.text(), p.generation), ("ru", 3));
+    // An answer for an older filter is dropped.
+    update(&mut s, AppEvent::History(Reply::Listed { generation: 2, result: Ok(vec![]) }));
+    let Some(Overlay::Sessions(p)) = &s.overlay else { panic!() };
+    assert_eq!(p.items.len(), 2);
+    update(&mut s, AppEvent::History(Reply::Listed { generation: 3, result: Ok(items[..1].to_vec()) }));
+    assert_eq!(update(&mut s, ctrl('d')), vec![]);
+    assert_eq!(update(&mut s, ctrl('d')), vec![Effect::Query(Query::Delete(9))]);
+    update(&mut s, ctrl('r'));
+    for _ in 0.."Rust lifetimes".len() {
+        update(&mut s, key(KeyCode::Backspace));
+    }
+    type_text(&mut s, "Borrowing");
+    assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::Query(Query::Rename(9, "Borrowing".into()))]);
+    assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::Query(Query::Open(9))]);
+    let conversation = crate::store::Conversation {
+        summary: items[0].summary.clone(),
+        system_prompt: None,
+        messages: vec![crate::store::StoredMessage {
+            id: 1,
+            parent_id: None,
+            role: crate::store::StoredRole::User,
+            content: "What is a lifetime?".into(),
+            state: crate::store::MessageState::Complete,
+            tokens: None,
+            created_at: 0,
+            sibling: (1, 1),
+        }],
+    };
+    let effects = update(&mut s, AppEvent::History(Reply::Opened(Ok(conversation))));
+    assert_eq!(effects, vec![Effect::SaveContext(7), Effect::LoadContext(9)]);
+    assert!(s.overlay.is_none());
+    assert_eq!(s.conversation_id, Some(9));
+    assert_eq!(s.transcript.entries()[0].content, "What is a lifetime?");
+}
+
+#[test]
+fn snapshot_session_picker() {
+    use crate::store::recorder::Reply;
+    let mut s = ready_state();
+    s.history = true;
+    update(&mut s, ctrl('o'));
+    let mut hit = picker_item(9, "Rust lifetimes");
+    hit.snippet = Some("…how long [references] live…".into());
+    type_text(&mut s, "refer");
+    let generation = match &s.overlay {
+        Some(Overlay::Sessions(p)) => p.generation,
+        _ => panic!(),
+    };
+    update(&mut s, AppEvent::History(Reply::Listed { generation, result: Ok(vec![hit, picker_item(3, "Lists")]) }));
+    insta::assert_snapshot!(screen(&s, 100, 12));
+}
+
 #[test]
 fn tab_completes_commands() {
     let mut s = ready_state();

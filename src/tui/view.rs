@@ -78,6 +78,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
         Some(Overlay::SavePrompt { path, confirm_overwrite, .. }) => {
             draw_save_prompt(frame, state, area, path, *confirm_overwrite)
         }
+        Some(Overlay::Sessions(picker)) => draw_sessions(frame, state, area, picker),
         None => {}
     }
 }
@@ -258,4 +259,63 @@ fn draw_save_prompt(
     if inner.width > 0 && inner.height > 0 {
         frame.set_cursor_position(Position { x: inner.x + (col as u16).min(inner.width - 1), y: inner.y });
     }
+}
+
+fn draw_sessions(frame: &mut Frame<'_>, state: &AppState, area: Rect, p: &super::state::Picker) {
+    let rect = centered(area, area.width.saturating_sub(4).max(20), area.height.saturating_sub(2).max(5));
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" conversations: type to search · ⏎ continue · Ctrl-R rename · Ctrl-D delete · Esc ")
+        .border_style(styled(state, Style::default().fg(Color::Cyan)));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    if inner.height < 2 || inner.width < 4 {
+        return;
+    }
+    let prompt = match &p.renaming {
+        Some(name) => format!("rename to: {}", crate::render::sanitize(name.text())),
+        None => format!("search: {}", crate::render::sanitize(p.filter.text())),
+    };
+    frame.render_widget(Paragraph::new(Line::from(prompt.clone())), Rect { height: 1, ..inner });
+    let cursor_x = inner.x + (crate::render::wrap::str_width(&prompt) as u16).min(inner.width - 1);
+    frame.set_cursor_position(Position { x: cursor_x, y: inner.y });
+    let list_area = Rect { y: inner.y + 1, height: inner.height - 1, ..inner };
+    let per_item = if p.filter.is_empty() { 1 } else { 2 };
+    let room = (usize::from(list_area.height) / per_item).max(1);
+    let first = p.selected.saturating_sub(room - 1);
+    let width = usize::from(list_area.width);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    if p.items.is_empty() {
+        let text = if p.filter.is_empty() { "No saved conversations yet." } else { "Nothing matches." };
+        lines.push(Line::from(Span::styled(text, styled(state, Style::default().fg(Color::DarkGray)))));
+    }
+    for (i, item) in p.items.iter().enumerate().skip(first).take(room) {
+        let s = &item.summary;
+        let title = if s.title.is_empty() { "(untitled)" } else { s.title.as_str() };
+        let row = format!(
+            "{:>4}  {}  {:>3} msgs  {}  · {} · {}",
+            s.id,
+            crate::history::date(s.updated_at),
+            s.messages,
+            crate::render::sanitize(title),
+            crate::render::sanitize(&s.model),
+            crate::render::sanitize(&s.cwd)
+        );
+        let row: String = row.chars().take(width).collect();
+        let mut st = Style::default();
+        if i == p.selected {
+            st = st.add_modifier(Modifier::REVERSED);
+            if p.confirm_delete {
+                st = st.fg(Color::Red);
+            }
+        }
+        lines.push(Line::from(Span::styled(row, styled(state, st))));
+        if let Some(snippet) = &item.snippet {
+            let text: String =
+                format!("      {}", crate::render::sanitize(&snippet.replace('\n', " "))).chars().take(width).collect();
+            lines.push(Line::from(Span::styled(text, styled(state, Style::default().fg(Color::DarkGray)))));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), list_area);
 }

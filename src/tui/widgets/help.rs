@@ -14,6 +14,7 @@ const KEYS: &[(&str, &str)] = &[
     ("Ctrl-C twice, Ctrl-D", "quit (on an empty message)"),
     ("Tab / Shift-Tab", "focus: message, transcript, code"),
     ("PgUp / PgDn, wheel", "scroll the transcript"),
+    ("Ctrl-O", "saved conversations: search, continue"),
     ("code pane: c s e ⏎", "copy, save, $EDITOR, full screen"),
     ("? / F1", "this help"),
 ];
