@@ -333,11 +333,7 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
                 .await?;
         let state =
             if outcome.interrupted || outcome.broken_pipe { MessageState::Stopped } else { MessageState::Complete };
-        let stats = RecordStats {
-            tokens: outcome.stats.generated_tokens as i64,
-            time_to_first_token_ms: outcome.stats.time_to_first_token.as_millis() as i64,
-            tokens_per_second: outcome.stats.generation_tps(),
-        };
+        let stats = RecordStats::from(&outcome.stats);
         // Saved once answered: a question the engine refused (too long) leaves no trace.
         record(&mut recorder, StoredRole::User, &user, MessageState::Complete, None);
         record(&mut recorder, StoredRole::Assistant, printer.answer(), state, Some(stats));

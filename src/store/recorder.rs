@@ -67,6 +67,16 @@ pub struct RecordStats {
     pub tokens_per_second: Option<f64>,
 }
 
+impl From<&crate::engine::TurnStats> for RecordStats {
+    fn from(stats: &crate::engine::TurnStats) -> Self {
+        RecordStats {
+            tokens: stats.generated_tokens as i64,
+            time_to_first_token_ms: stats.time_to_first_token.as_millis() as i64,
+            tokens_per_second: stats.generation_tps(),
+        }
+    }
+}
+
 /// The recorder's state: the conversation and its current branch.
 pub struct Recorder {
     store: Store,

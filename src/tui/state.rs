@@ -790,6 +790,7 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
         EngineEvent::Prompt { .. } => {}
         EngineEvent::State { op, result } => match (op, result) {
             (crate::engine::StateOp::Load, Ok(tokens)) => {
+                state.context_used = tokens;
                 state.info(format!("resumed with {tokens} tokens of context already evaluated"));
             }
             (crate::engine::StateOp::Load, Err(_)) => {}
@@ -814,11 +815,7 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
             state.context_used = stats.prompt_tokens + stats.generated_tokens;
             let newly_dropped = stats.dropped_messages > state.dropped_messages;
             state.dropped_messages = stats.dropped_messages;
-            let record = RecordStats {
-                tokens: stats.generated_tokens as i64,
-                time_to_first_token_ms: stats.time_to_first_token.as_millis() as i64,
-                tokens_per_second: stats.generation_tps(),
-            };
+            let record = RecordStats::from(&stats);
             let effects: Vec<Effect> =
                 state.record_last(StoredRole::Assistant, stored, Some(record)).into_iter().collect();
             match stop {
