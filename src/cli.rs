@@ -110,6 +110,11 @@ pub struct Cli {
     #[arg(long, value_name = "N|all", value_parser = parse_gpu_layers)]
     pub gpu_layers: Option<GpuLayers>,
 
+    /// Flash attention: on, off, or auto (off on the CPU, where it slows long contexts down;
+    /// llama.cpp's choice with a GPU).
+    #[arg(long, value_name = "on|off|auto", default_value = "auto", value_parser = parse_flash_attention)]
+    pub flash_attn: FlashAttention,
+
     /// Use one of llama.cpp's built-in chat templates (chatml, llama3, gemma, mistral-v7, phi3, ...).
     #[arg(long, value_name = "NAME", conflicts_with = "template_file")]
     pub template: Option<String>,
@@ -173,6 +178,19 @@ pub enum HistoryAction {
 pub enum ExportFormat {
     Md,
     Json,
+}
+
+/// `--flash-attn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlashAttention(pub Option<bool>);
+
+fn parse_flash_attention(s: &str) -> Result<FlashAttention, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" => Ok(FlashAttention(Some(true))),
+        "off" | "0" | "false" => Ok(FlashAttention(Some(false))),
+        "auto" => Ok(FlashAttention(None)),
+        other => Err(format!("expected on, off or auto, got {other:?}")),
+    }
 }
 
 fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {

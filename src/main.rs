@@ -115,6 +115,7 @@ fn engine_options(cli: &Cli, paths: &Paths) -> EngineOptions {
     options.n_ctx = cli.ctx;
     options.threads = cli.threads.map(usize::from);
     options.gpu_layers = cli.gpu_layers.unwrap_or(GpuLayers::Auto);
+    options.flash_attention = cli.flash_attn.0;
     options.template = match (&cli.template, &cli.template_file) {
         (Some(name), _) => TemplateChoice::Builtin(name.clone()),
         (None, Some(path)) => TemplateChoice::File(path.clone()),
