@@ -28,6 +28,12 @@ pub enum Query {
     Open(i64),
     Delete(i64),
     Rename(i64, String),
+    /// Show another version of the message at position `keep` of the current branch (an
+    /// earlier or later /retry or /edit): `forward` picks the next sibling, else the previous.
+    Sibling {
+        keep: usize,
+        forward: bool,
+    },
 }
 
 /// One line of the session picker.
@@ -50,6 +56,8 @@ pub enum Reply {
     Opened(Result<super::Conversation, String>),
     /// A delete or rename was done.
     Changed(Result<(), String>),
+    /// The message just recorded has siblings: it is version `.0` of `.1`.
+    Versions(usize, usize),
 }
 
 /// Everything the history thread takes.
@@ -162,7 +170,33 @@ impl Recorder {
                 Reply::Changed(self.store.delete(id).map_err(|e| e.to_string()))
             }
             Query::Rename(id, title) => Reply::Changed(self.store.rename(id, &title).map_err(|e| e.to_string())),
+            Query::Sibling { keep, forward } => Reply::Opened(self.sibling(keep, forward).map_err(|e| e.to_string())),
         }
+    }
+
+    fn sibling(&mut self, keep: usize, forward: bool) -> Result<super::Conversation, StoreError> {
+        let (Some(conversation), Some(&id)) = (self.conversation, self.branch.get(keep)) else {
+            return Err(StoreError::Sql("that message is not saved".into()));
+        };
+        let siblings = self.store.siblings(id)?;
+        let at = siblings.iter().position(|&s| s == id).unwrap_or(0);
+        let target = if forward { siblings.get(at + 1) } else { at.checked_sub(1).and_then(|i| siblings.get(i)) };
+        let Some(&target) = target else {
+            return Err(StoreError::Sql(format!("no {} version", if forward { "later" } else { "earlier" })));
+        };
+        let leaf = self.store.newest_leaf_under(target)?;
+        self.store.set_leaf(conversation, Some(leaf))?;
+        let loaded = self.store.load(conversation)?;
+        self.branch = loaded.messages.iter().map(|m| m.id).collect();
+        Ok(loaded)
+    }
+
+    /// Versions of the last recorded message, when it has siblings.
+    fn versions_of_last(&self) -> Option<(usize, usize)> {
+        let id = *self.branch.last()?;
+        let siblings = self.store.siblings(id).ok()?;
+        let at = siblings.iter().position(|&s| s == id)?;
+        (siblings.len() > 1).then_some((at + 1, siblings.len()))
     }
 
     fn list(&self, filter: &str) -> Result<Vec<PickerItem>, StoreError> {
@@ -207,9 +241,13 @@ pub fn spawn(
         while let Ok(request) = rx.recv() {
             match request {
                 Request::Record(op) => {
+                    let appended = matches!(op, RecordOp::Append { .. });
                     let result = recorder.apply(op).map_err(|e| e.to_string());
                     let failed = result.is_err();
                     report(Reply::Recorded(result));
+                    if let (false, true, Some((at, of))) = (failed, appended, recorder.versions_of_last()) {
+                        report(Reply::Versions(at, of));
+                    }
                     if failed {
                         // Keep the conversation going without history rather than fail every message.
                         return;
@@ -258,6 +296,31 @@ mod tests {
         assert_eq!(r.store.load(c1).unwrap().messages.len(), 2);
         assert_eq!(r.query(Query::Delete(c1)), Reply::Changed(Ok(())));
         assert_eq!(r.conversation(), None, "deleting the open conversation starts afresh");
+    }
+
+    #[test]
+    fn siblings_switch_the_branch_and_follow_its_newest_leaf() {
+        let store = Store::open_in_memory().unwrap();
+        let mut r = Recorder::new(store, NewConversation::default(), None);
+        r.apply(append(0, StoredRole::User, "q")).unwrap();
+        r.apply(append(1, StoredRole::Assistant, "first answer")).unwrap();
+        r.apply(append(2, StoredRole::User, "follow-up")).unwrap();
+        r.apply(append(1, StoredRole::Assistant, "second answer")).unwrap();
+        assert_eq!(r.versions_of_last(), Some((2, 2)));
+        let Reply::Opened(Ok(back)) = r.query(Query::Sibling { keep: 1, forward: false }) else { panic!() };
+        let texts: Vec<&str> = back.messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(texts, vec!["q", "first answer", "follow-up"], "the old branch comes back whole");
+        assert_eq!(back.messages[1].sibling, (1, 2));
+        assert!(matches!(r.query(Query::Sibling { keep: 1, forward: false }), Reply::Opened(Err(_))));
+        let Reply::Opened(Ok(fwd)) = r.query(Query::Sibling { keep: 1, forward: true }) else { panic!() };
+        assert_eq!(fwd.messages.last().unwrap().content, "second answer");
+        // Recording continues on the branch now shown.
+        r.apply(append(2, StoredRole::User, "next")).unwrap();
+        let now = r.store.load(fwd.summary.id).unwrap();
+        assert_eq!(
+            now.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+            vec!["q", "second answer", "next"]
+        );
     }
 
     #[test]

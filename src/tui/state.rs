@@ -276,9 +276,35 @@ impl AppState {
                 (StoredRole::Assistant, MessageState::Stopped) => (Author::Assistant, EntryState::Stopped),
             };
             self.transcript.push(author, m.content.clone(), state);
+            if m.sibling.1 > 1 {
+                self.transcript.set_versions(self.transcript.len() - 1, Some(m.sibling));
+            }
         }
         let title = if conversation.summary.title.is_empty() { "untitled" } else { &conversation.summary.title };
         self.info(format!("continuing conversation {}: {title}", conversation.summary.id));
+    }
+
+    /// The index of the last entry that is saved in history.
+    fn last_recorded_entry(&self) -> Option<usize> {
+        self.transcript.entries().iter().rposition(|e| {
+            matches!(
+                (e.author, &e.state),
+                (Author::User, _) | (Author::Assistant, EntryState::Complete | EntryState::Stopped)
+            )
+        })
+    }
+
+    /// Shows another version of the latest message that has several (←/→ in the transcript).
+    fn switch_version(&mut self, forward: bool) -> Vec<Effect> {
+        if self.generating.is_some() {
+            self.error("still answering: press Esc first");
+            return Vec::new();
+        }
+        let Some(i) = self.transcript.entries().iter().rposition(|e| e.versions.is_some()) else {
+            self.info("no other versions: /retry or /edit makes some");
+            return Vec::new();
+        };
+        vec![Effect::Query(Query::Sibling { keep: self.recorded_before(i), forward })]
     }
 
     /// How many recorded messages (user, and finished assistant ones) precede entry `index`.
@@ -558,12 +584,20 @@ impl AppState {
                     }
                 }
             }
+            Reply::Versions(at, of) => {
+                if let Some(i) = self.last_recorded_entry() {
+                    self.transcript.set_versions(i, Some((at, of)));
+                }
+            }
             Reply::Opened(Ok(conversation)) => {
                 let mut effects = Vec::new();
                 if let Some(turn) = self.generating.take() {
                     effects.push(Effect::Cancel(turn));
                 }
-                if let Some(old) = self.conversation_id {
+                // Another branch of the same conversation keeps the engine's context: the shared
+                // prefix is reused as it is.
+                let same = self.conversation_id == Some(conversation.summary.id);
+                if let (Some(old), false) = (self.conversation_id, same) {
                     effects.push(Effect::SaveContext(old));
                 }
                 self.overlay = None;
@@ -574,7 +608,11 @@ impl AppState {
                 self.context_used = 0;
                 self.last_stats = None;
                 self.resume(&conversation);
-                effects.push(Effect::LoadContext(conversation.summary.id));
+                if same {
+                    self.info("showing another version: new messages continue from here");
+                } else {
+                    effects.push(Effect::LoadContext(conversation.summary.id));
+                }
                 return effects;
             }
             Reply::Opened(Err(e)) => self.error(e),
@@ -932,6 +970,8 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
                 KeyCode::Down | KeyCode::Char('j') => state.scroll_by(false, 1),
                 KeyCode::Home | KeyCode::Char('g') => state.scroll_by(true, usize::MAX / 2),
                 KeyCode::End | KeyCode::Char('G') => state.scroll = Scroll::Follow,
+                KeyCode::Left => return state.switch_version(false),
+                KeyCode::Right => return state.switch_version(true),
                 KeyCode::Char('?') => state.overlay = Some(Overlay::Help),
                 KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
                     // Typing goes to the composer.

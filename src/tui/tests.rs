@@ -355,6 +355,50 @@ fn session_picker_lists_filters_opens_renames_and_deletes() {
 }
 
 #[test]
+fn versions_of_an_answer_are_shown_and_switched() {
+    use crate::store::recorder::{Query, Reply};
+    let mut s = ready_state();
+    s.history = true;
+    s.conversation_id = Some(5);
+    let t = ask(&mut s, "q", "first");
+    done(&mut s, t, StopReason::EndOfText);
+    type_text(&mut s, "/retry");
+    let t = turn_of(&update(&mut s, key(KeyCode::Enter)));
+    update(&mut s, AppEvent::Engine(EngineEvent::Delta { turn: t, text: "second".into() }));
+    done(&mut s, t, StopReason::EndOfText);
+    update(&mut s, AppEvent::History(Reply::Versions(2, 2)));
+    assert_eq!(s.transcript.entries()[1].versions, Some((2, 2)));
+    assert!(screen(&s, 100, 12).contains("‹ 2/2 ›"));
+    update(&mut s, key(KeyCode::Tab));
+    assert_eq!(s.focus, Focus::Transcript);
+    assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 1, forward: false })]);
+    let mut summary = picker_item(5, "q").summary;
+    summary.messages = 3;
+    let msg = |id, role, content: &str, sibling| crate::store::StoredMessage {
+        id,
+        parent_id: None,
+        role,
+        content: content.into(),
+        state: crate::store::MessageState::Complete,
+        tokens: None,
+        created_at: 0,
+        sibling,
+    };
+    let conversation = crate::store::Conversation {
+        summary,
+        system_prompt: None,
+        messages: vec![
+            msg(1, crate::store::StoredRole::User, "q", (1, 1)),
+            msg(2, crate::store::StoredRole::Assistant, "first", (1, 2)),
+        ],
+    };
+    let effects = update(&mut s, AppEvent::History(Reply::Opened(Ok(conversation))));
+    assert!(effects.is_empty(), "same conversation: the engine context stays: {effects:?}");
+    assert_eq!(s.transcript.entries()[1].content, "first");
+    assert_eq!(s.transcript.entries()[1].versions, Some((1, 2)));
+}
+
+#[test]
 fn snapshot_session_picker() {
     use crate::store::recorder::Reply;
     let mut s = ready_state();

@@ -39,6 +39,8 @@ pub struct Entry {
     pub state: EntryState,
     /// The number of this entry's first code block (numbers run through the conversation from 1).
     pub first_block: usize,
+    /// This is version `.0` of `.1` (after /retry or /edit); shown as "2/3".
+    pub versions: Option<(usize, usize)>,
 }
 
 /// A code block of the conversation, byte-exact as the model wrote it.
@@ -119,6 +121,9 @@ fn header(entry: &Entry, color: bool) -> Line<'static> {
     };
     let mut spans = vec![Span::styled(format!("▍{name}"), st)];
     let dim = if color { Style::default().fg(Color::DarkGray) } else { Style::default() };
+    if let Some((at, of)) = entry.versions {
+        spans.push(Span::styled(format!("  ‹ {at}/{of} ›"), dim));
+    }
     match &entry.state {
         EntryState::Stopped => spans.push(Span::styled("  [stopped]", dim)),
         EntryState::Failed(_) => spans.push(Span::styled("  [failed]", dim)),
@@ -164,7 +169,7 @@ impl Transcript {
     pub fn push(&mut self, author: Author, content: impl Into<String>, state: EntryState) {
         let first_block = self.code_blocks.len() + 1;
         let finished = state != EntryState::Streaming;
-        self.entries.push(Entry { author, content: content.into(), state, first_block });
+        self.entries.push(Entry { author, content: content.into(), state, first_block, versions: None });
         self.cache.borrow_mut().push(Cached::default());
         if finished {
             self.collect_code(self.entries.len() - 1);
@@ -175,6 +180,14 @@ impl Transcript {
     pub fn append(&mut self, text: &str) {
         if let Some(last) = self.entries.last_mut() {
             last.content.push_str(text);
+        }
+    }
+
+    /// Marks entry `i` as version `at` of `of`.
+    pub fn set_versions(&mut self, i: usize, versions: Option<(usize, usize)>) {
+        if let Some(entry) = self.entries.get_mut(i) {
+            entry.versions = versions;
+            self.invalidate(i);
         }
     }
 

@@ -215,7 +215,7 @@ fn draw_help(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(" help ")
+        .title(" help · any key closes ")
         .border_style(styled(state, Style::default().fg(Color::Cyan)));
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }

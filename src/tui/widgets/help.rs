@@ -15,6 +15,7 @@ const KEYS: &[(&str, &str)] = &[
     ("Tab / Shift-Tab", "focus: message, transcript, code"),
     ("PgUp / PgDn, wheel", "scroll the transcript"),
     ("Ctrl-O", "saved conversations: search, continue"),
+    ("transcript: ← →", "earlier / later versions of an answer"),
     ("code pane: c s e ⏎", "copy, save, $EDITOR, full screen"),
     ("? / F1", "this help"),
 ];
@@ -32,7 +33,5 @@ pub fn help_lines() -> Vec<Line<'static>> {
         let usage = if c.args.is_empty() { c.name.to_string() } else { format!("{} {}", c.name, c.args) };
         lines.push(Line::from(vec![Span::styled(format!("  {usage:<24}"), bold), Span::raw(c.help)]));
     }
-    lines.push(Line::default());
-    lines.push(Line::from("Any key closes this."));
     lines
 }
