@@ -368,7 +368,10 @@ impl AppState {
         self.transcript.push(Author::Assistant, "", EntryState::Streaming);
         self.generating = Some(turn);
         self.scroll = Scroll::Follow;
-        vec![Effect::Generate(TurnRequest { turn, messages, sampling: self.sampling.clone() })]
+        // A different seed each turn, so /retry gives another answer (still reproducible for a
+        // given --seed and sequence of turns).
+        let sampling = SamplingParams { seed: self.sampling.seed.wrapping_add(turn as u32), ..self.sampling.clone() };
+        vec![Effect::Generate(TurnRequest { turn, messages, sampling })]
     }
 
     fn send(&mut self) -> Vec<Effect> {

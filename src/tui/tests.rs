@@ -222,6 +222,7 @@ fn slash_commands() {
     let Some(Effect::Generate(req)) = effects.first() else { panic!("{effects:?}") };
     assert_eq!(req.messages.last().map(|m| m.role), Some(Role::User));
     assert_eq!(s.transcript.len(), 2);
+    assert_ne!(req.sampling.seed, s.sampling.seed.wrapping_add(t as u32), "a retry samples with another seed");
     done(&mut s, req.turn, StopReason::EndOfText);
     // /edit puts the last message back in the composer and removes it.
     type_text(&mut s, "/edit");
