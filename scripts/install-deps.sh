@@ -14,6 +14,8 @@ if ! compgen -G '/usr/lib/llvm-*/lib/libclang.so' >/dev/null && ! compgen -G '/u
   missing+=(libclang-dev)
 fi
 have tmux || missing+=(tmux)
+# pgrep and kill, used by the terminal tests.
+have pgrep || missing+=(procps)
 have python3 || missing+=(python3)
 if ! python3 -m pip --version >/dev/null 2>&1; then missing+=(python3-pip); fi
 
