@@ -28,6 +28,11 @@ pub enum Query {
     Open(i64),
     Delete(i64),
     Rename(i64, String),
+    /// Write the current conversation to `path` as Markdown (or JSON when `json`).
+    Export {
+        path: PathBuf,
+        json: bool,
+    },
     /// Show another version of the message at position `keep` of the current branch (an
     /// earlier or later /retry or /edit): `forward` picks the next sibling, else the previous.
     Sibling {
@@ -58,6 +63,8 @@ pub enum Reply {
     Changed(Result<(), String>),
     /// The message just recorded has siblings: it is version `.0` of `.1`.
     Versions(usize, usize),
+    /// The conversation was exported (the path written).
+    Exported(Result<PathBuf, String>),
 }
 
 /// Everything the history thread takes.
@@ -170,6 +177,7 @@ impl Recorder {
                 Reply::Changed(self.store.delete(id).map_err(|e| e.to_string()))
             }
             Query::Rename(id, title) => Reply::Changed(self.store.rename(id, &title).map_err(|e| e.to_string())),
+            Query::Export { path, json } => Reply::Exported(self.export(path, json)),
             Query::Sibling { keep, forward } => Reply::Opened(self.sibling(keep, forward).map_err(|e| e.to_string())),
         }
     }
@@ -189,6 +197,14 @@ impl Recorder {
         let loaded = self.store.load(conversation)?;
         self.branch = loaded.messages.iter().map(|m| m.id).collect();
         Ok(loaded)
+    }
+
+    fn export(&self, path: PathBuf, json: bool) -> Result<PathBuf, String> {
+        let id = self.conversation.ok_or("nothing saved yet to export")?;
+        let conversation = self.store.load(id).map_err(|e| e.to_string())?;
+        let text = if json { crate::history::json(&conversation) } else { crate::history::markdown(&conversation) };
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path)
     }
 
     /// Versions of the last recorded message, when it has siblings.
@@ -294,6 +310,10 @@ mod tests {
         assert!(matches!(r.query(Query::Open(c1)), Reply::Opened(Ok(_))));
         r.apply(append(1, StoredRole::Assistant, "it checks borrows")).unwrap();
         assert_eq!(r.store.load(c1).unwrap().messages.len(), 2);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("c.md");
+        assert_eq!(r.query(Query::Export { path: out.clone(), json: false }), Reply::Exported(Ok(out.clone())));
+        assert!(std::fs::read_to_string(&out).unwrap().contains("it checks borrows"));
         assert_eq!(r.query(Query::Delete(c1)), Reply::Changed(Ok(())));
         assert_eq!(r.conversation(), None, "deleting the open conversation starts afresh");
     }

@@ -17,6 +17,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/save", args: "N PATH", help: "save code block N to a file" },
     CommandHelp { name: "/sessions", args: "", help: "find and continue saved conversations" },
     CommandHelp { name: "/rename", args: "TITLE", help: "rename this conversation" },
+    CommandHelp { name: "/export", args: "[md|json] [PATH]", help: "write this conversation to a file" },
     CommandHelp { name: "/retry", args: "", help: "regenerate the last answer" },
     CommandHelp { name: "/edit", args: "", help: "edit the last message and regenerate" },
     CommandHelp { name: "/quit", args: "", help: "leave ember" },
@@ -34,6 +35,11 @@ pub enum SlashCommand {
     Save(usize, Option<String>),
     Sessions,
     Rename(String),
+    /// Format (json or md) and file.
+    Export {
+        json: bool,
+        path: Option<String>,
+    },
     Retry,
     Edit,
     Quit,
@@ -64,6 +70,15 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
         }
         "/sessions" | "/history" => Ok(SlashCommand::Sessions),
         "/rename" => arg.map(SlashCommand::Rename).ok_or_else(|| "usage: /rename TITLE".into()),
+        "/export" => {
+            let mut words = rest.split_whitespace();
+            let (json, path) = match words.next() {
+                Some("json") => (true, words.next()),
+                Some("md") => (false, words.next()),
+                other => (false, other),
+            };
+            Ok(SlashCommand::Export { json, path: path.map(String::from) })
+        }
         "/retry" => Ok(SlashCommand::Retry),
         "/edit" => Ok(SlashCommand::Edit),
         "/quit" | "/exit" | "/q" => Ok(SlashCommand::Quit),
@@ -106,6 +121,12 @@ mod tests {
         assert_eq!(parse("/copy 3"), Ok(SlashCommand::Copy(3)));
         assert_eq!(parse("/system Be terse.  "), Ok(SlashCommand::System(Some("Be terse.".into()))));
         assert_eq!(parse("/model"), Ok(SlashCommand::Model(None)));
+        assert_eq!(
+            parse("/export json out.json"),
+            Ok(SlashCommand::Export { json: true, path: Some("out.json".into()) })
+        );
+        assert_eq!(parse("/export notes.md"), Ok(SlashCommand::Export { json: false, path: Some("notes.md".into()) }));
+        assert_eq!(parse("/export"), Ok(SlashCommand::Export { json: false, path: None }));
         assert!(parse("/copy x").unwrap_err().contains("usage"));
         assert!(parse("/nope").unwrap_err().contains("unknown command"));
     }

@@ -548,6 +548,17 @@ impl AppState {
                     Vec::new()
                 }
             },
+            SlashCommand::Export { json, path } => match self.conversation_id {
+                Some(id) => {
+                    let name =
+                        path.unwrap_or_else(|| format!("ember-conversation-{id}.{}", if json { "json" } else { "md" }));
+                    vec![Effect::Query(Query::Export { path: PathBuf::from(name), json })]
+                }
+                None => {
+                    self.error("nothing saved yet to export");
+                    Vec::new()
+                }
+            },
             SlashCommand::Retry => self.retry(),
             SlashCommand::Edit => self.edit(),
             SlashCommand::Quit => self.quit(),
@@ -619,6 +630,8 @@ impl AppState {
                 return effects;
             }
             Reply::Opened(Err(e)) => self.error(e),
+            Reply::Exported(Ok(path)) => self.info(format!("exported to {}", path.display())),
+            Reply::Exported(Err(e)) => self.error(e),
             Reply::Changed(result) => {
                 if let Err(e) = result {
                     self.error(e);

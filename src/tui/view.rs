@@ -211,7 +211,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 fn draw_help(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     let lines = help_lines();
-    let rect = centered(area, 72, lines.len() as u16 + 2);
+    let rect = centered(area, 76, lines.len() as u16 + 2);
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)

@@ -25,13 +25,13 @@ pub fn help_lines() -> Vec<Line<'static>> {
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::from(Span::styled("Keys", bold))];
     for (key, what) in KEYS {
-        lines.push(Line::from(vec![Span::styled(format!("  {key:<24}"), bold), Span::raw(*what)]));
+        lines.push(Line::from(vec![Span::styled(format!("  {key:<26}"), bold), Span::raw(*what)]));
     }
     lines.push(Line::default());
     lines.push(Line::from(Span::styled("Commands", bold)));
     for c in COMMANDS {
         let usage = if c.args.is_empty() { c.name.to_string() } else { format!("{} {}", c.name, c.args) };
-        lines.push(Line::from(vec![Span::styled(format!("  {usage:<24}"), bold), Span::raw(c.help)]));
+        lines.push(Line::from(vec![Span::styled(format!("  {usage:<26}"), bold), Span::raw(c.help)]));
     }
     lines
 }
