@@ -196,6 +196,43 @@ impl Composer {
         self.cursor = pos;
     }
 
+    /// At most `max_rows` wrapped rows around the cursor, and the cursor's (row, column) in
+    /// them. Lays out only the logical lines near the cursor, so a megabyte paste costs what
+    /// the visible lines cost.
+    pub fn visible_layout(&self, width: usize, max_rows: usize) -> (Vec<String>, (usize, usize)) {
+        let max_rows = max_rows.max(1);
+        // Each logical line is at least one row: max_rows lines either side are enough.
+        let mut start = self.cursor;
+        for _ in 0..max_rows {
+            match self.text[..start].rfind('\n') {
+                Some(i) => start = i,
+                None => {
+                    start = 0;
+                    break;
+                }
+            }
+        }
+        if start > 0 {
+            start += 1;
+        }
+        let mut end = self.cursor;
+        for _ in 0..max_rows {
+            match self.text[end..].find('\n') {
+                Some(i) => end += i + 1,
+                None => {
+                    end = self.text.len();
+                    break;
+                }
+            }
+        }
+        let near =
+            Composer { text: self.text[start..end].to_string(), cursor: self.cursor - start, ..Composer::default() };
+        let (rows, (row, col)) = near.layout(width);
+        let first = row.saturating_sub(max_rows - 1);
+        let window: Vec<String> = rows.into_iter().skip(first).take(max_rows).collect();
+        (window, (row - first, col))
+    }
+
     /// The text wrapped to `width` columns, and the cursor's (row, column) in it.
     pub fn layout(&self, width: usize) -> (Vec<String>, (usize, usize)) {
         let width = width.max(1);
@@ -303,6 +340,25 @@ mod tests {
         assert_eq!(cursor, (2, 2));
         c.set_text("abcd");
         assert_eq!(c.layout(4).1, (1, 0), "a full row puts the cursor on the next");
+    }
+
+    #[test]
+    fn visible_layout_matches_the_full_layout_near_the_cursor() {
+        let mut c = Composer::default();
+        let text: String = (0..50).map(|i| format!("line {i} {}\n", "x".repeat(i % 13))).collect();
+        c.insert_str(&text);
+        for cursor_back in [0, 3, 40, 200, text.len()] {
+            let mut d = c.clone();
+            for _ in 0..cursor_back.min(text.chars().count()) {
+                d.left();
+            }
+            let (full, (row, col)) = d.layout(9);
+            let (window, (wrow, wcol)) = d.visible_layout(9, 8);
+            assert!(window.len() <= 8);
+            assert_eq!(wcol, col);
+            let first = row - wrow;
+            assert_eq!(window, full[first..first + window.len()].to_vec(), "cursor back {cursor_back}");
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub fn code_pane_width(width: u16) -> u16 {
 /// Rows the composer takes, borders and the attachment line included.
 pub fn composer_height(state: &AppState, width: u16) -> u16 {
     let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows = state.composer.layout(inner).0.len().clamp(1, MAX_COMPOSER_ROWS);
+    let rows = state.composer.visible_layout(inner, MAX_COMPOSER_ROWS).0.len().clamp(1, MAX_COMPOSER_ROWS);
     let attachments = u16::from(!state.attachments.is_empty());
     rows as u16 + 2 + attachments
 }
@@ -141,14 +141,13 @@ fn draw_composer(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
         inner.y += 1;
         inner.height -= 1;
     }
-    let (rows, (crow, ccol)) = state.composer.layout(usize::from(inner.width).max(1));
     let visible = usize::from(inner.height).max(1);
-    let first = crow.saturating_sub(visible - 1);
-    let lines: Vec<Line<'static>> = rows.into_iter().skip(first).take(visible).map(Line::from).collect();
+    let (rows, (crow, ccol)) = state.composer.visible_layout(usize::from(inner.width).max(1), visible);
+    let lines: Vec<Line<'static>> = rows.into_iter().map(Line::from).collect();
     frame.render_widget(Paragraph::new(lines), inner);
     if focused && inner.width > 0 && inner.height > 0 {
         let x = inner.x + (ccol as u16).min(inner.width.saturating_sub(1));
-        let y = inner.y + ((crow - first) as u16).min(inner.height - 1);
+        let y = inner.y + (crow as u16).min(inner.height - 1);
         frame.set_cursor_position(Position { x, y });
     }
 }
