@@ -58,6 +58,9 @@ fn history(action: &ember::cli::HistoryAction, paths: &Paths) -> ExitCode {
         let terminal = stdout.is_terminal();
         ember::history::run(&store, action, &mut stdout.lock(), terminal)
     });
+    if let (Ok(()), ember::cli::HistoryAction::Rm { id }) = (&result, action) {
+        kv::remove_for(&paths.kv_dir(), *id);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(ember::history::HistoryError::Write(e)) if e.contains("Broken pipe") => ExitCode::SUCCESS,
@@ -335,6 +338,10 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
         let state =
             if outcome.interrupted || outcome.broken_pipe { MessageState::Stopped } else { MessageState::Complete };
         let stats = RecordStats::from(&outcome.stats);
+        if !outcome.started {
+            // Interrupted while the model loaded: nothing was asked, nothing to keep.
+            return Ok(EXIT_INTERRUPTED);
+        }
         // Saved once answered: a question the engine refused (too long) leaves no trace.
         record(&mut recorder, StoredRole::User, &user, MessageState::Complete, None);
         record(&mut recorder, StoredRole::Assistant, printer.answer(), state, Some(stats));

@@ -267,6 +267,8 @@ pub struct Outcome {
     pub no_code: bool,
     /// stdout was closed by the reader (`| head`).
     pub broken_pipe: bool,
+    /// The model was loaded and the turn ran (false when interrupted while loading).
+    pub started: bool,
 }
 
 /// What the user should hear about on stderr while the answer streams.
@@ -338,7 +340,7 @@ pub async fn answer<W: Write>(
                                 Err(e) => return Err(PipeError::Output(e)),
                             }
                         };
-                        return Ok(Outcome { stats, stop, interrupted, no_code, broken_pipe });
+                        return Ok(Outcome { stats, stop, interrupted, no_code, broken_pipe, started: true });
                     }
                     EngineEvent::Failed { error, .. } => {
                         let _ = printer.finish();
@@ -351,7 +353,14 @@ pub async fn answer<W: Write>(
                 engine.cancel(turn);
                 if !ready {
                     // Still loading: nothing to flush; dropping the handle aborts the load.
-                    return Ok(Outcome { stats: TurnStats::default(), stop: StopReason::Cancelled, interrupted, no_code: false, broken_pipe });
+                    return Ok(Outcome {
+                        stats: TurnStats::default(),
+                        stop: StopReason::Cancelled,
+                        interrupted,
+                        no_code: false,
+                        broken_pipe,
+                        started: false,
+                    });
                 }
             }
         }

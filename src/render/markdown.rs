@@ -101,7 +101,7 @@ pub fn render_code(number: usize, lang: &str, code: &str, opts: RenderOptions) -
     let gutter = vec![Span::styled("│ ", style(opts.color, Style::default().fg(Color::DarkGray)))];
     let mut highlighter = opts.color.then(|| highlight::LineHighlighter::new(lang, code));
     for raw in code.split_inclusive('\n') {
-        let safe = sanitize(raw.trim_end_matches(['\n', '\r']));
+        let safe = super::sanitize::for_cells(raw.trim_end_matches(['\n', '\r']));
         let spans = match highlighter.as_mut() {
             Some(h) => h.spans(&safe),
             None => vec![Span::raw(safe.into_owned())],
@@ -117,7 +117,7 @@ pub fn render_code(number: usize, lang: &str, code: &str, opts: RenderOptions) -
 
 /// Renders a prose block.
 pub fn render_prose(text: &str, opts: RenderOptions) -> Vec<Line<'static>> {
-    let text = sanitize(text);
+    let text = super::sanitize::for_cells(text);
     let mut r = ProseRenderer::new(opts);
     let parser = Parser::new_ext(&text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH);
     for event in parser {
@@ -177,11 +177,13 @@ impl ProseRenderer {
     }
 
     fn text(&mut self, t: &str) {
+        // Character references (&#x202E;) become characters only now: sanitize after parsing.
+        let t = super::sanitize::for_cells(t);
         if let Some(cell) = self.table_cell.as_mut() {
-            cell.push_str(t);
+            cell.push_str(&t);
             return;
         }
-        self.spans.push(Span::styled(t.to_string(), self.current()));
+        self.spans.push(Span::styled(t.into_owned(), self.current()));
     }
 
     fn prefixes(&mut self) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
@@ -230,6 +232,7 @@ impl ProseRenderer {
             Event::Code(t) => {
                 let s = style(self.opts.color, Style::default().fg(Color::Yellow));
                 let merged = self.current().patch(s);
+                let t = sanitize(&t);
                 if let Some(cell) = self.table_cell.as_mut() {
                     cell.push_str(&t);
                 } else {
@@ -470,6 +473,13 @@ mod tests {
         assert!(lines[0].starts_with("╭─ [2] python ─"));
         assert_eq!(lines[1], "│ def f():");
         assert_eq!(lines[2], "│     return 1");
+    }
+
+    #[test]
+    fn character_references_cannot_smuggle_controls() {
+        let lines = plain(&render_prose("a &#x202E; b &#27;[2J [x](https://e.io/&#x202E;)", OPTS));
+        let text = lines.join("\n");
+        assert!(!text.contains('\u{202e}') && !text.contains('\x1b'), "{text:?}");
     }
 
     #[test]

@@ -26,6 +26,15 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// For drawing into cells (the TUI): [`sanitize`], and tabs as four spaces (a cell grid has
+/// no tab stops; a tab would vanish).
+pub fn for_cells(text: &str) -> Cow<'_, str> {
+    match sanitize(text) {
+        Cow::Borrowed(s) if !s.contains('\t') => Cow::Borrowed(s),
+        other => Cow::Owned(other.replace('\t', "    ")),
+    }
+}
+
 /// Appends `c` to `out`, replaced by a visible stand-in when it is unsafe for a terminal.
 pub fn push_visible(out: &mut String, c: char) {
     match c {
@@ -70,6 +79,12 @@ mod tests {
     #[test]
     fn carriage_return_and_del_are_visible() {
         assert_eq!(sanitize("ok\rEVIL\x7f"), "ok␍EVIL␡");
+    }
+
+    #[test]
+    fn cells_get_spaces_for_tabs() {
+        assert_eq!(for_cells("\tx\x1b"), "    x␛");
+        assert!(matches!(for_cells("plain"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -27,6 +27,19 @@ pub fn state_path(dir: &Path, conversation: i64, model: &Path) -> PathBuf {
     dir.join(format!("conversation-{conversation}-{}.kv", model_fingerprint(model)))
 }
 
+/// Deletes every saved context of `conversation` (with any model), when it is deleted: the file
+/// holds the conversation's tokens, and its id may be given to a new conversation.
+pub fn remove_for(dir: &Path, conversation: i64) {
+    let prefix = format!("conversation-{conversation}-");
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Marks a state as just used (so the cap evicts others first).
 pub fn touch(path: &Path) {
     if let Ok(file) = std::fs::File::options().append(true).open(path) {
@@ -75,6 +88,20 @@ mod tests {
         std::fs::write(&a, b"other contents").unwrap();
         assert_ne!(before, model_fingerprint(&a));
         assert_ne!(state_path(dir.path(), 1, &a), state_path(dir.path(), 2, &a));
+    }
+
+    #[test]
+    fn removing_a_conversation_removes_only_its_states() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["conversation-1-aa.kv", "conversation-1-bb.kv", "conversation-12-aa.kv"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_for(dir.path(), 1);
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec!["conversation-12-aa.kv".to_string()]);
     }
 
     #[test]

@@ -95,6 +95,8 @@ impl From<&crate::engine::TurnStats> for RecordStats {
 /// The recorder's state: the conversation and its current branch.
 pub struct Recorder {
     store: Store,
+    /// Where saved contexts live, to delete them with their conversation.
+    kv_dir: Option<PathBuf>,
     pending: NewConversation,
     conversation: Option<i64>,
     branch: Vec<i64>,
@@ -107,7 +109,13 @@ impl Recorder {
             Some((id, branch)) => (Some(id), branch),
             None => (None, Vec::new()),
         };
-        Recorder { store, pending, conversation, branch }
+        Recorder { store, kv_dir: None, pending, conversation, branch }
+    }
+
+    /// Deletes saved contexts under `dir` along with their conversations.
+    pub fn with_kv_dir(mut self, dir: PathBuf) -> Self {
+        self.kv_dir = Some(dir);
+        self
     }
 
     /// The conversation being recorded, once it exists.
@@ -174,7 +182,11 @@ impl Recorder {
                     self.conversation = None;
                     self.branch.clear();
                 }
-                Reply::Changed(self.store.delete(id).map_err(|e| e.to_string()))
+                let result = self.store.delete(id).map_err(|e| e.to_string());
+                if let (Ok(()), Some(dir)) = (&result, &self.kv_dir) {
+                    super::kv::remove_for(dir, id);
+                }
+                Reply::Changed(result)
             }
             Query::Rename(id, title) => Reply::Changed(self.store.rename(id, &title).map_err(|e| e.to_string())),
             Query::Export { path, json } => Reply::Exported(self.export(path, json)),
@@ -241,6 +253,7 @@ impl Recorder {
 /// Runs a recorder on its own thread; what it says back goes to `report`.
 pub fn spawn(
     path: PathBuf,
+    kv_dir: PathBuf,
     pending: NewConversation,
     resume: Option<(i64, Vec<i64>)>,
     report: impl Fn(Reply) + Send + 'static,
@@ -248,7 +261,7 @@ pub fn spawn(
     let (tx, rx) = std::sync::mpsc::channel::<Request>();
     let spawned = std::thread::Builder::new().name("ember-history".into()).spawn(move || {
         let mut recorder = match Store::open(&path) {
-            Ok(store) => Recorder::new(store, pending, resume),
+            Ok(store) => Recorder::new(store, pending, resume).with_kv_dir(kv_dir),
             Err(e) => {
                 report(Reply::Recorded(Err(e.to_string())));
                 return;

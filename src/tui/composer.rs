@@ -248,8 +248,15 @@ impl Composer {
                 row_width = 0;
                 continue;
             }
-            let cw = char_width(c);
-            if row_width + cw > width {
+            // Measure what is drawn: a tab as spaces, a control character as its stand-in.
+            let mut shown = String::new();
+            if c == '\t' {
+                shown.push_str("    ");
+            } else {
+                crate::render::sanitize::push_visible(&mut shown, c);
+            }
+            let cw = str_width(&shown);
+            if row_width + cw > width && row_width > 0 {
                 rows.push(String::new());
                 row_width = 0;
                 if i == self.cursor {
@@ -257,7 +264,7 @@ impl Composer {
                 }
             }
             if let Some(row) = rows.last_mut() {
-                crate::render::sanitize::push_visible(row, c);
+                row.push_str(&shown);
             }
             row_width += cw;
         }
@@ -359,6 +366,15 @@ mod tests {
             let first = row - wrow;
             assert_eq!(window, full[first..first + window.len()].to_vec(), "cursor back {cursor_back}");
         }
+    }
+
+    #[test]
+    fn tabs_and_stand_ins_take_their_drawn_width() {
+        let mut c = Composer::default();
+        c.insert_str("\tab\u{9b}");
+        let (rows, cursor) = c.layout(40);
+        assert_eq!(rows, vec!["    ab<U+009B>"]);
+        assert_eq!(cursor, (0, 14));
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub async fn run(options: TuiOptions) -> Result<Exit, TuiError> {
 }
 
 async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit, TuiError> {
-    let engine_options = options.engine;
+    let mut engine_options = options.engine;
     let (mut engine, mut engine_events) = EngineHandle::spawn_llama(engine_options.clone());
     let mut state =
         AppState::new(engine_options.model_path.clone(), options.system_prompt, options.sampling, options.color);
@@ -84,7 +84,7 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
             (conversation.summary.id, conversation.messages.iter().map(|m| m.id).collect())
         });
         let report_tx = side_tx.clone();
-        crate::store::recorder::spawn(setup.path, setup.new, resume, move |reply| {
+        crate::store::recorder::spawn(setup.path, setup.kv_dir, setup.new, resume, move |reply| {
             let event = match reply {
                 crate::store::recorder::Reply::Recorded(result) => AppEvent::Recorded(result),
                 other => AppEvent::History(other),
@@ -148,9 +148,9 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
                 }
                 Effect::SwitchModel(path) => {
                     engine.shutdown();
-                    let mut options = engine_options.clone();
-                    options.model_path = path;
-                    (engine, engine_events) = EngineHandle::spawn_llama(options);
+                    // Later saved contexts belong to the new model.
+                    engine_options.model_path = path;
+                    (engine, engine_events) = EngineHandle::spawn_llama(engine_options.clone());
                 }
                 Effect::Record(op) => {
                     if let Some(recorder) = &recorder {

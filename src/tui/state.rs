@@ -455,9 +455,9 @@ impl AppState {
                 Vec::new()
             }
             SlashCommand::New => {
+                let mut effects = Vec::new();
                 if let Some(turn) = self.generating.take() {
-                    self.transcript.clear();
-                    return vec![Effect::Cancel(turn)];
+                    effects.push(Effect::Cancel(turn));
                 }
                 self.transcript.clear();
                 self.attachments.clear();
@@ -468,9 +468,9 @@ impl AppState {
                 self.dropped_messages = 0;
                 self.info("new conversation");
                 if !self.history {
-                    return Vec::new();
+                    return effects;
                 }
-                let mut effects: Vec<Effect> = leaving.map(Effect::SaveContext).into_iter().collect();
+                effects.extend(leaving.map(Effect::SaveContext));
                 effects.push(Effect::Record(RecordOp::NewConversation(NewConversation {
                     model: self.model_name(),
                     system_prompt: self.system_prompt.clone(),
@@ -497,7 +497,8 @@ impl AppState {
             }
             SlashCommand::Model(Some(path)) => {
                 if let Some(turn) = self.generating.take() {
-                    self.transcript.finish_last(EntryState::Stopped);
+                    // Its Done never comes back from the old engine: it is not saved either.
+                    self.transcript.finish_last(EntryState::Failed("stopped: the model was switched".into()));
                     self.model_path = PathBuf::from(&path);
                     self.model = ModelStatus::Loading(0.0);
                     return vec![Effect::Cancel(turn), Effect::SwitchModel(PathBuf::from(path))];
@@ -795,7 +796,8 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
         AppEvent::History(reply) => state.on_history(reply),
         AppEvent::Recorded(result) => {
             match result {
-                Ok(id) => state.conversation_id = id.or(state.conversation_id),
+                // Replies come in order: after /new the next one is None, then the new id.
+                Ok(id) => state.conversation_id = id,
                 Err(e) => {
                     state.history = false;
                     state.error(format!("history is off for this session: {e}"));
@@ -822,7 +824,7 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
         }
         EngineEvent::Ready(info) => {
             if let Some(notice) = &info.notice {
-                state.transcript.push(Author::Notice, notice.clone(), EntryState::Complete);
+                state.transcript.push_before_streaming(Author::Notice, notice.clone());
             }
             state.model = ModelStatus::Ready(info);
         }
@@ -1120,7 +1122,13 @@ fn on_picker_key(state: &mut AppState, mut p: Picker, key: KeyEvent) -> Vec<Effe
         KeyCode::PageUp => p.selected = p.selected.saturating_sub(10),
         KeyCode::PageDown => p.selected = (p.selected + 10).min(p.items.len().saturating_sub(1)),
         KeyCode::Char('d') if control => match (selected_id, was_confirming) {
-            (Some(id), true) => effects.push(Effect::Query(Query::Delete(id))),
+            (Some(id), true) => {
+                if state.conversation_id == Some(id) {
+                    // What is on screen goes on as a new conversation.
+                    state.conversation_id = None;
+                }
+                effects.push(Effect::Query(Query::Delete(id)));
+            }
             (Some(_), false) => {
                 p.confirm_delete = true;
                 state.error("Ctrl-D again deletes this conversation");

@@ -78,8 +78,14 @@ fn install_panic_hook() {
     }
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore();
-        previous(info);
+        // Only the UI thread's panic ends the UI; the engine thread's are caught and reported
+        // in the app (logged, not printed over the screen).
+        if std::thread::current().name() == Some("main") {
+            restore();
+            previous(info);
+        } else {
+            tracing::error!(%info, "panic in a worker thread");
+        }
     }));
 }
 

@@ -417,6 +417,53 @@ fn snapshot_session_picker() {
 }
 
 #[test]
+fn a_notice_arriving_while_streaming_does_not_take_the_reply() {
+    let mut s = AppState::new(PathBuf::from("/m.gguf"), None, SamplingParams::default(), false);
+    type_text(&mut s, "hi");
+    let turn = turn_of(&update(&mut s, key(KeyCode::Enter)));
+    let base = ModelInfo { notice: Some("no chat template".into()), ..info() };
+    update(&mut s, AppEvent::Engine(EngineEvent::Ready(base)));
+    update(&mut s, AppEvent::Engine(EngineEvent::Delta { turn, text: "hello".into() }));
+    done(&mut s, turn, StopReason::EndOfText);
+    let e = s.transcript.entries();
+    assert_eq!(e[1].author, super::transcript::Author::Notice);
+    assert_eq!((e[2].content.as_str(), &e[2].state), ("hello", &EntryState::Complete));
+}
+
+#[test]
+fn new_during_an_answer_starts_a_new_conversation() {
+    use crate::store::recorder::RecordOp;
+    let mut s = ready_state();
+    s.history = true;
+    s.conversation_id = Some(3);
+    let t = ask(&mut s, "q", "partial");
+    type_text(&mut s, "/new");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    assert_eq!(effects[0], Effect::Cancel(t));
+    assert!(effects.contains(&Effect::SaveContext(3)));
+    assert!(matches!(effects.last(), Some(Effect::Record(RecordOp::NewConversation(_)))));
+    assert_eq!(s.conversation_id, None);
+    assert!(s.transcript.is_empty());
+}
+
+#[test]
+fn switching_models_mid_answer_keeps_history_positions_right() {
+    use crate::store::recorder::RecordOp;
+    let mut s = ready_state();
+    s.history = true;
+    let t = ask(&mut s, "q1", "a1");
+    done(&mut s, t, StopReason::EndOfText);
+    ask(&mut s, "q2", "cut");
+    type_text(&mut s, "/model /other.gguf");
+    update(&mut s, key(KeyCode::Enter));
+    update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
+    type_text(&mut s, "q3");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    // Saved so far: q1, a1, q2 (the cut answer was never saved): q3 follows at position 3.
+    assert!(matches!(&effects[0], Effect::Record(RecordOp::Append { keep: 3, .. })), "{effects:?}");
+}
+
+#[test]
 fn tab_completes_commands() {
     let mut s = ready_state();
     type_text(&mut s, "/he");

@@ -176,6 +176,24 @@ impl Transcript {
         }
     }
 
+    /// Adds an entry just before a streaming reply (or at the end when none streams), so that
+    /// the reply stays last.
+    pub fn push_before_streaming(&mut self, author: Author, content: impl Into<String>) {
+        let streaming = self.entries.last().is_some_and(|e| e.state == EntryState::Streaming);
+        if !streaming {
+            self.push(author, content, EntryState::Complete);
+            return;
+        }
+        let at = self.entries.len() - 1;
+        let first_block = self.entries[at].first_block;
+        self.entries.insert(
+            at,
+            Entry { author, content: content.into(), state: EntryState::Complete, first_block, versions: None },
+        );
+        self.cache.borrow_mut().insert(at, Cached::default());
+        // The reply's code numbers follow the notice's (which has none); nothing to renumber.
+    }
+
     /// Appends text to the last entry (a streaming reply).
     pub fn append(&mut self, text: &str) {
         if let Some(last) = self.entries.last_mut() {
@@ -375,6 +393,8 @@ impl Transcript {
         let mut left = n;
         while left > 0 && entry < self.entries.len() {
             let h = self.height(entry, width);
+            // After a resize an anchor may point past its entry's end.
+            row = row.min(h);
             if row + left < h {
                 row += left;
                 left = 0;

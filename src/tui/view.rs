@@ -22,7 +22,7 @@ pub fn is_wide(width: u16) -> bool {
 }
 
 pub fn code_pane_width(width: u16) -> u16 {
-    (width * 35 / 100).clamp(30, 56)
+    (u32::from(width) * 35 / 100).clamp(30, 56) as u16
 }
 
 /// Rows the composer takes, borders and the attachment line included.

@@ -73,7 +73,7 @@ pub fn code_pane_lines(p: &CodePaneProps<'_>) -> Vec<Line<'static>> {
             }
         }
         lines.push(Line::from(Span::styled(truncate(&label, width), c(st))));
-        let preview = crate::render::sanitize(first_line(&block.code)).into_owned();
+        let preview = crate::render::sanitize::for_cells(first_line(&block.code)).into_owned();
         lines.push(Line::from(Span::styled(
             truncate(&format!("    {preview}"), width),
             c(Style::default().fg(Color::DarkGray)),
