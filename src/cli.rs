@@ -26,8 +26,10 @@ Exit status: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C).";
 
 /// ember: a terminal chat and coding assistant running GGUF models locally through llama.cpp.
 ///
-/// With a prompt, or with input on stdin, ember answers once and exits: the answer streams to
-/// stdout, plain text when stdout is not a terminal.
+/// On a terminal with no prompt, ember opens the full-screen chat (press ? there for the keys).
+/// With a prompt, or with input on stdin, it answers once and exits: the answer streams to
+/// stdout, plain text when stdout is not a terminal. Conversations are saved; `-c` continues
+/// the last one started in this directory.
 #[derive(Debug, Parser)]
 #[command(name = "ember", version, about, long_about, after_help = EXAMPLES)]
 pub struct Cli {
