@@ -1,0 +1,252 @@
+//! Slash commands, the session picker's answers, /retry and /edit.
+
+use std::path::PathBuf;
+
+use super::{update, AppEvent, AppState, Effect, Focus, ModelStatus, Overlay, Picker, Scroll, StatusMessage};
+use crate::store::recorder::{Query, RecordOp, Reply};
+use crate::store::NewConversation;
+use crate::tui::commands::{self, SlashCommand};
+use crate::tui::composer::Composer;
+use crate::tui::transcript::{Author, EntryState};
+
+impl AppState {
+    pub(super) fn command(&mut self, text: &str) -> Vec<Effect> {
+        let command = match commands::parse(text) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error(e);
+                return Vec::new();
+            }
+        };
+        match command {
+            SlashCommand::Help => {
+                self.overlay = Some(Overlay::Help);
+                Vec::new()
+            }
+            SlashCommand::New => {
+                let mut effects = Vec::new();
+                if let Some(turn) = self.generating.take() {
+                    effects.push(Effect::Cancel(turn));
+                }
+                self.transcript.clear();
+                self.attachments.clear();
+                self.context_used = 0;
+                self.last_stats = None;
+                self.scroll = Scroll::Follow;
+                let leaving = self.conversation_id.take();
+                self.dropped_messages = 0;
+                self.info("new conversation");
+                if !self.history {
+                    return effects;
+                }
+                effects.extend(leaving.map(Effect::SaveContext));
+                effects.push(Effect::Record(RecordOp::NewConversation(NewConversation {
+                    model: self.model_name(),
+                    system_prompt: self.system_prompt.clone(),
+                    cwd: self.cwd.clone(),
+                })));
+                effects
+            }
+            SlashCommand::Model(None) => {
+                let text = match &self.model {
+                    ModelStatus::Ready(info) => format!(
+                        "{} · ctx {} (trained {}) · {} threads · {} · {}",
+                        info.name,
+                        info.n_ctx,
+                        info.n_ctx_train,
+                        info.threads,
+                        info.prompt_format,
+                        info.path.display()
+                    ),
+                    ModelStatus::Loading(p) => format!("loading {} ({:.0}%)", self.model_path.display(), p * 100.0),
+                    ModelStatus::Failed(e) => format!("failed to load: {e}"),
+                };
+                self.info(text);
+                Vec::new()
+            }
+            SlashCommand::Model(Some(path)) => {
+                if let Some(turn) = self.generating.take() {
+                    // Its Done never comes back from the old engine: it is not saved either.
+                    self.transcript.finish_last(EntryState::Failed("stopped: the model was switched".into()));
+                    self.model_path = PathBuf::from(&path);
+                    self.model = ModelStatus::Loading(0.0);
+                    return vec![Effect::Cancel(turn), Effect::SwitchModel(PathBuf::from(path))];
+                }
+                self.model_path = PathBuf::from(&path);
+                self.model = ModelStatus::Loading(0.0);
+                vec![Effect::SwitchModel(PathBuf::from(path))]
+            }
+            SlashCommand::System(None) => {
+                let text = match &self.system_prompt {
+                    Some(s) => format!("system prompt: {s}"),
+                    None => "no system prompt; /system TEXT sets one".to_string(),
+                };
+                self.info(text);
+                Vec::new()
+            }
+            SlashCommand::System(Some(text)) => {
+                if text == "clear" || text == "none" {
+                    self.system_prompt = None;
+                    self.info("system prompt cleared");
+                } else {
+                    self.system_prompt = Some(text);
+                    self.info("system prompt set; it applies from the next answer");
+                }
+                Vec::new()
+            }
+            SlashCommand::File(path) => vec![Effect::ReadFile(path)],
+            SlashCommand::Copy(n) => match self.block_index(n) {
+                Some(i) => self.copy(i),
+                None => Vec::new(),
+            },
+            SlashCommand::Save(n, path) => match (self.block_index(n), path) {
+                (Some(i), Some(path)) => match self.transcript.code_blocks().get(i) {
+                    Some(b) => vec![Effect::Save { path, content: b.code.clone(), overwrite: false }],
+                    None => Vec::new(),
+                },
+                (Some(i), None) => {
+                    self.ask_save(i);
+                    Vec::new()
+                }
+                (None, _) => Vec::new(),
+            },
+            SlashCommand::Sessions => self.open_picker(),
+            SlashCommand::Rename(title) => match self.conversation_id {
+                Some(id) => vec![Effect::Query(Query::Rename(id, title))],
+                None => {
+                    self.error("nothing saved yet to rename");
+                    Vec::new()
+                }
+            },
+            SlashCommand::Export { json, path } => match self.conversation_id {
+                Some(id) => {
+                    let name =
+                        path.unwrap_or_else(|| format!("ember-conversation-{id}.{}", if json { "json" } else { "md" }));
+                    vec![Effect::Query(Query::Export { path: PathBuf::from(name), json })]
+                }
+                None => {
+                    self.error("nothing saved yet to export");
+                    Vec::new()
+                }
+            },
+            SlashCommand::Retry => self.retry(),
+            SlashCommand::Edit => self.edit(),
+            SlashCommand::Quit => self.quit(),
+        }
+    }
+
+    pub(super) fn open_picker(&mut self) -> Vec<Effect> {
+        if !self.history {
+            self.error("history is off (--no-history, or the database could not be opened)");
+            return Vec::new();
+        }
+        let picker = Picker {
+            filter: Composer::default(),
+            items: Vec::new(),
+            selected: 0,
+            generation: 1,
+            confirm_delete: false,
+            renaming: None,
+        };
+        self.overlay = Some(Overlay::Sessions(picker));
+        vec![Effect::Query(Query::List { filter: String::new(), generation: 1 })]
+    }
+
+    pub(super) fn on_history(&mut self, reply: Reply) -> Vec<Effect> {
+        match reply {
+            Reply::Recorded(result) => return update(self, AppEvent::Recorded(result)),
+            Reply::Listed { generation, result } => {
+                if let Some(Overlay::Sessions(p)) = &mut self.overlay {
+                    if p.generation == generation {
+                        match result {
+                            Ok(items) => {
+                                p.selected = p.selected.min(items.len().saturating_sub(1));
+                                p.items = items;
+                            }
+                            Err(e) => self.status = Some(StatusMessage { text: e, error: true }),
+                        }
+                    }
+                }
+            }
+            Reply::Versions(at, of) => {
+                if let Some(i) = self.last_recorded_entry() {
+                    self.transcript.set_versions(i, Some((at, of)));
+                }
+            }
+            Reply::Opened(Ok(conversation)) => {
+                let mut effects = Vec::new();
+                if let Some(turn) = self.generating.take() {
+                    effects.push(Effect::Cancel(turn));
+                }
+                // Another branch of the same conversation keeps the engine's context: the shared
+                // prefix is reused as it is.
+                let same = self.conversation_id == Some(conversation.summary.id);
+                if let (Some(old), false) = (self.conversation_id, same) {
+                    effects.push(Effect::SaveContext(old));
+                }
+                self.overlay = None;
+                self.transcript.clear();
+                self.attachments.clear();
+                self.scroll = Scroll::Follow;
+                self.dropped_messages = 0;
+                self.context_used = 0;
+                self.last_stats = None;
+                self.resume(&conversation);
+                if same {
+                    self.info("showing another version: new messages continue from here");
+                } else {
+                    effects.push(Effect::LoadContext(conversation.summary.id));
+                }
+                return effects;
+            }
+            Reply::Opened(Err(e)) => self.error(e),
+            Reply::Exported(Ok(path)) => self.info(format!("exported to {}", path.display())),
+            Reply::Exported(Err(e)) => self.error(e),
+            Reply::Changed(result) => {
+                if let Err(e) = result {
+                    self.error(e);
+                }
+                if let Some(Overlay::Sessions(p)) = &mut self.overlay {
+                    p.generation += 1;
+                    return vec![Effect::Query(Query::List {
+                        filter: p.filter.text().to_string(),
+                        generation: p.generation,
+                    })];
+                }
+                self.info("renamed");
+            }
+        }
+        Vec::new()
+    }
+
+    fn retry(&mut self) -> Vec<Effect> {
+        if self.generating.is_some() {
+            self.error("still answering: press Esc first");
+            return Vec::new();
+        }
+        let entries = self.transcript.entries();
+        let Some(last_user) = entries.iter().rposition(|e| e.author == Author::User) else {
+            self.error("nothing to retry yet");
+            return Vec::new();
+        };
+        self.transcript.truncate(last_user + 1);
+        self.start_turn()
+    }
+
+    fn edit(&mut self) -> Vec<Effect> {
+        if self.generating.is_some() {
+            self.error("still answering: press Esc first");
+            return Vec::new();
+        }
+        let Some(last_user) = self.transcript.entries().iter().rposition(|e| e.author == Author::User) else {
+            self.error("no message to edit yet");
+            return Vec::new();
+        };
+        let text = self.transcript.entries()[last_user].content.clone();
+        self.transcript.truncate(last_user);
+        self.composer.set_text(text);
+        self.focus = Focus::Composer;
+        self.info("edit the message, then Enter to send it again");
+        Vec::new()
+    }
+}
