@@ -2,8 +2,8 @@
 //! apart from the state it owns: everything with an outside effect is returned as an [`Effect`]
 //! for the loop to run, and its result comes back as an [`AppEvent`].
 
-mod slash;
 mod keys;
+mod slash;
 
 use std::path::PathBuf;
 
