@@ -139,3 +139,38 @@ fn regex_lite(stats: &str) -> (usize, usize) {
     };
     (after(" reused"), after(" evaluated"))
 }
+
+#[test]
+fn two_ember_processes_save_into_one_database_at_once() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let children: Vec<_> = ["First question from A.", "Second question from B."]
+        .iter()
+        .map(|q| {
+            Command::new(env!("CARGO_BIN_EXE_ember"))
+                .arg("--model")
+                .arg(common::default_model())
+                .args(["-t", "0", "--threads", "1", "--max-tokens", "4", q])
+                .env("XDG_DATA_HOME", data.path())
+                .env_remove("EMBER_NO_HISTORY")
+                .current_dir(work.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("not be saved"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let list = out(ember_in(data.path(), work.path()).args(["history", "list"]));
+    assert!(list.contains("First question from A.") && list.contains("Second question from B."), "{list}");
+    assert_eq!(list.matches("2 msgs").count(), 2, "{list}");
+}

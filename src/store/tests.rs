@@ -149,3 +149,21 @@ fn two_writers_lose_nothing() {
         assert_eq!(s.load(c).unwrap().messages.len(), 100);
     }
 }
+
+#[test]
+fn branches_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let (c, first, second) = {
+        let mut s = Store::open(&path).unwrap();
+        let c = s.create_conversation(&NewConversation::default()).unwrap();
+        let q = s.add_message(c, None, &NewMessage::new(StoredRole::User, "q")).unwrap();
+        let first = s.add_message(c, Some(q), &NewMessage::new(StoredRole::Assistant, "one")).unwrap();
+        let second = s.add_message(c, Some(q), &NewMessage::new(StoredRole::Assistant, "two")).unwrap();
+        (c, first, second)
+    };
+    let s = Store::open(&path).unwrap();
+    let conv = s.load(c).unwrap();
+    assert_eq!(conv.messages.last().map(|m| (m.id, m.sibling)), Some((second, (2, 2))));
+    assert_eq!(s.siblings(second).unwrap(), vec![first, second]);
+}
