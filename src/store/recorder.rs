@@ -250,6 +250,29 @@ impl Recorder {
     }
 }
 
+/// The history thread: send it requests; dropping it waits for the writes already sent, so a
+/// message completed just before quitting is not lost.
+pub struct HistoryThread {
+    requests: Option<std::sync::mpsc::Sender<Request>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HistoryThread {
+    /// Sends a request; false when the thread has stopped (after an error it reported).
+    pub fn send(&self, request: Request) -> bool {
+        self.requests.as_ref().is_some_and(|tx| tx.send(request).is_ok())
+    }
+}
+
+impl Drop for HistoryThread {
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Runs a recorder on its own thread; what it says back goes to `report`.
 pub fn spawn(
     path: PathBuf,
@@ -257,7 +280,7 @@ pub fn spawn(
     pending: NewConversation,
     resume: Option<(i64, Vec<i64>)>,
     report: impl Fn(Reply) + Send + 'static,
-) -> std::sync::mpsc::Sender<Request> {
+) -> HistoryThread {
     let (tx, rx) = std::sync::mpsc::channel::<Request>();
     let spawned = std::thread::Builder::new().name("ember-history".into()).spawn(move || {
         let mut recorder = match Store::open(&path) {
@@ -286,10 +309,14 @@ pub fn spawn(
             }
         }
     });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the history thread");
-    }
-    tx
+    let thread = match spawned {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the history thread");
+            None
+        }
+    };
+    HistoryThread { requests: Some(tx), thread }
 }
 
 #[cfg(test)]

@@ -154,16 +154,14 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
                 }
                 Effect::Record(op) => {
                     if let Some(recorder) = &recorder {
-                        if recorder.send(crate::store::recorder::Request::Record(op)).is_err() {
+                        if !recorder.send(crate::store::recorder::Request::Record(op)) {
                             // The history thread stopped after an error it already reported.
                             state.history = false;
                         }
                     }
                 }
                 Effect::Query(query) => {
-                    let sent = recorder
-                        .as_ref()
-                        .is_some_and(|r| r.send(crate::store::recorder::Request::Query(query)).is_ok());
+                    let sent = recorder.as_ref().is_some_and(|r| r.send(crate::store::recorder::Request::Query(query)));
                     if !sent {
                         update(
                             &mut state,
