@@ -301,7 +301,7 @@ pub async fn answer<W: Write>(
                     return Err(EngineError::Crashed("the engine thread has exited".into()).into());
                 };
                 match event {
-                    EngineEvent::Loading { .. } | EngineEvent::Prompt { .. } => {}
+                    EngineEvent::Loading { .. } => {}
                     EngineEvent::State { op, result } => {
                         if let Err(e) = result {
                             tracing::info!(?op, error = %e, "no saved context used");

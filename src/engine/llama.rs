@@ -471,10 +471,6 @@ impl Backend for LlamaSession<'_> {
         result
     }
 
-    fn render_prompt(&self, req: &TurnRequest) -> Result<(String, usize), EngineError> {
-        render_prompt(self.model, &self.format, &req.messages)
-    }
-
     fn save_state(&mut self, path: &std::path::Path) -> Result<usize, String> {
         if self.cached.is_empty() {
             return Err("nothing evaluated yet".into());

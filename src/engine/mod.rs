@@ -141,8 +141,6 @@ pub enum EngineEvent {
     Ready(ModelInfo),
     /// The model could not be loaded; the engine has stopped.
     LoadFailed(EngineError),
-    /// The exact prompt text a turn would send (answer to [`Command::RenderPrompt`]).
-    Prompt { turn: TurnId, text: String, tokens: usize },
     /// More of the reply.
     Delta { turn: TurnId, text: String },
     /// The reply is complete.
@@ -168,10 +166,9 @@ impl EngineEvent {
             | EngineEvent::Ready(_)
             | EngineEvent::LoadFailed(_)
             | EngineEvent::State { .. } => None,
-            EngineEvent::Prompt { turn, .. }
-            | EngineEvent::Delta { turn, .. }
-            | EngineEvent::Done { turn, .. }
-            | EngineEvent::Failed { turn, .. } => Some(*turn),
+            EngineEvent::Delta { turn, .. } | EngineEvent::Done { turn, .. } | EngineEvent::Failed { turn, .. } => {
+                Some(*turn)
+            }
         }
     }
 }
@@ -180,7 +177,6 @@ impl EngineEvent {
 #[derive(Debug)]
 pub enum Command {
     Generate(TurnRequest),
-    RenderPrompt(TurnRequest),
     /// Save the evaluated context (KV cache and its tokens) to a file, for an instant resume.
     SaveState(PathBuf),
     /// Load a saved context; the next turn reuses whatever prefix of it still matches.
@@ -201,8 +197,6 @@ pub trait Backend {
     /// Answers the conversation in `turn`, streaming the reply into `sink`.
     fn generate(&mut self, turn: &TurnRequest, sink: &mut dyn TurnSink)
         -> Result<(TurnStats, StopReason), EngineError>;
-    /// The exact prompt `turn` would send, and its length in tokens.
-    fn render_prompt(&self, turn: &TurnRequest) -> Result<(String, usize), EngineError>;
     /// Saves the evaluated context to `path`; returns the bytes written.
     fn save_state(&mut self, path: &std::path::Path) -> Result<usize, String>;
     /// Loads a saved context from `path`; returns the tokens now cached.
@@ -258,10 +252,6 @@ pub(crate) fn serve(
             Command::Shutdown => return,
             Command::SaveState(path) => EngineEvent::State { op: StateOp::Save, result: backend.save_state(&path) },
             Command::LoadState(path) => EngineEvent::State { op: StateOp::Load, result: backend.load_state(&path) },
-            Command::RenderPrompt(req) => match backend.render_prompt(&req) {
-                Ok((text, tokens)) => EngineEvent::Prompt { turn: req.turn, text, tokens },
-                Err(error) => EngineEvent::Failed { turn: req.turn, error },
-            },
             Command::Generate(req) if cancel.is_cancelled(req.turn) => {
                 EngineEvent::Done { turn: req.turn, stats: TurnStats::default(), stop: StopReason::Cancelled }
             }
@@ -330,11 +320,6 @@ impl EngineHandle {
     /// Asks for a reply. Events for it carry `req.turn`.
     pub fn generate(&self, req: TurnRequest) -> Result<(), EngineError> {
         self.send(Command::Generate(req))
-    }
-
-    /// Asks for the rendered prompt of `req`, answered by [`EngineEvent::Prompt`].
-    pub fn render_prompt(&self, req: TurnRequest) -> Result<(), EngineError> {
-        self.send(Command::RenderPrompt(req))
     }
 
     /// Saves the evaluated context to `path` (answered by [`EngineEvent::State`]).

@@ -159,26 +159,6 @@ impl FenceTracker {
     }
 }
 
-/// The code blocks of a finished Markdown text, byte-exact: (language, code).
-pub fn code_blocks(markdown: &str) -> Vec<(String, String)> {
-    let mut blocks = Vec::new();
-    let mut current: Option<(String, String)> = None;
-    let mut tracker = FenceTracker::default();
-    let mut on_chunk = |chunk: Chunk<'_>| match chunk {
-        Chunk::FenceOpen { lang, .. } => current = Some((lang.to_string(), String::new())),
-        Chunk::CodeLine(line) => {
-            if let Some((_, code)) = current.as_mut() {
-                code.push_str(line);
-            }
-        }
-        Chunk::FenceClose { .. } => blocks.extend(current.take()),
-        Chunk::Text(_) => {}
-    };
-    tracker.push(markdown, &mut on_chunk);
-    tracker.finish(&mut on_chunk);
-    blocks
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,14 +227,5 @@ mod tests {
     fn longer_fences_and_tildes() {
         let md = "````md\n```\ninner\n```\n````\n~~~\nt\n~~~\n";
         assert_eq!(merged(&[md]), vec!["O:md", "C:```\n", "C:inner\n", "C:```\n", "X", "O:", "C:t\n", "X"]);
-    }
-
-    #[test]
-    fn code_blocks_are_byte_exact() {
-        let md = "a\n```py\nx = 1\t# tab\r\n\n  y\n```\nb\n```\nz\n```";
-        assert_eq!(
-            code_blocks(md),
-            vec![("py".into(), "x = 1\t# tab\r\n\n  y\n".into()), (String::new(), "z\n".into())]
-        );
     }
 }

@@ -431,6 +431,19 @@ mod tests {
     }
 
     #[test]
+    fn code_blocks_are_byte_exact() {
+        let md = "a\n```py\nx = 1\t# tab\r\n\n  y\n```\nb\n```\nz\n```";
+        let code: Vec<(String, String)> = split_blocks(md)
+            .into_iter()
+            .filter_map(|b| match b {
+                Block::Code { lang, code, .. } => Some((lang, code)),
+                Block::Prose(_) => None,
+            })
+            .collect();
+        assert_eq!(code, vec![("py".into(), "x = 1\t# tab\r\n\n  y\n".into()), (String::new(), "z\n".into())]);
+    }
+
+    #[test]
     fn raw_lengths_add_up_and_tails_split_alike() {
         let md = "Intro.\n\n```rust\nfn a() {}\n```\nTail **x**";
         let raw = split_blocks_raw(md);

@@ -334,17 +334,5 @@ fn edit_in_editor(text: &str, extension: &str) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| e.to_string())
 }
 
-/// For tests: feed events, collect effects.
-pub fn apply(state: &mut AppState, events: impl IntoIterator<Item = AppEvent>) -> Vec<Effect> {
-    events.into_iter().flat_map(|e| update(state, e)).collect()
-}
-
-/// Drains pending engine events into the state without drawing (benchmarks, tests).
-pub fn drain(state: &mut AppState, events: &mut UnboundedReceiver<EngineEvent>) {
-    while let Ok(ev) = events.try_recv() {
-        update(state, AppEvent::Engine(ev));
-    }
-}
-
 #[cfg(test)]
 mod tests;

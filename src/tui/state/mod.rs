@@ -606,7 +606,6 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
             );
             state.model = ModelStatus::Failed(text);
         }
-        EngineEvent::Prompt { .. } => {}
         EngineEvent::State { op, result } => match (op, result) {
             (crate::engine::StateOp::Load, Ok(tokens)) => {
                 state.context_used = tokens;
