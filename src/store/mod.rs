@@ -222,18 +222,32 @@ impl Store {
             _ => StoreError::from(e),
         };
         conn.busy_timeout(Duration::from_secs(5)).map_err(corrupt)?;
-        // WAL lets readers and one writer work at once; NORMAL sync is safe in WAL mode.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(corrupt)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(corrupt)?;
         let mut store = Store { conn };
-        schema::migrate(&mut store.conn).map_err(|e| match e {
+        // Two processes opening a new database at once can get SQLITE_BUSY without the busy
+        // handler being consulted (switching to WAL needs an exclusive lock): retry, bounded.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match store.prepare(shown, &corrupt) {
+                Err(StoreError::Busy) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                done => return done.map(|()| store),
+            }
+        }
+    }
+
+    /// Journal mode, pragmas and migrations: everything `setup` needs before first use.
+    fn prepare(&mut self, shown: &str, corrupt: &dyn Fn(rusqlite::Error) -> StoreError) -> Result<(), StoreError> {
+        // WAL lets readers and one writer work at once; NORMAL sync is safe in WAL mode.
+        self.conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(corrupt)?;
+        self.conn.pragma_update(None, "foreign_keys", "ON").map_err(corrupt)?;
+        schema::migrate(&mut self.conn).map_err(|e| match e {
             StoreError::Sql(reason) if reason.contains("malformed") => {
                 StoreError::Corrupt { path: shown.to_string(), reason }
             }
             other => other,
-        })?;
-        Ok(store)
+        })
     }
 
     /// Starts a conversation and returns its id.
