@@ -56,40 +56,56 @@ pub struct Cli {
     #[arg(long)]
     pub code: bool,
 
-    /// System prompt.
+    /// System prompt (replaces the role's).
     #[arg(short, long, value_name = "TEXT")]
     pub system: Option<String>,
 
-    /// Most tokens to generate.
-    #[arg(long, value_name = "N", default_value_t = 2048)]
-    pub max_tokens: usize,
+    /// Role: a named system prompt with its own settings (`ember roles` lists them) [default: default].
+    #[arg(short, long, env = "EMBER_ROLE", value_name = "NAME")]
+    pub role: Option<String>,
 
-    /// Sampling temperature; 0 is greedy (deterministic).
-    #[arg(short = 't', long, value_name = "T", default_value_t = 0.7)]
-    pub temperature: f32,
+    /// A value for a role's {{NAME}} variable (repeatable), e.g. --var language=Rust.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = crate::roles::parse_var)]
+    pub vars: Vec<(String, String)>,
 
-    /// Top-k sampling (0 disables).
-    #[arg(long, value_name = "K", default_value_t = 40)]
-    pub top_k: i32,
+    /// Configuration file [default: $XDG_CONFIG_HOME/ember/config.toml].
+    #[arg(long, env = "EMBER_CONFIG", value_name = "PATH", global = true)]
+    pub config: Option<PathBuf>,
 
-    /// Top-p (nucleus) sampling (1.0 disables).
-    #[arg(long, value_name = "P", default_value_t = 0.95)]
-    pub top_p: f32,
+    /// Syntax-highlighting theme: dark, light, or a syntect theme name or .tmTheme file.
+    #[arg(long, env = "EMBER_THEME", value_name = "NAME")]
+    pub theme: Option<String>,
 
-    /// Min-p sampling (0 disables).
-    #[arg(long, value_name = "P", default_value_t = 0.05)]
-    pub min_p: f32,
+    /// Most tokens to generate [default: 2048].
+    #[arg(long, env = "EMBER_MAX_TOKENS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: Option<u32>,
 
-    /// Repeat penalty over the last 64 tokens (1.0 disables).
-    #[arg(long, value_name = "X", default_value_t = 1.1)]
-    pub repeat_penalty: f32,
+    /// Sampling temperature; 0 is greedy (deterministic) [default: 0.7].
+    #[arg(short = 't', long, env = "EMBER_TEMPERATURE", value_name = "T", value_parser = parse_temperature)]
+    pub temperature: Option<f32>,
+
+    /// Top-k sampling; 0 disables [default: 40].
+    #[arg(long, env = "EMBER_TOP_K", value_name = "K", value_parser = clap::value_parser!(i32).range(0..))]
+    pub top_k: Option<i32>,
+
+    /// Top-p (nucleus) sampling; 1.0 disables [default: 0.95].
+    #[arg(long, env = "EMBER_TOP_P", value_name = "P", value_parser = parse_probability)]
+    pub top_p: Option<f32>,
+
+    /// Min-p sampling; 0 disables [default: 0.05].
+    #[arg(long, env = "EMBER_MIN_P", value_name = "P", value_parser = parse_probability)]
+    pub min_p: Option<f32>,
+
+    /// Repeat penalty over the last 64 tokens; 1.0 disables [default: 1.1].
+    #[arg(long, env = "EMBER_REPEAT_PENALTY", value_name = "X", value_parser = parse_penalty)]
+    pub repeat_penalty: Option<f32>,
 
     /// Random seed (same seed, same model, same build: same answer).
-    #[arg(long, value_name = "N")]
+    #[arg(long, env = "EMBER_SEED", value_name = "N")]
     pub seed: Option<u32>,
 
     /// Context size in tokens [default: the model's, at most 8192].
-    #[arg(long = "ctx", value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
+    #[arg(long = "ctx", env = "EMBER_CTX", value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
     pub ctx: Option<u32>,
 
     /// Continue the latest conversation started in this directory.
@@ -100,22 +116,23 @@ pub struct Cli {
     #[arg(long, value_name = "ID")]
     pub session: Option<i64>,
 
-    /// Do not save this conversation (`EMBER_NO_HISTORY=1` too).
-    #[arg(long, env = "EMBER_NO_HISTORY", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
-    pub no_history: bool,
+    /// Do not save this conversation (`EMBER_NO_HISTORY=1` too; `history = false` in the config).
+    #[arg(long, env = "EMBER_NO_HISTORY", value_parser = clap::builder::BoolishValueParser::new(),
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub no_history: Option<bool>,
 
     /// CPU threads [default: physical cores].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "EMBER_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 
     /// Layers to offload to the GPU: a number or "all" [default: all when a GPU backend is built in].
-    #[arg(long, value_name = "N|all", value_parser = parse_gpu_layers)]
+    #[arg(long, env = "EMBER_GPU_LAYERS", value_name = "N|all", value_parser = parse_gpu_layers)]
     pub gpu_layers: Option<GpuLayers>,
 
     /// Flash attention: on, off, or auto (off on the CPU, where it slows long contexts down;
     /// llama.cpp's choice with a GPU).
-    #[arg(long, value_name = "on|off|auto", default_value = "auto", value_parser = parse_flash_attention)]
-    pub flash_attn: FlashAttention,
+    #[arg(long, value_name = "on|off|auto", value_parser = parse_flash_attention)]
+    pub flash_attn: Option<FlashAttention>,
 
     /// Use one of llama.cpp's built-in chat templates (chatml, llama3, gemma, mistral-v7, phi3, ...).
     #[arg(long, value_name = "NAME", conflicts_with = "template_file")]
@@ -142,6 +159,28 @@ pub enum Command {
         #[command(subcommand)]
         action: HistoryAction,
     },
+    /// The roles (--role NAME): built in, and yours in $XDG_CONFIG_HOME/ember/roles/*.md.
+    Roles,
+    /// The configuration file: where it is, and every key with its default.
+    Config {
+        /// Print the file's path.
+        #[arg(long, conflicts_with = "default")]
+        path: bool,
+        /// Print a configuration with every key documented, set to its default
+        /// (`ember config --default > "$(ember config --path)"` to start one).
+        #[arg(long)]
+        default: bool,
+    },
+    /// What ember sees: compute devices and their memory, how much of the model fits on them,
+    /// the build's GPU features, threads, and where config, data and logs live.
+    Doctor,
+    /// Print a shell completion script: ember completions bash > ~/.local/share/bash-completion/completions/ember
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): ember man > ~/.local/share/man/man1/ember.1
+    Man,
 }
 
 /// `ember history ...`
@@ -186,7 +225,8 @@ pub enum ExportFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlashAttention(pub Option<bool>);
 
-fn parse_flash_attention(s: &str) -> Result<FlashAttention, String> {
+/// `--flash-attn` and the config's `flash_attn`.
+pub fn parse_flash_attention(s: &str) -> Result<FlashAttention, String> {
     match s.to_ascii_lowercase().as_str() {
         "on" | "1" | "true" => Ok(FlashAttention(Some(true))),
         "off" | "0" | "false" => Ok(FlashAttention(Some(false))),
@@ -195,9 +235,33 @@ fn parse_flash_attention(s: &str) -> Result<FlashAttention, String> {
     }
 }
 
-fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
+fn parse_float(s: &str, lo: f32, hi: f32) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("{v} is out of range ({lo} to {hi})")),
+        Err(_) => Err(format!("expected a number, got {s:?}")),
+    }
+}
+
+fn parse_temperature(s: &str) -> Result<f32, String> {
+    parse_float(s, 0.0, 100.0)
+}
+
+fn parse_probability(s: &str) -> Result<f32, String> {
+    parse_float(s, 0.0, 1.0)
+}
+
+fn parse_penalty(s: &str) -> Result<f32, String> {
+    parse_float(s, 0.0, 100.0)
+}
+
+/// `gpu_layers` from the config file, in the flag's syntax.
+pub fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
     if s.eq_ignore_ascii_case("all") {
         return Ok(GpuLayers::All);
+    }
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(GpuLayers::Auto);
     }
     s.parse::<u32>().map(GpuLayers::Count).map_err(|_| format!("expected a number or \"all\", got {s:?}"))
 }

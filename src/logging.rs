@@ -70,12 +70,13 @@ impl<S: Subscriber> Layer<S> for LlamaErrors {
     }
 }
 
-/// Installs the global subscriber: a log file (if it can be opened) at `EMBER_LOG` level
-/// (default: ember at info, llama.cpp at warn), plus the llama.cpp error recorder.
-/// Returns the log file's path when file logging is on.
-pub fn init(log_file: &Path) -> Option<std::path::PathBuf> {
+/// Installs the global subscriber: a log file (if it can be opened) at `EMBER_LOG` level, else
+/// the config's `log_level` for ember (default: ember at info, llama.cpp at warn), plus the
+/// llama.cpp error recorder. Returns the log file's path when file logging is on.
+pub fn init(log_file: &Path, level: Option<&str>) -> Option<std::path::PathBuf> {
+    let level = level.unwrap_or("info").to_ascii_lowercase();
     let filter = EnvFilter::try_from_env("EMBER_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,ember=info,{LLAMA_TARGET}=warn")));
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,ember={level},{LLAMA_TARGET}=warn")));
     let file = log_file
         .parent()
         .map(std::fs::create_dir_all)

@@ -3,11 +3,11 @@
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
-use ember::cli::Cli;
-use ember::config::Paths;
-use ember::engine::llama::{self, EngineOptions, GpuLayers, TemplateChoice};
+use ember::cli::{Cli, Command};
+use ember::config::{Effective, Paths, Settings};
+use ember::engine::llama::{self, EngineOptions, TemplateChoice};
 use ember::engine::{EngineHandle, SamplingParams, StopReason};
 use ember::pipe::{self, AnswerPrinter, Attachment, OutputMode, PipeError};
 use ember::render::sanitize;
@@ -36,18 +36,96 @@ impl pipe::Notices for StderrNotices {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let paths = Paths::discover();
-    ember::logging::init(&paths.log_file());
-    tracing::debug!(?cli, "starting");
-    if let Some(ember::cli::Command::History { action }) = &cli.command {
-        return history(action, &paths);
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let mut paths = Paths::discover();
+    let config_path = cli.config.clone().unwrap_or_else(|| paths.config_file());
+    // These work whatever state the config file is in: they are how one finds and fixes it.
+    match &cli.command {
+        Some(Command::Config { path: true, .. }) => return print_out(&format!("{}\n", config_path.display())),
+        Some(Command::Config { default: true, .. }) => return print_out(ember::config::file::DEFAULT_CONFIG),
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "ember", &mut out);
+            return print_out(&String::from_utf8_lossy(&out));
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                say("error: ", &format!("cannot render the man page: {e}"));
+                return ExitCode::from(1);
+            }
+            return print_out(&String::from_utf8_lossy(&out));
+        }
+        _ => {}
     }
-    match run(cli, &paths) {
+    if cli.config.is_some() && !config_path.exists() {
+        say("error: ", &format!("no config file at {} (given with --config or EMBER_CONFIG)", config_path.display()));
+        return ExitCode::from(2);
+    }
+    let settings = match Settings::load(&config_path) {
+        Ok(s) => s,
+        Err(e) => {
+            say("error: ", &e.to_string());
+            return ExitCode::from(2);
+        }
+    };
+    paths.use_models_dir(settings.models_dir.as_deref());
+    let effective = match Effective::resolve(&cli, &matches, &settings, &config_path, &paths.roles_dir()) {
+        Ok(e) => e,
+        Err(e) => {
+            say("error: ", &e.to_string());
+            return ExitCode::from(2);
+        }
+    };
+    ember::logging::init(&paths.log_file(), settings.log_level.as_deref());
+    tracing::debug!(?cli, "starting");
+    if let Some(theme) = &effective.theme {
+        if let Err(e) = ember::render::highlight::set_theme(theme) {
+            say("error: ", &e);
+            return ExitCode::from(2);
+        }
+    }
+    match &cli.command {
+        Some(Command::History { action }) => return history(action, &paths),
+        Some(Command::Roles) => {
+            return match ember::info::roles(&paths.roles_dir(), std::io::stdout().is_terminal()) {
+                Ok(text) => print_out(&text),
+                Err(e) => {
+                    say("error: ", &e.to_string());
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(Command::Config { .. }) => return print_out(&ember::info::config_report(&config_path, &effective)),
+        Some(Command::Doctor) => {
+            let model = ember::models::resolve(effective.model.as_deref(), &paths.models_dir);
+            return print_out(&ember::info::doctor(&paths, &config_path, &effective, &model));
+        }
+        Some(Command::Completions { .. } | Command::Man) | None => {}
+    }
+    match run(cli, &effective, &paths) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             say("error: ", &e.to_string());
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Prints a subcommand's text to stdout (sanitized where it is a terminal); a closed pipe is fine.
+fn print_out(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let shown = if std::io::stdout().is_terminal() { sanitize(text) } else { text.into() };
+    match out.write_all(shown.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            say("error: ", &format!("cannot write to stdout: {e}"));
+            ExitCode::from(1)
         }
     }
 }
@@ -90,10 +168,10 @@ fn conversation_to_continue(cli: &Cli, store: &Store) -> Result<Option<Conversat
 }
 
 /// Opens the history database, or says why history is off (never fatal: the chat goes on).
-fn open_history(cli: &Cli, paths: &Paths) -> Result<Option<Store>, PipeError> {
-    if cli.no_history {
+fn open_history(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<Option<Store>, PipeError> {
+    if !effective.history {
         if cli.continue_last || cli.session.is_some() {
-            return Err(PipeError::Usage("--no-history cannot continue a saved conversation".into()));
+            return Err(PipeError::Usage("history is off (--no-history, EMBER_NO_HISTORY or the config's `history = false`): there is no saved conversation to continue".into()));
         }
         return Ok(None);
     }
@@ -113,12 +191,12 @@ fn open_history(cli: &Cli, paths: &Paths) -> Result<Option<Store>, PipeError> {
     }
 }
 
-fn engine_options(cli: &Cli, paths: &Paths) -> EngineOptions {
-    let mut options = EngineOptions::new(ember::models::resolve(cli.model.as_deref(), &paths.models_dir));
-    options.n_ctx = cli.ctx;
-    options.threads = cli.threads.map(usize::from);
-    options.gpu_layers = cli.gpu_layers.unwrap_or(GpuLayers::Auto);
-    options.flash_attention = cli.flash_attn.0;
+fn engine_options(cli: &Cli, effective: &Effective, paths: &Paths) -> EngineOptions {
+    let mut options = EngineOptions::new(ember::models::resolve(effective.model.as_deref(), &paths.models_dir));
+    options.n_ctx = effective.ctx;
+    options.threads = effective.threads.map(usize::from);
+    options.gpu_layers = effective.gpu_layers;
+    options.flash_attention = effective.flash_attention;
     options.template = match (&cli.template, &cli.template_file) {
         (Some(name), _) => TemplateChoice::Builtin(name.clone()),
         (None, Some(path)) => TemplateChoice::File(path.clone()),
@@ -127,24 +205,45 @@ fn engine_options(cli: &Cli, paths: &Paths) -> EngineOptions {
     options
 }
 
-fn sampling(cli: &Cli) -> SamplingParams {
-    let defaults = SamplingParams::default();
-    SamplingParams {
-        temperature: cli.temperature,
-        top_k: cli.top_k,
-        top_p: cli.top_p,
-        min_p: cli.min_p,
-        repeat_penalty: cli.repeat_penalty,
-        seed: cli.seed.unwrap_or_else(|| {
-            // No seed asked for: a different answer each run, as users expect from sampling.
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos() ^ d.as_secs() as u32)
-                .unwrap_or(defaults.seed)
-        }),
-        max_tokens: cli.max_tokens.max(1),
-        ..defaults
+/// The run's sampling settings; with no seed set anywhere, a different one each run, as users
+/// expect from sampling (a set seed, or temperature 0, gives the same answer every time).
+fn sampling(effective: &Effective) -> SamplingParams {
+    let mut params = effective.sampling.clone();
+    if effective.seed.is_none() {
+        if let Ok(d) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            params.seed = d.subsec_nanos() ^ d.as_secs() as u32;
+        }
     }
+    params
+}
+
+/// The system prompt: --system, an explicitly chosen role, a continued conversation's own,
+/// --code's, then the configured or default role.
+fn system_prompt(
+    cli: &Cli,
+    effective: &Effective,
+    resumed: Option<&Conversation>,
+) -> Result<Option<String>, PipeError> {
+    let role = || {
+        if effective.role.takes_input() {
+            // The role shapes the user's message instead.
+            return Ok(None);
+        }
+        effective.role.apply(&effective.vars, None).map(|a| a.system).map_err(|e| PipeError::Usage(e.to_string()))
+    };
+    if let Some(system) = &cli.system {
+        return Ok(Some(system.clone()));
+    }
+    if cli.role.is_some() {
+        return role();
+    }
+    if let Some(system) = resumed.and_then(|c| c.system_prompt.clone()) {
+        return Ok(Some(system));
+    }
+    if cli.code {
+        return Ok(Some(CODE_SYSTEM.to_string()));
+    }
+    role()
 }
 
 /// Gathers piped stdin and `--file`s. stdin is read only when it is not a terminal, so ember
@@ -178,34 +277,49 @@ fn color_wanted() -> bool {
 }
 
 /// The full-screen chat.
-fn run_tui(cli: &Cli, paths: &Paths) -> Result<u8, PipeError> {
+fn run_tui(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> {
     // One thread is plenty for the UI, and leaves the cores to llama.cpp.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;
-    let engine = engine_options(cli, paths);
-    let store = open_history(cli, paths)?;
+    let engine = engine_options(cli, effective, paths);
+    let store = open_history(cli, effective, paths)?;
     let resume = match &store {
         Some(store) => conversation_to_continue(cli, store)?,
         None => None,
     };
     // The recorder thread opens its own connection.
     drop(store);
-    let history = (!cli.no_history).then(|| ember::tui::HistorySetup {
+    if effective.role.takes_input() {
+        return Err(PipeError::Usage(format!(
+            "role {:?} is a template for one question ({{{{input}}}}): use it with a prompt or piped input",
+            effective.role.name
+        )));
+    }
+    let system = system_prompt(cli, effective, resume.as_ref())?;
+    let history = effective.history.then(|| ember::tui::HistorySetup {
         path: paths.history_db(),
         kv_dir: paths.kv_dir(),
         new: NewConversation {
             model: ember::models::display_name(&engine.model_path),
-            system_prompt: cli.system.clone(),
+            system_prompt: system.clone(),
             cwd: cwd(),
         },
         resume,
     });
+    let roles = ember::roles::load_all(&paths.roles_dir()).map_err(|e| PipeError::Usage(e.to_string()))?;
     let options = ember::tui::TuiOptions {
         engine,
-        sampling: sampling(cli),
-        system_prompt: cli.system.clone(),
+        sampling: sampling(effective),
+        system_prompt: system,
+        roles: ember::tui::RoleSwitch {
+            roles,
+            current: effective.role.name.clone(),
+            base: effective.base_sampling.clone(),
+            flags: effective.flag_sampling.clone(),
+            vars: effective.vars.clone(),
+        },
         color: color_wanted(),
         history,
     };
@@ -216,14 +330,14 @@ fn run_tui(cli: &Cli, paths: &Paths) -> Result<u8, PipeError> {
     }
 }
 
-fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
+fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> {
     let stdout_tty = std::io::stdout().is_terminal();
     let stdin_tty = std::io::stdin().is_terminal();
     let prompt = cli.prompt_text();
     let interactive =
         stdin_tty && stdout_tty && prompt.is_none() && !cli.print && cli.files.is_empty() && !cli.print_prompt;
     if interactive {
-        return run_tui(&cli, paths);
+        return run_tui(&cli, effective, paths);
     }
     let attachments = attachments(&cli)?;
     if prompt.is_none() && attachments.is_empty() {
@@ -233,17 +347,18 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
     }
     // --print-prompt saves nothing, but shows a continued conversation's earlier turns.
     let continuing = cli.continue_last || cli.session.is_some();
-    let store = if cli.print_prompt && !continuing { None } else { open_history(&cli, paths)? };
+    let store = if cli.print_prompt && !continuing { None } else { open_history(&cli, effective, paths)? };
     let resume = match &store {
         Some(store) => conversation_to_continue(&cli, store)?,
         None => None,
     };
-    let system = cli
-        .system
-        .clone()
-        .or_else(|| resume.as_ref().and_then(|c| c.system_prompt.clone()))
-        .or_else(|| cli.code.then(|| CODE_SYSTEM.to_string()));
-    let user = pipe::user_message(prompt.as_deref(), &attachments);
+    let system = system_prompt(&cli, effective, resume.as_ref())?;
+    let mut user = pipe::user_message(prompt.as_deref(), &attachments);
+    if effective.role.takes_input() {
+        let applied =
+            effective.role.apply(&effective.vars, Some(&user)).map_err(|e| PipeError::Usage(e.to_string()))?;
+        user = applied.user.unwrap_or(user);
+    }
     let mut messages = pipe::messages(system.as_deref(), user.clone());
     if let Some(conversation) = &resume {
         // Earlier turns go between the system prompt and the new question.
@@ -255,7 +370,7 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
         });
         messages.splice(at..at, earlier);
     }
-    let options = engine_options(&cli, paths);
+    let options = engine_options(&cli, effective, paths);
     let mut recorder = store.map(|store| {
         let new = NewConversation {
             model: ember::models::display_name(&options.model_path),
@@ -309,7 +424,8 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
         .enable_all()
         .build()
         .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;
-    let sampling = sampling(&cli);
+    let sampling = sampling(effective);
+    let max_tokens = sampling.max_tokens;
     runtime.block_on(async move {
         let (mut engine, mut events) = EngineHandle::spawn_llama(options);
         if let Some(id) = resumed_id {
@@ -370,7 +486,7 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
             say("", &pipe::stats_line(&outcome.stats));
         }
         match outcome.stop {
-            StopReason::MaxTokens => say("note: ", &format!("the answer was cut at --max-tokens {}", cli.max_tokens)),
+            StopReason::MaxTokens => say("note: ", &format!("the answer was cut at --max-tokens {max_tokens}")),
             StopReason::ContextFull => say("note: ", "the answer was cut: the context is full (raise it with --ctx N)"),
             StopReason::EndOfText | StopReason::StopString | StopReason::Cancelled => {}
         }

@@ -90,6 +90,42 @@ fn backend() -> Result<&'static LlamaBackend, EngineError> {
         .map_err(|e| EngineError::Crashed(format!("llama.cpp backend: {e}")))
 }
 
+/// A compute device llama.cpp can use, as `ember doctor` shows it.
+#[derive(Debug, Clone)]
+pub struct DeviceInfo {
+    pub name: String,
+    pub description: String,
+    /// The ggml backend: CPU, CUDA, Metal, Vulkan...
+    pub backend: String,
+    /// cpu, gpu, integrated gpu or accelerator.
+    pub kind: &'static str,
+    pub memory_total: usize,
+    pub memory_free: usize,
+}
+
+/// Every device llama.cpp sees, with its memory (the backend is initialised first).
+pub fn device_report() -> Result<Vec<DeviceInfo>, EngineError> {
+    use llama_cpp_2::LlamaBackendDeviceType as T;
+    backend()?;
+    Ok(llama_cpp_2::list_llama_ggml_backend_devices()
+        .into_iter()
+        .map(|d| DeviceInfo {
+            kind: match d.device_type {
+                T::Cpu => "cpu",
+                T::Gpu => "gpu",
+                T::IntegratedGpu => "integrated gpu",
+                T::Accelerator => "accelerator",
+                _ => "other",
+            },
+            name: d.name,
+            description: d.description,
+            backend: d.backend,
+            memory_total: d.memory_total,
+            memory_free: d.memory_free,
+        })
+        .collect())
+}
+
 /// Names of the compute devices llama.cpp can use, e.g. "CPU", "CUDA0 (NVIDIA H200)".
 pub fn devices() -> Vec<String> {
     llama_cpp_2::list_llama_ggml_backend_devices()

@@ -13,12 +13,48 @@ fn syntaxes() -> &'static SyntaxSet {
     SET.get_or_init(SyntaxSet::load_defaults_newlines)
 }
 
+static THEME: OnceLock<Theme> = OnceLock::new();
+
+/// The theme used when none is chosen.
+pub const DEFAULT_THEME: &str = "base16-ocean.dark";
+
 fn theme() -> &'static Theme {
-    static THEME: OnceLock<Theme> = OnceLock::new();
     THEME.get_or_init(|| {
         let mut themes = ThemeSet::load_defaults().themes;
-        themes.remove("base16-ocean.dark").unwrap_or_default()
+        themes.remove(DEFAULT_THEME).unwrap_or_default()
     })
+}
+
+/// The names `--theme` and the config's `theme` accept, besides a .tmTheme file's path.
+pub fn theme_names() -> Vec<String> {
+    let mut names: Vec<String> = ThemeSet::load_defaults().themes.into_keys().collect();
+    names.sort();
+    names.splice(0..0, ["dark".to_string(), "light".to_string()]);
+    names
+}
+
+/// Chooses the highlighting theme, before anything is highlighted: `dark`, `light`, one of
+/// syntect's theme names, or the path of a `.tmTheme` file.
+pub fn set_theme(name: &str) -> Result<(), String> {
+    let wanted = match name {
+        "dark" => DEFAULT_THEME,
+        "light" => "InspiredGitHub",
+        other => other,
+    };
+    let mut themes = ThemeSet::load_defaults().themes;
+    let theme = match themes.remove(wanted) {
+        Some(theme) => theme,
+        None if wanted.ends_with(".tmTheme") => {
+            ThemeSet::get_theme(wanted).map_err(|e| format!("cannot load the theme file {wanted}: {e}"))?
+        }
+        None => {
+            return Err(format!(
+                "unknown theme {name:?}; the themes are: {} (or a .tmTheme file's path)",
+                theme_names().join(", ")
+            ))
+        }
+    };
+    THEME.set(theme).map_err(|_| "the theme was already chosen".to_string())
 }
 
 /// The syntax for a fence's language tag (`rust`, `py`, `c++`, `sh`...), by name or extension.

@@ -12,6 +12,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/new", args: "", help: "start a new conversation" },
     CommandHelp { name: "/model", args: "[PATH]", help: "show the model, or load another GGUF file" },
     CommandHelp { name: "/system", args: "[TEXT|clear]", help: "show, set or clear the system prompt" },
+    CommandHelp { name: "/role", args: "[NAME]", help: "list the roles, or switch to one" },
     CommandHelp { name: "/file", args: "PATH", help: "attach a file to the next message" },
     CommandHelp { name: "/copy", args: "N", help: "copy code block N to the clipboard" },
     CommandHelp { name: "/save", args: "N PATH", help: "save code block N to a file" },
@@ -30,6 +31,7 @@ pub enum SlashCommand {
     New,
     Model(Option<String>),
     System(Option<String>),
+    Role(Option<String>),
     File(String),
     Copy(usize),
     Save(usize, Option<String>),
@@ -59,6 +61,7 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
         "/new" | "/clear" => Ok(SlashCommand::New),
         "/model" => Ok(SlashCommand::Model(arg)),
         "/system" => Ok(SlashCommand::System(arg)),
+        "/role" => Ok(SlashCommand::Role(arg)),
         "/file" => arg.map(SlashCommand::File).ok_or_else(|| "usage: /file PATH".into()),
         "/copy" => number(rest).map(SlashCommand::Copy).ok_or_else(|| "usage: /copy N (a code block number)".into()),
         "/save" => {

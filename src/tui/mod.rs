@@ -30,9 +30,25 @@ pub struct TuiOptions {
     pub engine: EngineOptions,
     pub sampling: SamplingParams,
     pub system_prompt: Option<String>,
+    /// The roles `/role` switches among.
+    pub roles: RoleSwitch,
     pub color: bool,
     /// Where conversations are saved; `None` with --no-history.
     pub history: Option<HistorySetup>,
+}
+
+/// What `/role NAME` needs: the roles, and the sampling settings a role's values apply between.
+#[derive(Debug, Clone, Default)]
+pub struct RoleSwitch {
+    pub roles: Vec<crate::roles::Role>,
+    /// The role in use.
+    pub current: String,
+    /// Defaults with the config file's values.
+    pub base: SamplingParams,
+    /// The flags' values, which beat a role's.
+    pub flags: crate::roles::SamplingOverrides,
+    /// `--var` values.
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 /// Saving conversations: the database, the facts of a new conversation, or one to continue.
@@ -72,6 +88,7 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
     let (mut engine, mut engine_events) = EngineHandle::spawn_llama(engine_options.clone());
     let mut state =
         AppState::new(engine_options.model_path.clone(), options.system_prompt, options.sampling, options.color);
+    state.roles = options.roles;
     let size = term.size()?;
     state.size = (size.width, size.height);
     let (side_tx, mut side_rx) = unbounded_channel::<AppEvent>();

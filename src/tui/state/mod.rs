@@ -178,6 +178,8 @@ pub struct AppState {
     pub chord: bool,
     pub system_prompt: Option<String>,
     pub sampling: SamplingParams,
+    /// The roles `/role` switches among.
+    pub roles: crate::tui::RoleSwitch,
     pub attachments: Vec<Attachment>,
     /// Selected entry in the code pane.
     pub code_selected: usize,
@@ -254,6 +256,7 @@ impl AppState {
             chord: false,
             system_prompt,
             sampling,
+            roles: crate::tui::RoleSwitch::default(),
             attachments: Vec::new(),
             code_selected: 0,
             size: (80, 24),

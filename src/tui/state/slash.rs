@@ -94,6 +94,20 @@ impl AppState {
                 }
                 Vec::new()
             }
+            SlashCommand::Role(None) => {
+                let names: Vec<String> = self
+                    .roles
+                    .roles
+                    .iter()
+                    .map(|r| if r.name == self.roles.current { format!("[{}]", r.name) } else { r.name.clone() })
+                    .collect();
+                self.info(format!("roles: {} · /role NAME switches", names.join(" ")));
+                Vec::new()
+            }
+            SlashCommand::Role(Some(name)) => {
+                self.switch_role(&name);
+                Vec::new()
+            }
             SlashCommand::File(path) => vec![Effect::ReadFile(path)],
             SlashCommand::Copy(n) => match self.block_index(n) {
                 Some(i) => self.copy(i),
@@ -132,6 +146,30 @@ impl AppState {
             SlashCommand::Retry => self.retry(),
             SlashCommand::Edit => self.edit(),
             SlashCommand::Quit => self.quit(),
+        }
+    }
+
+    /// `/role NAME`: its system prompt and sampling settings from the next answer on.
+    fn switch_role(&mut self, name: &str) {
+        let Some(role) = self.roles.roles.iter().find(|r| r.name == name).cloned() else {
+            let known: Vec<&str> = self.roles.roles.iter().map(|r| r.name.as_str()).collect();
+            self.error(format!("no role named {name:?}; the roles are: {}", known.join(", ")));
+            return;
+        };
+        if role.takes_input() {
+            self.error(format!("role {name:?} is a template for one question ({{{{input}}}}): use it in pipe mode"));
+            return;
+        }
+        match role.apply(&self.roles.vars, None) {
+            Ok(applied) => {
+                let seed = self.sampling.seed;
+                self.sampling = crate::config::resolve::sampling_with(&self.roles.base, &role, &self.roles.flags);
+                self.sampling.seed = seed;
+                self.system_prompt = applied.system;
+                self.roles.current = role.name.clone();
+                self.info(format!("role {}: {} (from the next answer)", role.name, role.description));
+            }
+            Err(e) => self.error(e.to_string()),
         }
     }
 

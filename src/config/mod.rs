@@ -1,6 +1,13 @@
-//! Where ember keeps things: XDG directories via `directories`.
+//! Where ember keeps things (XDG directories via `directories`), the configuration file, and
+//! the settings in force for a run.
 
-use std::path::PathBuf;
+pub mod file;
+pub mod resolve;
+
+use std::path::{Path, PathBuf};
+
+pub use file::{ConfigError, Settings};
+pub use resolve::{Effective, Origin};
 
 /// ember's folders. `EMBER_MODELS_DIR` overrides the models folder.
 #[derive(Debug, Clone)]
@@ -39,6 +46,24 @@ impl Paths {
     /// Saved model contexts (KV caches) for instant resume.
     pub fn kv_dir(&self) -> PathBuf {
         self.data_dir.join("kv")
+    }
+
+    /// The configuration file (`--config` and `EMBER_CONFIG` choose another).
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+
+    /// The user's roles, which add to or override the built-in ones.
+    pub fn roles_dir(&self) -> PathBuf {
+        self.config_dir.join("roles")
+    }
+
+    /// The config file's `models_dir`, unless `EMBER_MODELS_DIR` is set (the environment wins).
+    pub fn use_models_dir(&mut self, from_file: Option<&Path>) {
+        let env_set = std::env::var_os("EMBER_MODELS_DIR").is_some_and(|v| !v.is_empty());
+        if let (false, Some(dir)) = (env_set, from_file) {
+            self.models_dir = resolve::expand_tilde(dir);
+        }
     }
 
     /// The log file.

@@ -1,0 +1,311 @@
+//! The settings in force for one run: flags > `EMBER_*` environment > config file > role >
+//! defaults, each value with where it came from (`ember config` prints them).
+//!
+//! A role's sampling values sit between the config file and the flags: choosing `--role coder`
+//! lowers the temperature even when the file sets one, but `-t 1` still wins.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+
+use super::file::{GpuLayersSetting, RemoteSettings, Settings};
+use crate::cli::{parse_flash_attention, parse_gpu_layers, Cli};
+use crate::engine::llama::GpuLayers;
+use crate::engine::SamplingParams;
+use crate::roles::{self, Role, RoleError, SamplingOverrides};
+
+/// Where a value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Flag,
+    Env(&'static str),
+    File,
+    Role,
+    Default,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Flag => f.write_str("command line"),
+            Origin::Env(name) => write!(f, "environment ({name})"),
+            Origin::File => f.write_str("config file"),
+            Origin::Role => f.write_str("role"),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// The settings for this run.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub model: Option<String>,
+    pub ctx: Option<u32>,
+    pub threads: Option<u16>,
+    pub gpu_layers: GpuLayers,
+    pub flash_attention: Option<bool>,
+    pub role: Role,
+    /// Whether the role was asked for (flag, environment or file) rather than the default.
+    pub role_chosen: bool,
+    pub vars: BTreeMap<String, String>,
+    pub theme: Option<String>,
+    pub history: bool,
+    pub log_level: Option<String>,
+    /// The seed, when one was set anywhere; otherwise each run draws its own.
+    pub seed: Option<u32>,
+    /// The sampling settings for this run's role.
+    pub sampling: SamplingParams,
+    /// Defaults with the config file's values: what a role's values apply onto.
+    pub base_sampling: SamplingParams,
+    /// The flags' and environment's values, which beat any role's.
+    pub flag_sampling: SamplingOverrides,
+    pub remote: RemoteSettings,
+    /// `(key, value, origin)` for `ember config`.
+    pub report: Vec<(String, String, Origin)>,
+}
+
+/// Settings that cannot be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Role(#[from] RoleError),
+    #[error("invalid config file {path}: `{key}`: {message}")]
+    Value { path: PathBuf, key: &'static str, message: String },
+}
+
+fn origin(matches: &ArgMatches, id: &str, env: &'static str) -> Origin {
+    match matches.value_source(id) {
+        Some(ValueSource::EnvVariable) => Origin::Env(env),
+        _ => Origin::Flag,
+    }
+}
+
+struct Picker<'a> {
+    matches: &'a ArgMatches,
+    report: Vec<(String, String, Origin)>,
+}
+
+impl Picker<'_> {
+    /// The flag (or its environment variable), else the file's value, else the default.
+    fn pick<T: Clone + fmt::Debug>(
+        &mut self,
+        key: &str,
+        id: &str,
+        env: &'static str,
+        flag: Option<T>,
+        file: Option<T>,
+        default: Option<T>,
+    ) -> Option<T> {
+        let (value, from) = match (flag, file) {
+            (Some(v), _) => (Some(v), origin(self.matches, id, env)),
+            (None, Some(v)) => (Some(v), Origin::File),
+            (None, None) => (default, Origin::Default),
+        };
+        let shown = value.as_ref().map_or_else(|| "(unset)".to_string(), |v| format!("{v:?}"));
+        self.report.push((key.to_string(), shown, from));
+        value
+    }
+}
+
+impl Effective {
+    /// Resolves the settings. `matches` are the ones `cli` was parsed from (they tell a flag
+    /// from an environment variable); `roles_dir` holds the user's roles.
+    pub fn resolve(
+        cli: &Cli,
+        matches: &ArgMatches,
+        file: &Settings,
+        file_path: &Path,
+        roles_dir: &Path,
+    ) -> Result<Effective, ResolveError> {
+        let mut p = Picker { matches, report: Vec::new() };
+        let bad =
+            |key: &'static str, message: String| ResolveError::Value { path: file_path.to_path_buf(), key, message };
+        let model = p.pick("model", "model", "EMBER_MODEL", cli.model.clone(), file.model.clone(), None);
+        let ctx = p.pick("ctx", "ctx", "EMBER_CTX", cli.ctx, file.ctx.filter(|&c| c != 0), None);
+        let threads =
+            p.pick("threads", "threads", "EMBER_THREADS", cli.threads, file.threads.filter(|&t| t != 0), None);
+        let file_gpu = match &file.gpu_layers {
+            Some(GpuLayersSetting::Count(n)) => Some(GpuLayers::Count(*n)),
+            Some(GpuLayersSetting::Word(w)) => Some(parse_gpu_layers(w).map_err(|m| bad("gpu_layers", m))?),
+            None => None,
+        };
+        let gpu_layers = p
+            .pick("gpu_layers", "gpu_layers", "EMBER_GPU_LAYERS", cli.gpu_layers, file_gpu, Some(GpuLayers::Auto))
+            .unwrap_or(GpuLayers::Auto);
+        let file_fa =
+            file.flash_attn.as_deref().map(parse_flash_attention).transpose().map_err(|m| bad("flash_attn", m))?;
+        let flash_attention = p.pick("flash_attn", "flash_attn", "", cli.flash_attn, file_fa, None).and_then(|f| f.0);
+        let role_name = p.pick("role", "role", "EMBER_ROLE", cli.role.clone(), file.role.clone(), None);
+        let role_chosen = role_name.is_some();
+        let role = roles::find(roles_dir, role_name.as_deref().unwrap_or("default"))?;
+        let theme = p.pick("theme", "theme", "EMBER_THEME", cli.theme.clone(), file.theme.clone(), None);
+        let no_history = cli.no_history.map(|off| !off);
+        let history =
+            p.pick("history", "no_history", "EMBER_NO_HISTORY", no_history, file.history, Some(true)).unwrap_or(true);
+        let log_level = match std::env::var("EMBER_LOG").ok().filter(|v| !v.is_empty()) {
+            Some(v) => {
+                p.report.push(("log_level".into(), format!("{v:?}"), Origin::Env("EMBER_LOG")));
+                Some(v)
+            }
+            None => p.pick("log_level", "", "", None, file.log_level.clone(), None),
+        };
+
+        // Sampling: defaults, then the file, then the role, then flags and environment.
+        let fs = &file.sampling;
+        let rs = &role.sampling;
+        let mut base = SamplingParams::default();
+        let flags = SamplingOverrides {
+            temperature: cli.temperature,
+            top_k: cli.top_k,
+            top_p: cli.top_p,
+            min_p: cli.min_p,
+            repeat_penalty: cli.repeat_penalty,
+            max_tokens: cli.max_tokens.map(|n| n as usize),
+        };
+        macro_rules! sample {
+            ($field:ident, $env:literal) => {{
+                let from = match (flags.$field, rs.$field, fs.$field) {
+                    (Some(_), _, _) => origin(matches, stringify!($field), $env),
+                    (None, Some(_), _) => Origin::Role,
+                    (None, None, Some(_)) => Origin::File,
+                    (None, None, None) => Origin::Default,
+                };
+                if let Some(v) = fs.$field {
+                    base.$field = v;
+                }
+                let value = flags.$field.or(rs.$field).unwrap_or(base.$field);
+                p.report.push((format!("sampling.{}", stringify!($field)), format!("{value:?}"), from));
+            }};
+        }
+        sample!(temperature, "EMBER_TEMPERATURE");
+        sample!(top_k, "EMBER_TOP_K");
+        sample!(top_p, "EMBER_TOP_P");
+        sample!(min_p, "EMBER_MIN_P");
+        sample!(repeat_penalty, "EMBER_REPEAT_PENALTY");
+        sample!(max_tokens, "EMBER_MAX_TOKENS");
+        let seed = p.pick("sampling.seed", "seed", "EMBER_SEED", cli.seed, fs.seed, None);
+        if let Some(seed) = seed {
+            base.seed = seed;
+        }
+        let sampling = sampling_with(&base, &role, &flags);
+        let remote = file.remote.clone();
+        let vars = cli.vars.iter().cloned().collect();
+        Ok(Effective {
+            model,
+            ctx,
+            threads,
+            gpu_layers,
+            flash_attention,
+            role,
+            role_chosen,
+            vars,
+            theme,
+            history,
+            log_level,
+            seed,
+            sampling,
+            base_sampling: base,
+            flag_sampling: flags,
+            remote,
+            report: p.report,
+        })
+    }
+}
+
+/// The sampling settings with `role` chosen: `base`, then the role's values, then `flags`.
+pub fn sampling_with(base: &SamplingParams, role: &Role, flags: &SamplingOverrides) -> SamplingParams {
+    let mut params = base.clone();
+    role.sampling.apply(&mut params);
+    flags.apply(&mut params);
+    params
+}
+
+/// `~/x` to `$HOME/x` (config files are written by hand).
+pub fn expand_tilde(path: &Path) -> PathBuf {
+    match (path.strip_prefix("~"), directories::BaseDirs::new()) {
+        (Ok(rest), Some(base)) => base.home_dir().join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches};
+
+    fn resolve(args: &[&str], file: &str) -> Effective {
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        let settings = Settings::parse(file, Path::new("c.toml")).unwrap();
+        Effective::resolve(&cli, &matches, &settings, Path::new("c.toml"), Path::new("/nonexistent")).unwrap()
+    }
+
+    fn origin_of(e: &Effective, key: &str) -> Origin {
+        e.report.iter().find(|(k, _, _)| k == key).map(|(_, _, o)| *o).unwrap()
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let e = resolve(&["ember"], "");
+        assert_eq!(e.sampling.temperature, SamplingParams::default().temperature);
+        assert_eq!(e.role.name, "default");
+        assert!(!e.role_chosen);
+        assert!(e.history);
+        assert_eq!(e.seed, None);
+        assert_eq!(origin_of(&e, "sampling.temperature"), Origin::Default);
+    }
+
+    #[test]
+    fn the_file_then_the_role_then_the_flag() {
+        let file =
+            "ctx = 4096\nrole = \"coder\"\nhistory = false\n[sampling]\ntemperature = 0.9\ntop_k = 7\nseed = 3\n";
+        let e = resolve(&["ember"], file);
+        assert_eq!(e.ctx, Some(4096));
+        assert_eq!(e.role.name, "coder");
+        assert!(!e.history);
+        // coder sets temperature 0.2, which beats the file's 0.9; top_k is only in the file.
+        assert_eq!(e.sampling.temperature, 0.2);
+        assert_eq!(origin_of(&e, "sampling.temperature"), Origin::Role);
+        assert_eq!(e.sampling.top_k, 7);
+        assert_eq!(origin_of(&e, "sampling.top_k"), Origin::File);
+        assert_eq!((e.seed, e.sampling.seed), (Some(3), 3));
+        let e = resolve(&["ember", "-t", "1.5", "--ctx", "512", "--role", "default", "--no-history=false"], file);
+        assert_eq!(e.sampling.temperature, 1.5);
+        assert_eq!(origin_of(&e, "sampling.temperature"), Origin::Flag);
+        assert_eq!(e.ctx, Some(512));
+        assert_eq!(e.role.name, "default");
+        assert!(e.history, "--no-history=false beats the file's history = false");
+        assert_eq!(e.sampling.temperature, 1.5);
+    }
+
+    #[test]
+    fn gpu_layers_and_flash_attention_from_the_file() {
+        let e = resolve(&["ember"], "gpu_layers = 12\nflash_attn = \"on\"\n");
+        assert_eq!(e.gpu_layers, GpuLayers::Count(12));
+        assert_eq!(e.flash_attention, Some(true));
+        let e =
+            resolve(&["ember", "--gpu-layers", "all", "--flash-attn", "off"], "gpu_layers = 12\nflash_attn = \"on\"\n");
+        assert_eq!(e.gpu_layers, GpuLayers::All);
+        assert_eq!(e.flash_attention, Some(false));
+    }
+
+    #[test]
+    fn an_unknown_role_lists_the_known_ones() {
+        let matches = Cli::command().try_get_matches_from(["ember", "--role", "poet"]).unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        let err = Effective::resolve(&cli, &matches, &Settings::default(), Path::new("c"), Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no role named \"poet\"") && err.contains("coder"), "{err}");
+    }
+
+    #[test]
+    fn tilde_expands_to_home() {
+        let home = directories::BaseDirs::new().unwrap().home_dir().to_path_buf();
+        assert_eq!(expand_tilde(Path::new("~/models")), home.join("models"));
+        assert_eq!(expand_tilde(Path::new("/abs")), PathBuf::from("/abs"));
+    }
+}

@@ -1,0 +1,148 @@
+//! Text for the informational subcommands: `ember roles`, `ember config`, `ember doctor`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::config::{Effective, Paths};
+use crate::models::gguf;
+use crate::roles::{self, Source};
+
+/// `ember roles`: one line per role. On a terminal an aligned table, piped `name<TAB>description`.
+pub fn roles(user_dir: &Path, terminal: bool) -> Result<String, roles::RoleError> {
+    let roles = roles::load_all(user_dir)?;
+    let width = roles.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for role in &roles {
+        let mark = match &role.source {
+            Source::Builtin => String::new(),
+            Source::File(p) => format!("  ({})", p.display()),
+        };
+        if terminal {
+            let _ = writeln!(out, "{:width$}  {}{mark}", role.name, role.description);
+        } else {
+            let _ = writeln!(out, "{}\t{}", role.name, role.description);
+        }
+    }
+    if terminal {
+        let _ = writeln!(
+            out,
+            "\nUse one with --role NAME (or /role NAME in the chat). Add or override roles as Markdown files in {}.",
+            user_dir.display()
+        );
+    }
+    Ok(out)
+}
+
+/// `ember config`: the settings in force and where each came from.
+pub fn config_report(config_path: &Path, effective: &Effective) -> String {
+    let exists = if config_path.exists() { "" } else { " (not present: defaults apply)" };
+    let mut out = format!("# config file: {}{exists}\n", config_path.display());
+    let width = effective.report.iter().map(|(k, v, _)| k.len() + v.len() + 3).max().unwrap_or(0);
+    for (key, value, origin) in &effective.report {
+        let line = format!("{key} = {value}");
+        let _ = writeln!(out, "{line:width$}  # {origin}");
+    }
+    out
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// `ember doctor`: what llama.cpp sees and where ember keeps things.
+pub fn doctor(paths: &Paths, config_path: &Path, effective: &Effective, model: &Path) -> String {
+    let mut out = String::new();
+    let features: Vec<&str> =
+        [(cfg!(feature = "cuda"), "cuda"), (cfg!(feature = "metal"), "metal"), (cfg!(feature = "vulkan"), "vulkan")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+    let _ = writeln!(out, "ember {}", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        out,
+        "build features: {}",
+        if features.is_empty() {
+            "none (CPU only; build with --features cuda, metal or vulkan for a GPU)".to_string()
+        } else {
+            features.join(", ")
+        }
+    );
+    let threads = effective.threads.map(usize::from).unwrap_or_else(crate::engine::llama::default_threads);
+    let _ = writeln!(
+        out,
+        "threads: {threads} ({}; {} physical cores, {} logical)",
+        if effective.threads.is_some() { "set" } else { "one per physical core" },
+        num_cpus::get_physical(),
+        num_cpus::get()
+    );
+
+    // The model: its size and how many of its layers each device could hold.
+    let header = gguf::read_header(model);
+    let _ = writeln!(out, "\nmodel: {}", model.display());
+    let (file_size, layers) = match &header {
+        Ok(h) => {
+            let size = std::fs::metadata(model).map(|m| m.len()).unwrap_or(0);
+            let arch = h.architecture().unwrap_or("?").to_string();
+            let layers = h.get_u64(&format!("{arch}.block_count"));
+            let _ = writeln!(
+                out,
+                "  {} · architecture {arch} · {} layers · trained context {}",
+                mib(size),
+                layers.map_or("?".to_string(), |l| l.to_string()),
+                h.context_length().map_or("?".to_string(), |c| c.to_string())
+            );
+            (size, layers)
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  cannot read it: {e}");
+            (0, None)
+        }
+    };
+
+    let _ = writeln!(out, "\ncompute devices llama.cpp sees:");
+    match crate::engine::llama::device_report() {
+        Ok(devices) if devices.is_empty() => {
+            let _ = writeln!(out, "  none");
+        }
+        Ok(devices) => {
+            for d in devices {
+                let _ = writeln!(
+                    out,
+                    "  {} ({}, {}): {}{} free of {}",
+                    d.name,
+                    d.backend,
+                    d.kind,
+                    if d.description.is_empty() { String::new() } else { format!("{} · ", d.description) },
+                    mib(d.memory_free as u64),
+                    mib(d.memory_total as u64)
+                );
+                if d.kind != "cpu" {
+                    if let (Some(layers), true) = (layers, file_size > 0) {
+                        // Weights only; the context (KV cache) needs room too.
+                        let per_layer = file_size / (layers + 1).max(1);
+                        let fit = ((d.memory_free as u64).saturating_mul(9) / 10 / per_layer.max(1)).min(layers);
+                        let _ = writeln!(
+                            out,
+                            "    the model's weights fit: {fit} of {layers} layers{}",
+                            if fit == layers { " (all: --gpu-layers all)" } else { " (--gpu-layers N)" }
+                        );
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  cannot initialise llama.cpp: {e}");
+        }
+    }
+    let _ = writeln!(out, "gpu layers: {:?}", effective.gpu_layers);
+
+    let status = if !config_path.exists() { "not present: defaults apply" } else { "valid" };
+    let _ = writeln!(out, "\nconfig:   {} ({status})", config_path.display());
+    let _ = writeln!(out, "roles:    {}", paths.roles_dir().display());
+    let _ = writeln!(out, "models:   {}", paths.models_dir.display());
+    let _ =
+        writeln!(out, "history:  {}{}", paths.history_db().display(), if effective.history { "" } else { " (off)" });
+    let _ = writeln!(out, "contexts: {}", paths.kv_dir().display());
+    let _ = writeln!(out, "log:      {}", paths.log_file().display());
+    out
+}
