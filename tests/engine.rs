@@ -200,6 +200,35 @@ fn a_conversation_longer_than_the_context_drops_its_oldest_turns() {
 }
 
 #[test]
+fn pinned_turns_stay_when_the_conversation_outgrows_the_context() {
+    let mut opts = options();
+    opts.n_ctx = Some(256);
+    let model = llama::load_model(&opts, false, None).unwrap();
+    let (mut session, _) = llama::open_session(&model, &opts).unwrap();
+    let mut convo = vec![Message::new(Role::System, "You are brief.")];
+    for i in 0..12 {
+        convo.push(Message::new(Role::User, format!("Question number {i}: tell me about the number {i}.")));
+        convo.push(Message::new(Role::Assistant, format!("The number {i} is a fine number with many properties.")));
+    }
+    convo.push(Message::new(Role::User, "Which number did I ask about first?"));
+    convo[1].pinned = true;
+    let (stats, _) = session.generate(&request(1, convo.clone(), greedy(16)), &mut Collect::new(None)).unwrap();
+    let dropped = stats.dropped_messages;
+    assert!(dropped >= 2 && dropped % 2 == 0, "dropped {dropped}");
+    // What the model saw: the system prompt, the pinned first turn, then the newest turns. The
+    // same conversation written out that way reuses every token of the context just evaluated.
+    let mut expected: Vec<Message> = convo[..3].to_vec();
+    expected.extend_from_slice(&convo[3 + dropped..]);
+    for m in &mut expected {
+        m.pinned = false;
+    }
+    let (again, _) = session.generate(&request(2, expected, greedy(4)), &mut Collect::new(None)).unwrap();
+    assert_eq!(again.dropped_messages, 0);
+    assert_eq!(again.prompt_tokens, stats.prompt_tokens);
+    assert_eq!(again.reused_tokens, again.prompt_tokens - 1, "the pinned turn was not what stayed");
+}
+
+#[test]
 fn a_saved_context_resumes_in_a_fresh_session() {
     let opts = options();
     let model = llama::load_model(&opts, false, None).unwrap();

@@ -35,11 +35,20 @@ impl Role {
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// Kept in the context when older turns have to leave it (/pin).
+    #[serde(skip)]
+    pub pinned: bool,
 }
 
 impl Message {
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Message { role, content: content.into() }
+        Message { role, content: content.into(), pinned: false }
+    }
+
+    /// The message, pinned or not.
+    pub fn with_pin(mut self, pinned: bool) -> Self {
+        self.pinned = pinned;
+        self
     }
 }
 
@@ -367,14 +376,22 @@ pub fn fold_system(messages: &[Message]) -> Vec<Message> {
     out
 }
 
-/// The conversation without its oldest turn: the first user message after the system prompt and
-/// the replies up to the next user message. `None` when only the last question would be left.
+/// The conversation without its oldest unpinned turn: a user message after the system prompt
+/// and the replies up to the next user message, none of them pinned. `None` when only the last
+/// question and pinned turns would be left.
 pub fn drop_oldest_turn(messages: &[Message]) -> Option<Vec<Message>> {
-    let first = messages.iter().position(|m| m.role != Role::System)?;
-    let next_user = messages[first + 1..].iter().position(|m| m.role == Role::User).map(|i| first + 1 + i)?;
-    let mut out = messages[..first].to_vec();
-    out.extend_from_slice(&messages[next_user..]);
-    Some(out)
+    let mut start = messages.iter().position(|m| m.role != Role::System)?;
+    loop {
+        // The turn runs to the next user message; the last turn is the question itself.
+        let end = messages[start + 1..].iter().position(|m| m.role == Role::User).map(|i| start + 1 + i)?;
+        if messages[start..end].iter().any(|m| m.pinned) {
+            start = end;
+            continue;
+        }
+        let mut out = messages[..start].to_vec();
+        out.extend_from_slice(&messages[end..]);
+        return Some(out);
+    }
 }
 
 /// Private-use markers that stand in for message contents while locating them in a rendering.
@@ -583,6 +600,24 @@ mod tests {
         let twice = drop_oldest_turn(&once).unwrap();
         assert_eq!(twice.iter().map(|x| x.content.as_str()).collect::<Vec<_>>(), vec!["s", "q3"]);
         assert_eq!(drop_oldest_turn(&twice), None, "the question itself is never dropped");
+    }
+
+    #[test]
+    fn pinned_turns_stay_when_older_ones_leave() {
+        let convo = vec![
+            Message::new(Role::System, "s"),
+            Message::new(Role::User, "q1").with_pin(true),
+            Message::new(Role::Assistant, "a1"),
+            Message::new(Role::User, "q2"),
+            Message::new(Role::Assistant, "a2").with_pin(true),
+            Message::new(Role::User, "q3"),
+            Message::new(Role::Assistant, "a3"),
+            Message::new(Role::User, "q4"),
+        ];
+        let texts = |m: &[Message]| m.iter().map(|m| m.content.clone()).collect::<Vec<_>>();
+        let once = drop_oldest_turn(&convo).unwrap();
+        assert_eq!(texts(&once), ["s", "q1", "a1", "q2", "a2", "q4"], "the oldest unpinned turn (q3) left");
+        assert_eq!(drop_oldest_turn(&once), None, "only pinned turns and the question are left");
     }
 
     #[test]

@@ -131,6 +131,8 @@ pub struct StoredMessage {
     pub created_at: i64,
     /// Position among its siblings (1-based) and how many there are: "2/3".
     pub sibling: (usize, usize),
+    /// Kept in the context when older turns leave it.
+    pub pinned: bool,
 }
 
 /// What starts a conversation.
@@ -326,6 +328,12 @@ impl Store {
         }
     }
 
+    /// Pins or unpins a message.
+    pub fn set_pinned(&self, message: i64, pinned: bool) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE messages SET pinned = ?1 WHERE id = ?2", params![pinned, message])?;
+        Ok(())
+    }
+
     /// Renames a conversation.
     pub fn rename(&self, conversation: i64, title: &str) -> Result<(), StoreError> {
         let n = self.conn.execute("UPDATE conversations SET title = ?1 WHERE id = ?2", params![title, conversation])?;
@@ -402,7 +410,7 @@ impl Store {
         // Walk from the leaf to the root.
         let mut stmt = self.conn.prepare_cached(
             "WITH RECURSIVE branch(id) AS (SELECT ?1 UNION ALL SELECT m.parent_id FROM messages m JOIN branch b ON m.id = b.id WHERE m.parent_id IS NOT NULL)
-             SELECT m.id, m.parent_id, m.role, m.content, m.state, m.tokens, m.created_at,
+             SELECT m.id, m.parent_id, m.role, m.content, m.state, m.tokens, m.created_at, m.pinned,
                     (SELECT count(*) FROM messages s WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id AND s.id <= m.id),
                     (SELECT count(*) FROM messages s WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id)
              FROM messages m JOIN branch b ON m.id = b.id ORDER BY m.id",
@@ -419,7 +427,8 @@ impl Store {
                         state: MessageState::parse(&r.get::<_, String>(4)?),
                         tokens: r.get(5)?,
                         created_at: r.get(6)?,
-                        sibling: (r.get::<_, i64>(7)? as usize, r.get::<_, i64>(8)? as usize),
+                        pinned: r.get(7)?,
+                        sibling: (r.get::<_, i64>(8)? as usize, r.get::<_, i64>(9)? as usize),
                     })
                 })?
                 .collect::<Result<_, _>>()?,

@@ -13,6 +13,8 @@ pub enum RecordOp {
     /// Records a message after the first `keep` messages of the current branch. A `keep` shorter
     /// than the branch makes the message a sibling (/retry, /edit), keeping the old ones.
     Append { keep: usize, role: StoredRole, content: String, state: MessageState, stats: Option<RecordStats> },
+    /// Pins (or unpins) the message at this position of the current branch.
+    Pin { index: usize, pinned: bool },
 }
 
 /// A question for the history thread from the session picker.
@@ -156,6 +158,11 @@ impl Recorder {
                 };
                 let id = self.store.add_message(conversation, self.branch.last().copied(), &message)?;
                 self.branch.push(id);
+            }
+            RecordOp::Pin { index, pinned } => {
+                if let Some(&id) = self.branch.get(index) {
+                    self.store.set_pinned(id, pinned)?;
+                }
             }
         }
         Ok(self.conversation)

@@ -45,6 +45,8 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
         INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
     END;",
+    // 2: pinned messages stay in the context when older turns leave it.
+    "ALTER TABLE messages ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this build writes.
@@ -54,13 +56,18 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Each step reads the version inside an immediate (write-locked) transaction, so two processes
 /// starting at once never apply the same migration twice.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_to(conn, SCHEMA_VERSION)
+}
+
+/// Applies the migrations up to schema `target` (tests build older databases with it).
+pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), StoreError> {
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::TooNew { found: version, known: SCHEMA_VERSION });
         }
-        let Some(sql) = MIGRATIONS.get(version as usize) else {
+        let Some(sql) = MIGRATIONS.get(version as usize).filter(|_| version < target) else {
             tx.commit()?;
             return Ok(());
         };

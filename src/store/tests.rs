@@ -112,6 +112,38 @@ fn migrates_an_empty_file_and_refuses_a_newer_schema() {
 }
 
 #[test]
+fn a_version_1_database_migrates_and_keeps_its_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    // A database as the first release wrote it: schema 1, with a conversation in it.
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        schema::migrate_to(&mut conn, 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO conversations (id, title, created_at, updated_at, model, cwd, current_leaf)
+                 VALUES (1, 'old chat', 10, 20, 'smol', '/src', 2);
+             INSERT INTO messages (id, conversation_id, parent_id, role, content, state, created_at)
+                 VALUES (1, 1, NULL, 'user', 'What is a lifetime?', 'complete', 10),
+                        (2, 1, 1, 'assistant', 'A scope for references.', 'complete', 11);",
+        )
+        .unwrap();
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, 1);
+    }
+    let s = Store::open(&path).unwrap();
+    let v: i64 = Connection::open(&path).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    let c = s.load(1).unwrap();
+    assert_eq!(c.summary.title, "old chat");
+    let texts: Vec<_> = c.messages.iter().map(|m| (m.content.as_str(), m.pinned)).collect();
+    assert_eq!(texts, [("What is a lifetime?", false), ("A scope for references.", false)]);
+    assert_eq!(s.search("lifetime", 5).unwrap().len(), 1, "the full-text index came through");
+    // The new column works on the old rows.
+    s.set_pinned(1, true).unwrap();
+    assert!(s.load(1).unwrap().messages[0].pinned);
+}
+
+#[test]
 fn a_damaged_file_is_reported_not_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");

@@ -19,6 +19,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/sessions", args: "", help: "find and continue saved conversations" },
     CommandHelp { name: "/rename", args: "TITLE", help: "rename this conversation" },
     CommandHelp { name: "/export", args: "[md|json] [PATH]", help: "write this conversation to a file" },
+    CommandHelp { name: "/pin", args: "", help: "keep your last message in the context" },
     CommandHelp { name: "/retry", args: "", help: "regenerate the last answer" },
     CommandHelp { name: "/edit", args: "", help: "edit the last message and regenerate" },
     CommandHelp { name: "/quit", args: "", help: "leave ember" },
@@ -42,6 +43,7 @@ pub enum SlashCommand {
         json: bool,
         path: Option<String>,
     },
+    Pin,
     Retry,
     Edit,
     Quit,
@@ -72,6 +74,7 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
             number(n).map(|n| SlashCommand::Save(n, path)).ok_or_else(|| "usage: /save N [PATH]".into())
         }
         "/sessions" | "/history" => Ok(SlashCommand::Sessions),
+        "/pin" | "/unpin" => Ok(SlashCommand::Pin),
         "/rename" => arg.map(SlashCommand::Rename).ok_or_else(|| "usage: /rename TITLE".into()),
         "/export" => {
             let mut words = rest.split_whitespace();

@@ -346,6 +346,7 @@ fn session_picker_lists_filters_opens_renames_and_deletes() {
             tokens: None,
             created_at: 0,
             sibling: (1, 1),
+            pinned: false,
         }],
     };
     let effects = update(&mut s, AppEvent::History(Reply::Opened(Ok(conversation))));
@@ -384,6 +385,7 @@ fn versions_of_an_answer_are_shown_and_switched() {
         tokens: None,
         created_at: 0,
         sibling,
+        pinned: false,
     };
     let conversation = crate::store::Conversation {
         summary,
@@ -538,7 +540,7 @@ fn snapshot_code_pane_focused() {
 fn snapshot_help_overlay() {
     let mut s = ready_state();
     update(&mut s, key(KeyCode::F(1)));
-    insta::assert_snapshot!(screen(&s, 100, 30));
+    insta::assert_snapshot!(screen(&s, 100, 46));
 }
 
 #[test]
@@ -564,4 +566,30 @@ fn snapshot_slash_completion() {
     let mut s = ready_state();
     type_text(&mut s, "/s");
     insta::assert_snapshot!(screen(&s, 100, 12));
+}
+
+#[test]
+fn pin_keeps_the_last_question_in_context_and_is_saved() {
+    use crate::store::recorder::RecordOp;
+    let mut s = ready_state();
+    type_text(&mut s, "/pin");
+    update(&mut s, key(KeyCode::Enter));
+    assert!(s.status.as_ref().is_some_and(|m| m.error), "nothing to pin yet");
+    let t = ask(&mut s, "remember: the code word is heron", "noted");
+    done(&mut s, t, StopReason::EndOfText);
+    let t = ask(&mut s, "second question", "second answer");
+    done(&mut s, t, StopReason::EndOfText);
+    s.history = true;
+    s.conversation_id = Some(3);
+    type_text(&mut s, "/pin");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    // The second question is the 3rd saved message of the branch.
+    assert_eq!(effects, vec![Effect::Record(RecordOp::Pin { index: 2, pinned: true })]);
+    let pinned: Vec<_> = s.conversation().iter().filter(|m| m.pinned).map(|m| m.content.clone()).collect();
+    assert_eq!(pinned, ["second question"]);
+    assert!(screen(&s, 100, 14).contains("[pinned]"));
+    type_text(&mut s, "/unpin");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    assert_eq!(effects, vec![Effect::Record(RecordOp::Pin { index: 2, pinned: false })]);
+    assert!(s.conversation().iter().all(|m| !m.pinned));
 }

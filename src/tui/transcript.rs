@@ -41,6 +41,8 @@ pub struct Entry {
     pub first_block: usize,
     /// This is version `.0` of `.1` (after /retry or /edit); shown as "2/3".
     pub versions: Option<(usize, usize)>,
+    /// Stays in the context when older turns leave it (/pin).
+    pub pinned: bool,
 }
 
 /// A code block of the conversation, byte-exact as the model wrote it.
@@ -124,6 +126,9 @@ fn header(entry: &Entry, color: bool) -> Line<'static> {
     if let Some((at, of)) = entry.versions {
         spans.push(Span::styled(format!("  ‹ {at}/{of} ›"), dim));
     }
+    if entry.pinned {
+        spans.push(Span::styled("  [pinned]", dim));
+    }
     match &entry.state {
         EntryState::Stopped => spans.push(Span::styled("  [stopped]", dim)),
         EntryState::Failed(_) => spans.push(Span::styled("  [failed]", dim)),
@@ -169,7 +174,7 @@ impl Transcript {
     pub fn push(&mut self, author: Author, content: impl Into<String>, state: EntryState) {
         let first_block = self.code_blocks.len() + 1;
         let finished = state != EntryState::Streaming;
-        self.entries.push(Entry { author, content: content.into(), state, first_block, versions: None });
+        self.entries.push(Entry { author, content: content.into(), state, first_block, versions: None, pinned: false });
         self.cache.borrow_mut().push(Cached::default());
         if finished {
             self.collect_code(self.entries.len() - 1);
@@ -188,7 +193,14 @@ impl Transcript {
         let first_block = self.entries[at].first_block;
         self.entries.insert(
             at,
-            Entry { author, content: content.into(), state: EntryState::Complete, first_block, versions: None },
+            Entry {
+                author,
+                content: content.into(),
+                state: EntryState::Complete,
+                first_block,
+                versions: None,
+                pinned: false,
+            },
         );
         self.cache.borrow_mut().insert(at, Cached::default());
         // The reply's code numbers follow the notice's (which has none); nothing to renumber.
@@ -198,6 +210,14 @@ impl Transcript {
     pub fn append(&mut self, text: &str) {
         if let Some(last) = self.entries.last_mut() {
             last.content.push_str(text);
+        }
+    }
+
+    /// Pins or unpins entry `i`.
+    pub fn set_pinned(&mut self, i: usize, pinned: bool) {
+        if let Some(entry) = self.entries.get_mut(i) {
+            entry.pinned = pinned;
+            self.invalidate(i);
         }
     }
 

@@ -282,6 +282,9 @@ impl AppState {
                 (StoredRole::Assistant, MessageState::Stopped) => (Author::Assistant, EntryState::Stopped),
             };
             self.transcript.push(author, m.content.clone(), state);
+            if m.pinned {
+                self.transcript.set_pinned(self.transcript.len() - 1, true);
+            }
             if m.sibling.1 > 1 {
                 self.transcript.set_versions(self.transcript.len() - 1, Some(m.sibling));
             }
@@ -362,7 +365,7 @@ impl AppState {
                 (Author::Assistant, EntryState::Complete | EntryState::Stopped) => Role::Assistant,
                 (Author::Assistant, EntryState::Streaming | EntryState::Failed(_)) | (Author::Notice, _) => continue,
             };
-            out.push(Message::new(role, entry.content.clone()));
+            out.push(Message::new(role, entry.content.clone()).with_pin(entry.pinned));
         }
         out
     }

@@ -143,10 +143,38 @@ impl AppState {
                     Vec::new()
                 }
             },
+            SlashCommand::Pin => self.toggle_pin(),
             SlashCommand::Retry => self.retry(),
             SlashCommand::Edit => self.edit(),
             SlashCommand::Quit => self.quit(),
         }
+    }
+
+    /// `/pin`: the last user message (and so its turn) stays in the context when older turns
+    /// have to leave it; again, it no longer does.
+    fn toggle_pin(&mut self) -> Vec<Effect> {
+        let entries = self.transcript.entries();
+        let Some(i) = entries.iter().rposition(|e| e.author == Author::User) else {
+            self.error("nothing to pin yet: /pin keeps your last message in the context");
+            return Vec::new();
+        };
+        let pinned = !entries[i].pinned;
+        // Its position among the saved messages of the branch.
+        let index = entries[..i]
+            .iter()
+            .filter(|e| {
+                matches!(
+                    (e.author, &e.state),
+                    (Author::User, _) | (Author::Assistant, EntryState::Complete | EntryState::Stopped)
+                )
+            })
+            .count();
+        self.transcript.set_pinned(i, pinned);
+        self.info(if pinned { "pinned: this turn stays in the context when older ones leave it" } else { "unpinned" });
+        if self.history {
+            return vec![Effect::Record(RecordOp::Pin { index, pinned })];
+        }
+        Vec::new()
     }
 
     /// `/role NAME`: its system prompt and sampling settings from the next answer on.
