@@ -174,17 +174,23 @@ fn handle_streams_and_cancels_by_turn_id() {
     engine.shutdown();
 }
 
-#[test]
-fn a_conversation_longer_than_the_context_drops_its_oldest_turns() {
+/// Options with a 256-token context, and a system prompt with twelve short turns (more than fit).
+fn small_context_and_long_conversation() -> (EngineOptions, Vec<Message>) {
     let mut opts = options();
     opts.n_ctx = Some(256);
-    let model = llama::load_model(&opts, false, None).unwrap();
-    let (mut session, _) = llama::open_session(&model, &opts).unwrap();
     let mut convo = vec![Message::new(Role::System, "You are brief.")];
     for i in 0..12 {
         convo.push(Message::new(Role::User, format!("Question number {i}: tell me about the number {i}.")));
         convo.push(Message::new(Role::Assistant, format!("The number {i} is a fine number with many properties.")));
     }
+    (opts, convo)
+}
+
+#[test]
+fn a_conversation_longer_than_the_context_drops_its_oldest_turns() {
+    let (opts, mut convo) = small_context_and_long_conversation();
+    let model = llama::load_model(&opts, false, None).unwrap();
+    let (mut session, _) = llama::open_session(&model, &opts).unwrap();
     convo.push(Message::new(Role::User, "Which number did I ask about last?"));
     let mut out = Collect::new(None);
     let (stats, _) = session.generate(&request(1, convo.clone(), greedy(16)), &mut out).unwrap();
@@ -201,15 +207,9 @@ fn a_conversation_longer_than_the_context_drops_its_oldest_turns() {
 
 #[test]
 fn pinned_turns_stay_when_the_conversation_outgrows_the_context() {
-    let mut opts = options();
-    opts.n_ctx = Some(256);
+    let (opts, mut convo) = small_context_and_long_conversation();
     let model = llama::load_model(&opts, false, None).unwrap();
     let (mut session, _) = llama::open_session(&model, &opts).unwrap();
-    let mut convo = vec![Message::new(Role::System, "You are brief.")];
-    for i in 0..12 {
-        convo.push(Message::new(Role::User, format!("Question number {i}: tell me about the number {i}.")));
-        convo.push(Message::new(Role::Assistant, format!("The number {i} is a fine number with many properties.")));
-    }
     convo.push(Message::new(Role::User, "Which number did I ask about first?"));
     convo[1].pinned = true;
     let (stats, _) = session.generate(&request(1, convo.clone(), greedy(16)), &mut Collect::new(None)).unwrap();
