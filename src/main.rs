@@ -9,6 +9,7 @@ use ember::cli::Cli;
 use ember::config::Paths;
 use ember::engine::llama::{self, EngineOptions, GpuLayers, TemplateChoice};
 use ember::engine::{EngineHandle, SamplingParams, StopReason};
+use ember::models::{self, discover::Roots};
 use ember::pipe::{self, AnswerPrinter, Attachment, OutputMode, PipeError};
 use ember::render::sanitize;
 use ember::store::recorder::{RecordOp, RecordStats, Recorder};
@@ -40,8 +41,18 @@ fn main() -> ExitCode {
     let paths = Paths::discover();
     ember::logging::init(&paths.log_file());
     tracing::debug!(?cli, "starting");
-    if let Some(ember::cli::Command::History { action }) = &cli.command {
-        return history(action, &paths);
+    match &cli.command {
+        Some(ember::cli::Command::History { action }) => return history(action, &paths),
+        Some(ember::cli::Command::Models { json }) => {
+            return models::cmd::run_models(&Roots::from_env(&paths.models_dir), *json)
+        }
+        Some(ember::cli::Command::Show { model, json }) => {
+            return models::cmd::run_show(model.as_deref(), &Roots::from_env(&paths.models_dir), *json)
+        }
+        Some(ember::cli::Command::Pull { url, sha256, name }) => {
+            return models::cmd::run_pull(url.as_deref(), sha256.as_deref(), name.as_deref(), &paths.models_dir)
+        }
+        None => {}
     }
     match run(cli, &paths) {
         Ok(code) => ExitCode::from(code),
@@ -113,8 +124,8 @@ fn open_history(cli: &Cli, paths: &Paths) -> Result<Option<Store>, PipeError> {
     }
 }
 
-fn engine_options(cli: &Cli, paths: &Paths) -> EngineOptions {
-    let mut options = EngineOptions::new(ember::models::resolve(cli.model.as_deref(), &paths.models_dir));
+fn engine_options(cli: &Cli, paths: &Paths) -> Result<EngineOptions, PipeError> {
+    let mut options = EngineOptions::new(models::resolve(cli.model.as_deref(), &paths.models_dir)?);
     options.n_ctx = cli.ctx;
     options.threads = cli.threads.map(usize::from);
     options.gpu_layers = cli.gpu_layers.unwrap_or(GpuLayers::Auto);
@@ -124,7 +135,7 @@ fn engine_options(cli: &Cli, paths: &Paths) -> EngineOptions {
         (None, Some(path)) => TemplateChoice::File(path.clone()),
         (None, None) => TemplateChoice::Model,
     };
-    options
+    Ok(options)
 }
 
 fn sampling(cli: &Cli) -> SamplingParams {
@@ -184,7 +195,7 @@ fn run_tui(cli: &Cli, paths: &Paths) -> Result<u8, PipeError> {
         .enable_all()
         .build()
         .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;
-    let engine = engine_options(cli, paths);
+    let engine = engine_options(cli, paths)?;
     let store = open_history(cli, paths)?;
     let resume = match &store {
         Some(store) => conversation_to_continue(cli, store)?,
@@ -255,7 +266,7 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
         });
         messages.splice(at..at, earlier);
     }
-    let options = engine_options(&cli, paths);
+    let options = engine_options(&cli, paths)?;
     let mut recorder = store.map(|store| {
         let new = NewConversation {
             model: ember::models::display_name(&options.model_path),
