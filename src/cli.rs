@@ -16,9 +16,11 @@ Examples:
   ember --print-prompt -s \"Be terse.\" \"hi\"      (show the exact prompt the model sees)
   ember -c \"and what about the second file?\"      (continue this directory's last conversation)
   ember history search lifetimes
+  ember models                  (the GGUF models on this machine, from every tool)
+  ember -m qwen \"hi\"            (any unique part of a model's name)
 
 Files:
-  models   $XDG_DATA_HOME/ember/models  (EMBER_MODELS_DIR overrides; `make model` installs the default)
+  models   $XDG_DATA_HOME/ember/models  (EMBER_MODELS_DIR overrides; `ember pull` installs the default)
   history  $XDG_DATA_HOME/ember/history.db  (SQLite; --no-history to keep a conversation out)
   log      $XDG_STATE_HOME/ember/ember.log  (llama.cpp's messages go here; EMBER_LOG=debug for more)
 

@@ -47,7 +47,8 @@ fn main() -> ExitCode {
             return models::cmd::run_models(&Roots::from_env(&paths.models_dir), *json)
         }
         Some(ember::cli::Command::Show { model, json }) => {
-            return models::cmd::run_show(model.as_deref(), &Roots::from_env(&paths.models_dir), *json)
+            let model = model.as_deref().or(cli.model.as_deref());
+            return models::cmd::run_show(model, &Roots::from_env(&paths.models_dir), *json);
         }
         Some(ember::cli::Command::Pull { url, sha256, name }) => {
             return models::cmd::run_pull(url.as_deref(), sha256.as_deref(), name.as_deref(), &paths.models_dir)
