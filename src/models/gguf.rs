@@ -454,7 +454,7 @@ mod writer;
 mod tests {
     use super::writer::{Gguf, Value};
     use super::*;
-    use std::io::Write;
+    use std::io::{Seek, Write};
 
     fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().unwrap();
@@ -513,6 +513,31 @@ mod tests {
             let f = write(&bytes[..cut]);
             let err = read_header(f.path()).unwrap_err();
             assert!(matches!(err, GgufError::Corrupt(_)), "cut at {cut}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn damaged_bytes_anywhere_are_errors_or_values_never_panics() {
+        let tokens: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+        let bytes = Gguf::model("llama", 4096, 15, 12, 256)
+            .kv("tokenizer.ggml.tokens", Value::Strs(tokens))
+            .kv("tokenizer.ggml.eos_token_id", Value::U32(7))
+            .kv("tokenizer.chat_template", Value::Str("{{ x }}".into()))
+            .bytes();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        for at in 0..bytes.len() {
+            for value in [0x00, 0xff] {
+                let mut damaged = bytes.clone();
+                damaged[at] = value;
+                f.as_file_mut().set_len(0).unwrap();
+                f.as_file_mut().rewind().unwrap();
+                f.write_all(&damaged).unwrap();
+                if let Ok(h) = read_header(f.path()) {
+                    let ids: Vec<u64> = (0..30).collect();
+                    let _ = read_string_items(f.path(), &h, "tokenizer.ggml.tokens", &ids);
+                    let _ = (h.quantisation(), h.parameter_count(), h.vocab_size(), h.context_length());
+                }
+            }
         }
     }
 

