@@ -295,13 +295,18 @@ fn show_names_a_model_by_fragment_and_refuses_other_files() {
 }
 
 /// A loopback HTTP server serving `body` at any path, honouring `Range: bytes=N-` when
-/// `ranges` is set. It records each request's Range header.
+/// `ranges` is set. It records each request's Range header. With `cut`, a request without a
+/// range gets only that many bytes before the connection drops.
 struct Server {
     url: String,
     ranges_seen: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 fn serve(body: Vec<u8>, ranges: bool) -> Server {
+    serve_cut(body, ranges, None)
+}
+
+fn serve_cut(body: Vec<u8>, ranges: bool, cut: Option<usize>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/files/model.gguf", listener.local_addr().unwrap());
     let ranges_seen = Arc::new(Mutex::new(Vec::new()));
@@ -345,7 +350,8 @@ fn serve(body: Vec<u8>, ranges: bool) -> Server {
             };
             let _ = stream.write_all(head.as_bytes());
             if head.contains(" 20") {
-                let _ = stream.write_all(&body[from..]);
+                let end = if from == 0 { cut.unwrap_or(body.len()) } else { body.len() };
+                let _ = stream.write_all(&body[from..end]);
             }
         }
     });
@@ -408,10 +414,37 @@ fn pull_resumes_a_partial_download() {
         .stderr(predicate::str::contains("resuming"));
     assert_eq!(*server.ranges_seen.lock().unwrap(), vec![Some("123456".to_string())]);
     assert_eq!(std::fs::read(dir.path().join("local.gguf")).unwrap(), body);
+    // A part longer than the file on the server cannot be resumed: deleted, with an error.
+    std::fs::write(dir.path().join("long.gguf.part"), [&body[..], b"extra"].concat()).unwrap();
+    pull(dir.path())
+        .args(["pull", &server.url, "--name", "long.gguf"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("does not fit the file on the server"));
+    assert!(!dir.path().join("long.gguf.part").exists());
     // A complete part: the server has nothing more (416), and the part is checked and installed.
     std::fs::write(dir.path().join("again.gguf.part"), &body).unwrap();
     pull(dir.path()).args(["pull", &server.url, "--name", "again.gguf"]).assert().success();
     assert_eq!(std::fs::read(dir.path().join("again.gguf")).unwrap(), body);
+}
+
+#[test]
+fn an_interrupted_download_resumes_on_the_next_pull() {
+    let body = fixture_model();
+    let server = serve_cut(body.clone(), true, Some(200_000));
+    let dir = tempfile::tempdir().unwrap();
+    let sum = sha256(&body);
+    pull(dir.path())
+        .args(["pull", &server.url, "--sha256", &sum])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("run the same command again to resume"));
+    assert!(!dir.path().join("model.gguf").exists());
+    let kept = std::fs::metadata(dir.path().join("model.gguf.part")).unwrap().len();
+    assert!(kept > 0 && kept <= 200_000, "{kept} bytes kept");
+    pull(dir.path()).args(["pull", &server.url, "--sha256", &sum]).assert().success();
+    assert_eq!(std::fs::read(dir.path().join("model.gguf")).unwrap(), body);
+    assert_eq!(*server.ranges_seen.lock().unwrap(), vec![None, Some(kept.to_string())]);
 }
 
 #[test]

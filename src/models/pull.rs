@@ -306,6 +306,15 @@ pub fn pull_url<W: Write>(
         }
         // The part is already whole: the server has nothing after it.
         416 if have > 0 => {
+            if content_range_total(&response) != Some(have) {
+                let _ = std::fs::remove_file(&part);
+                return Err(PullError::Http {
+                    url: url.to_string(),
+                    reason: format!(
+                        "the unfinished download ({have} bytes) does not fit the file on the server; it was deleted, run the same command again"
+                    ),
+                });
+            }
             let actual = file_sha256(&part)?;
             finish(&part, &target, sha256, actual)?;
             progress.say(&format!("installed {}", target.display()));
@@ -324,7 +333,10 @@ pub fn pull_url<W: Write>(
     progress.start(done, total);
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = response.read(&mut buf).map_err(|e| PullError::Http { url: url.to_string(), reason: e.to_string() })?;
+        let n = response.read(&mut buf).map_err(|e| PullError::Http {
+            url: url.to_string(),
+            reason: format!("{}; run the same command again to resume", error_chain(&e)),
+        })?;
         if n == 0 {
             break;
         }
