@@ -543,3 +543,37 @@ fn table_is_sanitized() {
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("NAME") && lines[1].contains("1.0M") && lines[1].contains("4K"), "{table}");
 }
+
+/// On a terminal (a real pseudo-terminal, through `script`), names and metadata carrying escape
+/// sequences are shown, not executed; piped, they come out as they are.
+#[test]
+fn escape_sequences_in_names_and_metadata_never_reach_a_terminal() {
+    let fx = Fixture::new();
+    let models = fx.home.path().join(".local/share/ember/models");
+    Gguf::model("llama", 4096, 2, 2, 64)
+        .kv("general.name", Value::Str("clear\x1b[2Jscreen".into()))
+        .kv("tokenizer.chat_template", Value::Str("{{ '\x1b]52;c;aGk=\x07' }}".into()))
+        .write(&models.join("evil\x1b]0;pwned\x07.gguf"));
+    let in_terminal = |args: &str| {
+        let bin = env!("CARGO_BIN_EXE_ember");
+        let output = std::process::Command::new("script")
+            .args(["-q", "-e", "-c", &format!("{bin} {args}"), "/dev/null"])
+            .env("HOME", fx.home.path())
+            .env("OLLAMA_MODELS", fx.home.path().join(".ollama/models"))
+            .env_remove("EMBER_MODELS_DIR")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let table = in_terminal("models");
+    assert!(table.contains("NAME") && table.contains("evil␛]0;pwned␇"), "{table}");
+    assert!(!table.contains('\x1b') && !table.contains('\x07'), "{table:?}");
+    let shown = in_terminal("show evil");
+    assert!(shown.contains("clear␛[2Jscreen") && shown.contains("␛]52;c;aGk=␇"), "{shown}");
+    assert!(!shown.contains('\x1b') && !shown.contains('\x07'), "{shown:?}");
+    let piped = fx.ember().args(["show", "evil"]).assert().success().get_output().stdout.clone();
+    assert!(String::from_utf8(piped).unwrap().contains("{{ '\x1b]52;c;aGk=\x07' }}"), "piped output is byte-exact");
+}
