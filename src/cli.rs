@@ -16,9 +16,11 @@ Examples:
   ember --print-prompt -s \"Be terse.\" \"hi\"      (show the exact prompt the model sees)
   ember -c \"and what about the second file?\"      (continue this directory's last conversation)
   ember history search lifetimes
+  ember models                  (the GGUF models on this machine, from every tool)
+  ember -m qwen \"hi\"            (any unique part of a model's name)
 
 Files:
-  models   $XDG_DATA_HOME/ember/models  (EMBER_MODELS_DIR overrides; `make model` installs the default)
+  models   $XDG_DATA_HOME/ember/models  (EMBER_MODELS_DIR overrides; `ember pull` installs the default)
   history  $XDG_DATA_HOME/ember/history.db  (SQLite; --no-history to keep a conversation out)
   log      $XDG_STATE_HOME/ember/ember.log  (llama.cpp's messages go here; EMBER_LOG=debug for more)
 
@@ -40,7 +42,8 @@ pub struct Cli {
     #[arg(value_name = "PROMPT")]
     pub prompt: Vec<String>,
 
-    /// Model: a GGUF path, or a file name in the models folder [default: SmolLM2-135M-Instruct.Q4_1.gguf].
+    /// Model: a GGUF path, a file name in the models folder, or part of a name `ember models` lists
+    /// [default: SmolLM2-135M-Instruct.Q4_1.gguf].
     #[arg(short, long, env = "EMBER_MODEL", value_name = "MODEL")]
     pub model: Option<String>,
 
@@ -181,6 +184,33 @@ pub enum Command {
     },
     /// Print the man page (roff): ember man > ~/.local/share/man/man1/ember.1
     Man,
+    /// The GGUF models on this machine: ember's folder, and the Hugging Face, llama.cpp,
+    /// LM Studio and Ollama stores. A table on a terminal, tab-separated lines otherwise.
+    Models {
+        /// JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A model's metadata, special tokens and chat template [default: the default model].
+    Show {
+        /// A path, a file name, or part of a name `ember models` lists.
+        model: Option<String>,
+        /// JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install the default model, or download a GGUF file from a URL into the models folder
+    /// (resumes an interrupted download).
+    Pull {
+        /// An http(s) URL of a GGUF file [default: the default model, as `make model` fetches it].
+        url: Option<String>,
+        /// The file's expected SHA-256; a mismatch deletes the download.
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// The file name to save as [default: the URL's].
+        #[arg(long, value_name = "FILE")]
+        name: Option<String>,
+    },
 }
 
 /// `ember history ...`

@@ -9,6 +9,7 @@ use ember::cli::{Cli, Command};
 use ember::config::{Effective, Paths, Settings};
 use ember::engine::llama::{self, EngineOptions, TemplateChoice};
 use ember::engine::{EngineHandle, SamplingParams, StopReason};
+use ember::models::{self, discover::Roots};
 use ember::pipe::{self, AnswerPrinter, Attachment, OutputMode, PipeError};
 use ember::render::sanitize;
 use ember::store::recorder::{RecordOp, RecordStats, Recorder};
@@ -102,8 +103,21 @@ fn main() -> ExitCode {
         }
         Some(Command::Config { .. }) => return print_out(&ember::info::config_report(&config_path, &effective)),
         Some(Command::Doctor) => {
-            let model = ember::models::resolve(effective.model.as_deref(), &paths.models_dir);
-            return print_out(&ember::info::doctor(&paths, &config_path, &effective, &model));
+            return match models::resolve(effective.model.as_deref(), &paths.models_dir) {
+                Ok(model) => print_out(&ember::info::doctor(&paths, &config_path, &effective, &model)),
+                Err(e) => {
+                    say("error: ", &e.to_string());
+                    ExitCode::from(1)
+                }
+            };
+        }
+        Some(Command::Models { json }) => return models::cmd::run_models(&Roots::from_env(&paths.models_dir), *json),
+        Some(Command::Show { model, json }) => {
+            let model = model.as_deref().or(effective.model.as_deref());
+            return models::cmd::run_show(model, &Roots::from_env(&paths.models_dir), *json);
+        }
+        Some(Command::Pull { url, sha256, name }) => {
+            return models::cmd::run_pull(url.as_deref(), sha256.as_deref(), name.as_deref(), &paths.models_dir)
         }
         Some(Command::Completions { .. } | Command::Man) | None => {}
     }
@@ -191,8 +205,8 @@ fn open_history(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<Optio
     }
 }
 
-fn engine_options(cli: &Cli, effective: &Effective, paths: &Paths) -> EngineOptions {
-    let mut options = EngineOptions::new(ember::models::resolve(effective.model.as_deref(), &paths.models_dir));
+fn engine_options(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<EngineOptions, PipeError> {
+    let mut options = EngineOptions::new(models::resolve(effective.model.as_deref(), &paths.models_dir)?);
     options.n_ctx = effective.ctx;
     options.threads = effective.threads.map(usize::from);
     options.gpu_layers = effective.gpu_layers;
@@ -202,7 +216,7 @@ fn engine_options(cli: &Cli, effective: &Effective, paths: &Paths) -> EngineOpti
         (None, Some(path)) => TemplateChoice::File(path.clone()),
         (None, None) => TemplateChoice::Model,
     };
-    options
+    Ok(options)
 }
 
 /// The run's sampling settings; with no seed set anywhere, a different one each run, as users
@@ -283,7 +297,7 @@ fn run_tui(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeEr
         .enable_all()
         .build()
         .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;
-    let engine = engine_options(cli, effective, paths);
+    let engine = engine_options(cli, effective, paths)?;
     let store = open_history(cli, effective, paths)?;
     let resume = match &store {
         Some(store) => conversation_to_continue(cli, store)?,
@@ -370,7 +384,7 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
         });
         messages.splice(at..at, earlier);
     }
-    let options = engine_options(&cli, effective, paths);
+    let options = engine_options(&cli, effective, paths)?;
     let mut recorder = store.map(|store| {
         let new = NewConversation {
             model: ember::models::display_name(&options.model_path),
