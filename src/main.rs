@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use ember::cli::{Cli, Command};
+use ember::config::file::ContextPolicy;
 use ember::config::{Effective, Paths, Settings};
 use ember::engine::llama::{self, EngineOptions, TemplateChoice};
 use ember::engine::{EngineHandle, SamplingParams, StopReason};
@@ -211,6 +212,7 @@ fn engine_options(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<Eng
     options.threads = effective.threads.map(usize::from);
     options.gpu_layers = effective.gpu_layers;
     options.flash_attention = effective.flash_attention;
+    options.summarize_dropped = effective.context_policy == ContextPolicy::Summarize;
     options.template = match (&cli.template, &cli.template_file) {
         (Some(name), _) => TemplateChoice::Builtin(name.clone()),
         (None, Some(path)) => TemplateChoice::File(path.clone()),
@@ -488,8 +490,9 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
             say(
                 "note: ",
                 &format!(
-                    "the conversation is longer than the context: its {} earliest messages were left out",
-                    outcome.stats.dropped_messages
+                    "the conversation is longer than the context: its {} earliest messages were {}",
+                    outcome.stats.dropped_messages,
+                    if outcome.stats.summarized { "replaced by a summary" } else { "left out" }
                 ),
             );
         }

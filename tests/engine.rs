@@ -229,6 +229,35 @@ fn pinned_turns_stay_when_the_conversation_outgrows_the_context() {
 }
 
 #[test]
+fn the_summarize_policy_replaces_dropped_turns_with_a_summary_once() {
+    let (mut opts, mut convo) = small_context_and_long_conversation();
+    opts.n_ctx = Some(512);
+    opts.summarize_dropped = true;
+    convo[1].content = "My cat is called Biscuit and she is seven years old.".into();
+    convo.push(Message::new(Role::User, "What is my cat called?"));
+    for i in 12..20 {
+        convo.insert(convo.len() - 1, Message::new(Role::User, format!("Question number {i}: tell me about {i}.")));
+        convo.insert(convo.len() - 1, Message::new(Role::Assistant, format!("The number {i} is a fine number.")));
+    }
+    let model = llama::load_model(&opts, false, None).unwrap();
+    let (mut session, _) = llama::open_session(&model, &opts).unwrap();
+    let (first, _) = session.generate(&request(1, convo.clone(), greedy(8)), &mut Collect::new(None)).unwrap();
+    assert!(first.summarized, "{first:?}");
+    assert!(first.dropped_messages >= 2, "{first:?}");
+    assert!(first.prompt_tokens + 8 <= 512);
+    // The same conversation again: the summary is reused, so the whole prompt is in the cache.
+    let (again, _) = session.generate(&request(2, convo.clone(), greedy(8)), &mut Collect::new(None)).unwrap();
+    assert!(again.summarized);
+    assert_eq!(again.dropped_messages, first.dropped_messages);
+    assert_eq!(again.reused_tokens, again.prompt_tokens - 1, "the summary was written again");
+    // Without the policy the same conversation just drops the turns.
+    opts.summarize_dropped = false;
+    let (mut plain, _) = llama::open_session(&model, &opts).unwrap();
+    let (dropped, _) = plain.generate(&request(3, convo, greedy(8)), &mut Collect::new(None)).unwrap();
+    assert!(!dropped.summarized && dropped.dropped_messages >= 2);
+}
+
+#[test]
 fn a_saved_context_resumes_in_a_fresh_session() {
     let opts = options();
     let model = llama::load_model(&opts, false, None).unwrap();

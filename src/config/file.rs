@@ -44,7 +44,8 @@ pub const DEFAULT_CONFIG: &str = r##"# ember's configuration: $XDG_CONFIG_HOME/e
 # theme = "dark"
 
 # When the next turn would not fit in the context: "drop-oldest" leaves out the oldest turns
-# (the system prompt and pinned messages stay) and says so in the transcript.
+# (the system prompt and pinned messages stay) and says so in the transcript; "summarize" also
+# has the model summarise the turns that left, and keeps that summary in the context.
 # context_policy = "drop-oldest"
 
 # Save conversations in the history database (EMBER_NO_HISTORY=1 or --no-history turns it off).
@@ -108,6 +109,10 @@ pub enum GpuLayersSetting {
 pub enum ContextPolicy {
     /// Leave out the oldest turns, keep the system prompt and pinned messages.
     DropOldest,
+    /// As drop-oldest, and the model summarises the turns that left; the summary joins the
+    /// system prompt.
+    #[serde(alias = "summarise")]
+    Summarize,
 }
 
 /// `[sampling]`.
@@ -274,6 +279,13 @@ mod tests {
         // Every key of every section is documented: none is left unset by the default text.
         let json = format!("{s:?}");
         assert!(!json.contains("None"), "a key is missing from DEFAULT_CONFIG: {json}");
+    }
+
+    #[test]
+    fn the_summarize_policy_parses_in_either_spelling() {
+        for text in ["context_policy = \"summarize\"", "context_policy = \"summarise\""] {
+            assert_eq!(parse(text).unwrap().context_policy, Some(ContextPolicy::Summarize));
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
-use super::file::{GpuLayersSetting, RemoteSettings, Settings};
+use super::file::{ContextPolicy, GpuLayersSetting, RemoteSettings, Settings};
 use crate::cli::{parse_flash_attention, parse_gpu_layers, Cli};
 use crate::engine::llama::GpuLayers;
 use crate::engine::SamplingParams;
@@ -52,6 +52,7 @@ pub struct Effective {
     pub role_chosen: bool,
     pub vars: BTreeMap<String, String>,
     pub theme: Option<String>,
+    pub context_policy: ContextPolicy,
     pub history: bool,
     pub log_level: Option<String>,
     /// The seed, when one was set anywhere; otherwise each run draws its own.
@@ -142,6 +143,9 @@ impl Effective {
         let role_chosen = role_name.is_some();
         let role = roles::find(roles_dir, role_name.as_deref().unwrap_or("default"))?;
         let theme = p.pick("theme", "theme", "EMBER_THEME", cli.theme.clone(), file.theme.clone(), None);
+        let context_policy = p
+            .pick("context_policy", "", "", None, file.context_policy, Some(ContextPolicy::DropOldest))
+            .unwrap_or(ContextPolicy::DropOldest);
         let no_history = cli.no_history.map(|off| !off);
         let history =
             p.pick("history", "no_history", "EMBER_NO_HISTORY", no_history, file.history, Some(true)).unwrap_or(true);
@@ -203,6 +207,7 @@ impl Effective {
             role_chosen,
             vars,
             theme,
+            context_policy,
             history,
             log_level,
             seed,

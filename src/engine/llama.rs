@@ -19,6 +19,7 @@ use super::utf8::Utf8Stream;
 use super::{
     Backend, CancelFloor, Command, EngineError, EngineEvent, ModelInfo, StopReason, TurnRequest, TurnSink, TurnStats,
 };
+use crate::engine::Role;
 use crate::models;
 
 /// How many layers to offload to a GPU.
@@ -56,6 +57,8 @@ pub struct EngineOptions {
     pub template: TemplateChoice,
     /// Flash attention: `None` chooses (off on CPU, llama.cpp's choice with a GPU).
     pub flash_attention: Option<bool>,
+    /// When turns leave the context, replace them with a summary the model writes.
+    pub summarize_dropped: bool,
 }
 
 impl EngineOptions {
@@ -68,6 +71,7 @@ impl EngineOptions {
             gpu_layers: GpuLayers::Auto,
             template: TemplateChoice::Model,
             flash_attention: None,
+            summarize_dropped: false,
         }
     }
 }
@@ -339,6 +343,41 @@ pub struct LlamaSession<'m> {
     cached: Vec<LlamaToken>,
     batch: LlamaBatch<'static>,
     n_batch: usize,
+    /// Summarise turns that leave the context (`context_policy = "summarize"`).
+    summarize_dropped: bool,
+    /// The summary of the turns dropped so far, and the hashes of the messages it covers.
+    summary: Option<(Vec<u64>, String)>,
+}
+
+/// Most tokens a summary of dropped turns may take.
+const SUMMARY_TOKENS: usize = 160;
+
+/// The instruction for summarising dropped turns.
+const SUMMARY_PROMPT: &str = "Summarise the conversation below in at most five sentences. Keep every fact, \
+name, number, file name, code identifier and decision; leave out greetings. Write only the summary.";
+
+fn message_hash(m: &Message) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m.role.as_str().hash(&mut h);
+    m.content.hash(&mut h);
+    h.finish()
+}
+
+/// Collects a generated summary.
+struct SummarySink<'a> {
+    text: String,
+    outer: &'a dyn TurnSink,
+}
+
+impl TurnSink for SummarySink<'_> {
+    fn text(&mut self, text: &str) -> std::ops::ControlFlow<()> {
+        self.text.push_str(text);
+        std::ops::ControlFlow::Continue(())
+    }
+    fn cancelled(&self) -> bool {
+        self.outer.cancelled()
+    }
 }
 
 impl<'m> LlamaSession<'m> {
@@ -391,6 +430,101 @@ impl<'m> LlamaSession<'m> {
                         n_ctx_train: self.model.n_ctx_train() as usize,
                     })
                 }
+            }
+        }
+    }
+
+    /// The `summarize` policy: when turns must leave the context, the model summarises them
+    /// (extending the previous summary when the dropped turns only grew), and the summary joins
+    /// the system prompt. Turns that still fit are answered as usual.
+    fn generate_summarizing(
+        &mut self,
+        req: &TurnRequest,
+        sink: &mut dyn TurnSink,
+    ) -> Result<(TurnStats, StopReason), EngineError> {
+        let n_ctx = self.ctx.n_ctx() as usize;
+        // Leave room for the summary itself.
+        let room = req.sampling.max_tokens.min(n_ctx / 4) + SUMMARY_TOKENS;
+        let kept = self.fit_indices(&req.messages, n_ctx, room)?;
+        if kept.len() == req.messages.len() {
+            return self.generate_inner(req, sink);
+        }
+        let dropped: Vec<&Message> =
+            req.messages.iter().enumerate().filter(|(i, _)| !kept.contains(i)).map(|(_, m)| m).collect();
+        let hashes: Vec<u64> = dropped.iter().map(|m| message_hash(m)).collect();
+        let summary = match &self.summary {
+            Some((covered, text)) if *covered == hashes => text.clone(),
+            previous => {
+                // Extend the previous summary when the dropped turns only grew; else start over.
+                let (earlier, new) = match previous {
+                    Some((covered, text)) if hashes.starts_with(covered) => {
+                        (Some(text.clone()), &dropped[covered.len()..])
+                    }
+                    _ => (None, &dropped[..]),
+                };
+                let mut transcript = String::new();
+                if let Some(earlier) = earlier {
+                    transcript.push_str(&format!("(Summary of what came before: {earlier})\n\n"));
+                }
+                for m in new {
+                    let who = if m.role == Role::User { "User" } else { "Assistant" };
+                    transcript.push_str(&format!("{who}: {}\n\n", m.content.trim()));
+                }
+                let summary_req = TurnRequest {
+                    turn: req.turn,
+                    messages: vec![Message::new(Role::System, SUMMARY_PROMPT), Message::new(Role::User, transcript)],
+                    sampling: crate::engine::SamplingParams {
+                        temperature: 0.0,
+                        max_tokens: SUMMARY_TOKENS,
+                        ..req.sampling.clone()
+                    },
+                };
+                let mut collect = SummarySink { text: String::new(), outer: &*sink };
+                match self.generate_inner(&summary_req, &mut collect) {
+                    Ok((_, StopReason::Cancelled)) => return Ok((TurnStats::default(), StopReason::Cancelled)),
+                    Ok(_) => {
+                        let text = collect.text.trim().to_string();
+                        self.summary = Some((hashes, text.clone()));
+                        text
+                    }
+                    Err(e) => {
+                        // The turns are still dropped, just not summarised.
+                        tracing::warn!(error = %e, "summarising the dropped turns failed");
+                        return self.generate_inner(req, sink);
+                    }
+                }
+            }
+        };
+        let note = format!("Summary of the earlier part of this conversation: {summary}");
+        let mut messages: Vec<Message> = kept.iter().map(|&i| req.messages[i].clone()).collect();
+        match messages.first_mut() {
+            Some(first) if first.role == Role::System => {
+                first.content = format!("{}\n\n{note}", first.content);
+            }
+            _ => messages.insert(0, Message::new(Role::System, note)),
+        }
+        let (mut stats, stop) = self.generate_inner(&TurnRequest { messages, ..req.clone() }, sink)?;
+        stats.dropped_messages += dropped.len();
+        stats.summarized = true;
+        Ok((stats, stop))
+    }
+
+    /// The indices of the messages that fit, with `room` tokens to spare: the oldest unpinned
+    /// turns leave first (as in `fit`).
+    fn fit_indices(&self, messages: &[Message], n_ctx: usize, room: usize) -> Result<Vec<usize>, EngineError> {
+        let mut kept: Vec<usize> = (0..messages.len()).collect();
+        loop {
+            let current: Vec<Message> = kept.iter().map(|&i| messages[i].clone()).collect();
+            let (full, segments) = self.format.segments(self.model, &current)?;
+            let tokens = tokenize(self.model, &full, &segments).len();
+            if tokens + room <= n_ctx {
+                return Ok(kept);
+            }
+            match template::oldest_droppable_turn(&current) {
+                Some(range) => {
+                    kept.drain(range);
+                }
+                None => return Ok(kept),
             }
         }
     }
@@ -498,7 +632,8 @@ impl<'m> LlamaSession<'m> {
 
 impl Backend for LlamaSession<'_> {
     fn generate(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<(TurnStats, StopReason), EngineError> {
-        let result = self.generate_inner(req, sink);
+        let result =
+            if self.summarize_dropped { self.generate_summarizing(req, sink) } else { self.generate_inner(req, sink) };
         if result.is_err() {
             // The cache may hold a half-evaluated prompt: forget it rather than trust it.
             self.ctx.clear_kv_cache();
@@ -653,6 +788,8 @@ pub fn open_session<'m>(
         cached: Vec::new(),
         batch: LlamaBatch::new(n_batch.max(1), 1),
         n_batch: n_batch.max(1),
+        summarize_dropped: options.summarize_dropped,
+        summary: None,
     };
     Ok((session, info))
 }

@@ -86,6 +86,8 @@ pub struct TurnStats {
     /// llama.cpp's own measure of its token-by-token decoding this turn: (tokens, time).
     /// Against `generation_tps` it shows what ember adds per token.
     pub llama_eval: Option<(usize, Duration)>,
+    /// The dropped messages were replaced by a summary (`context_policy = "summarize"`).
+    pub summarized: bool,
 }
 
 impl TurnStats {

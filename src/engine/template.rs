@@ -380,6 +380,14 @@ pub fn fold_system(messages: &[Message]) -> Vec<Message> {
 /// and the replies up to the next user message, none of them pinned. `None` when only the last
 /// question and pinned turns would be left.
 pub fn drop_oldest_turn(messages: &[Message]) -> Option<Vec<Message>> {
+    let range = oldest_droppable_turn(messages)?;
+    let mut out = messages[..range.start].to_vec();
+    out.extend_from_slice(&messages[range.end..]);
+    Some(out)
+}
+
+/// Where the oldest unpinned turn is (see [`drop_oldest_turn`]).
+pub fn oldest_droppable_turn(messages: &[Message]) -> Option<std::ops::Range<usize>> {
     let mut start = messages.iter().position(|m| m.role != Role::System)?;
     loop {
         // The turn runs to the next user message; the last turn is the question itself.
@@ -388,9 +396,7 @@ pub fn drop_oldest_turn(messages: &[Message]) -> Option<Vec<Message>> {
             start = end;
             continue;
         }
-        let mut out = messages[..start].to_vec();
-        out.extend_from_slice(&messages[end..]);
-        return Some(out);
+        return Some(start..end);
     }
 }
 

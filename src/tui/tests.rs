@@ -68,6 +68,7 @@ fn stats() -> TurnStats {
         generation_time: Duration::from_millis(300),
         llama_eval: None,
         dropped_messages: 0,
+        summarized: false,
     }
 }
 

@@ -656,10 +656,17 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
                 // Never forget silently: say when earlier turns leave the model's view.
                 state.transcript.push(
                     Author::Notice,
-                    format!(
-                        "The context is full: the {} earliest messages are no longer in the model's view (they stay in the transcript and in history). /new starts afresh.",
-                        stats.dropped_messages
-                    ),
+                    if stats.summarized {
+                        format!(
+                            "The context is full: the {} earliest messages were replaced by a summary the model wrote (they stay in the transcript and in history). /new starts afresh.",
+                            stats.dropped_messages
+                        )
+                    } else {
+                        format!(
+                            "The context is full: the {} earliest messages are no longer in the model's view (they stay in the transcript and in history). /pin keeps a turn; /new starts afresh.",
+                            stats.dropped_messages
+                        )
+                    },
                     EntryState::Complete,
                 );
             }
