@@ -594,3 +594,26 @@ fn pin_keeps_the_last_question_in_context_and_is_saved() {
     assert_eq!(effects, vec![Effect::Record(RecordOp::Pin { index: 2, pinned: false })]);
     assert!(s.conversation().iter().all(|m| !m.pinned));
 }
+
+#[test]
+fn versions_switch_on_the_message_in_view_not_only_the_latest() {
+    use crate::store::recorder::Query;
+    let mut s = ready_state();
+    for (q, a) in [("q1", "a1"), ("q2", "a2"), ("q3", "a3")] {
+        let t = ask(&mut s, q, a);
+        done(&mut s, t, StopReason::EndOfText);
+    }
+    // Answers 1 and 3 have other versions.
+    s.transcript.set_versions(1, Some((2, 2)));
+    s.transcript.set_versions(5, Some((1, 3)));
+    update(&mut s, key(KeyCode::Tab));
+    assert_eq!(s.focus, Focus::Transcript);
+    // Following the end: the latest.
+    assert_eq!(update(&mut s, key(KeyCode::Right)), vec![Effect::Query(Query::Sibling { keep: 5, forward: true })]);
+    // Scrolled back to the top: the first one in view.
+    s.scroll = crate::tui::transcript::Scroll::Anchor { entry: 0, row: 0 };
+    assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 1, forward: false })]);
+    // Scrolled to the second exchange: the next one from there.
+    s.scroll = crate::tui::transcript::Scroll::Anchor { entry: 2, row: 0 };
+    assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 5, forward: false })]);
+}

@@ -303,13 +303,27 @@ impl AppState {
         })
     }
 
-    /// Shows another version of the latest message that has several (←/→ in the transcript).
+    /// Shows another version of a message that has several (←/→ in the transcript): the first
+    /// such message from the top of the view when the transcript is scrolled back, else the
+    /// latest one.
     fn switch_version(&mut self, forward: bool) -> Vec<Effect> {
         if self.generating.is_some() {
             self.error("still answering: press Esc first");
             return Vec::new();
         }
-        let Some(i) = self.transcript.entries().iter().rposition(|e| e.versions.is_some()) else {
+        let entries = self.transcript.entries();
+        let latest = || entries.iter().rposition(|e| e.versions.is_some());
+        let target = match self.scroll {
+            Scroll::Anchor { entry, .. } => entries
+                .iter()
+                .enumerate()
+                .skip(entry)
+                .find(|(_, e)| e.versions.is_some())
+                .map(|(i, _)| i)
+                .or_else(latest),
+            Scroll::Follow => latest(),
+        };
+        let Some(i) = target else {
             self.info("no other versions: /retry or /edit makes some");
             return Vec::new();
         };
