@@ -184,6 +184,25 @@ pub enum Command {
     },
     /// Print the man page (roff): ember man > ~/.local/share/man/man1/ember.1
     Man,
+    /// Measure speed through ember's engine on the model (--model), in llama-bench's terms:
+    /// prompt processing and generation (median of --reps), first-token times, peak memory.
+    Bench {
+        /// Prompt tokens for prompt processing (llama-bench -p).
+        #[arg(short = 'p', long = "prompt-tokens", default_value_t = 512)]
+        prompt_tokens: usize,
+        /// Tokens to generate (llama-bench -n).
+        #[arg(short = 'n', long = "gen-tokens", default_value_t = 128)]
+        gen_tokens: usize,
+        /// Repetitions of each figure (llama-bench -r).
+        #[arg(short = 'r', long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        reps: u32,
+        /// Skip the 30-turn conversation (first token at turns 2, 10, 30).
+        #[arg(long)]
+        no_conversation: bool,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// The GGUF models on this machine: ember's folder, and the Hugging Face, llama.cpp,
     /// LM Studio and Ollama stores. A table on a terminal, tab-separated lines otherwise.
     Models {

@@ -3,6 +3,7 @@
 //! Data flows one way: front ends (pipe mode, the TUI) send turns to the [`engine`] thread and
 //! render the events it sends back. See `ARCHITECTURE.md`.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod engine;

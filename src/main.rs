@@ -38,6 +38,7 @@ impl pipe::Notices for StderrNotices {
 }
 
 fn main() -> ExitCode {
+    let process_start = std::time::Instant::now();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -119,6 +120,31 @@ fn main() -> ExitCode {
         }
         Some(Command::Pull { url, sha256, name }) => {
             return models::cmd::run_pull(url.as_deref(), sha256.as_deref(), name.as_deref(), &paths.models_dir)
+        }
+        Some(Command::Bench { prompt_tokens, gen_tokens, reps, no_conversation, json }) => {
+            let bench = ember::bench::BenchOptions {
+                prompt_tokens: *prompt_tokens,
+                gen_tokens: *gen_tokens,
+                reps: *reps as usize,
+                conversation: !no_conversation,
+            };
+            let options = match engine_options(&cli, &effective, &paths) {
+                Ok(o) => o,
+                Err(e) => {
+                    say("error: ", &e.to_string());
+                    return ExitCode::from(e.exit_code());
+                }
+            };
+            return match ember::bench::run(&options, &bench, process_start) {
+                Ok(report) if *json => {
+                    print_out(&format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default()))
+                }
+                Ok(report) => print_out(&ember::bench::render(&report)),
+                Err(e) => {
+                    say("error: ", &e.to_string());
+                    ExitCode::from(1)
+                }
+            };
         }
         Some(Command::Completions { .. } | Command::Man) | None => {}
     }

@@ -561,7 +561,13 @@ impl<'m> LlamaSession<'m> {
         stats.prompt_time = prompt_started.elapsed();
 
         let vocab = self.model.vocab();
-        let mut sampler = req.sampling.sampler(self.model.n_vocab());
+        let n_vocab = self.model.n_vocab();
+        let banned: Vec<LlamaToken> = if req.sampling.ignore_eos {
+            (0..n_vocab).map(LlamaToken).filter(|&t| vocab.is_eog(t)).collect()
+        } else {
+            Vec::new()
+        };
+        let mut sampler = req.sampling.sampler(n_vocab, &banned);
         let mut utf8 = Utf8Stream::default();
         let mut stop_matcher = StopMatcher::default();
         let stops = self.format.stops();

@@ -22,6 +22,8 @@ pub struct SamplingParams {
     pub seed: u32,
     /// Most tokens to generate for one reply.
     pub max_tokens: usize,
+    /// Never end the reply: end-of-generation tokens are masked (benchmarks, as llama-bench).
+    pub ignore_eos: bool,
 }
 
 impl Default for SamplingParams {
@@ -35,6 +37,7 @@ impl Default for SamplingParams {
             repeat_last_n: 64,
             seed: 0xE4BE_5EED,
             max_tokens: 2048,
+            ignore_eos: false,
         }
     }
 }
@@ -42,8 +45,16 @@ impl Default for SamplingParams {
 impl SamplingParams {
     /// The chain in llama.cpp's default order: penalties, top-k, top-p, min-p, temperature, then
     /// the random draw; temperature 0 ends in a greedy pick instead.
-    pub fn sampler(&self, n_vocab: i32) -> LlamaSampler {
+    /// `banned` tokens are never drawn.
+    pub fn sampler(&self, n_vocab: i32, banned: &[llama_cpp_2::token::LlamaToken]) -> LlamaSampler {
         let mut chain = Vec::new();
+        if !banned.is_empty() {
+            let biases: Vec<_> = banned
+                .iter()
+                .map(|&t| llama_cpp_2::token::logit_bias::LlamaLogitBias::new(t, f32::NEG_INFINITY))
+                .collect();
+            chain.push(LlamaSampler::logit_bias(n_vocab, &biases));
+        }
         if (self.repeat_penalty - 1.0).abs() > f32::EPSILON && self.repeat_last_n != 0 {
             chain.push(LlamaSampler::penalties(n_vocab, self.repeat_last_n, self.repeat_penalty, 0.0, 0.0));
         }
