@@ -8,6 +8,7 @@ use clap::Parser;
 use ember::cli::Cli;
 use ember::config::Paths;
 use ember::engine::llama::{self, EngineOptions, GpuLayers, TemplateChoice};
+use ember::engine::remote::{self, RemoteOptions};
 use ember::engine::{EngineHandle, SamplingParams, StopReason};
 use ember::pipe::{self, AnswerPrinter, Attachment, OutputMode, PipeError};
 use ember::render::sanitize;
@@ -43,6 +44,9 @@ fn main() -> ExitCode {
     if let Some(ember::cli::Command::History { action }) = &cli.command {
         return history(action, &paths);
     }
+    if let Some(ember::cli::Command::Models) = &cli.command {
+        return models(&cli);
+    }
     match run(cli, &paths) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -69,6 +73,61 @@ fn history(action: &ember::cli::HistoryAction, paths: &Paths) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The server to chat with instead of a local model (`--endpoint`), if any.
+fn remote_options(cli: &Cli) -> Option<RemoteOptions> {
+    let base = cli.endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty())?;
+    let mut options = RemoteOptions::new(base);
+    options.model = cli.model.clone();
+    options.api_key_env = cli.api_key_env.clone();
+    options.ctx_size = cli.ctx;
+    Some(options)
+}
+
+/// Starts the engine: the server's when `remote` is set (no local model is loaded), else llama.cpp.
+fn spawn_engine(
+    options: EngineOptions,
+    remote: Option<RemoteOptions>,
+) -> (EngineHandle, tokio::sync::mpsc::UnboundedReceiver<ember::engine::EngineEvent>) {
+    match remote {
+        Some(remote) => EngineHandle::spawn_remote(remote),
+        None => EngineHandle::spawn_llama(options),
+    }
+}
+
+/// The model's name for history: the server's model, or the local file's name.
+fn model_label(options: &EngineOptions, remote: Option<&RemoteOptions>) -> String {
+    remote.map_or_else(|| ember::models::display_name(&options.model_path), RemoteOptions::label)
+}
+
+/// `ember models --endpoint URL`: the server's models, one a line (id, then its context size).
+fn models(cli: &Cli) -> ExitCode {
+    let Some(options) = remote_options(cli) else {
+        say("error: ", "`ember models` lists a server's models: give --endpoint URL (or set EMBER_ENDPOINT)");
+        return ExitCode::from(2);
+    };
+    let list = match remote::list_models(&options) {
+        Ok(list) => list,
+        Err(e) => {
+            say("error: ", &e.to_string());
+            return ExitCode::from(1);
+        }
+    };
+    let stdout = std::io::stdout();
+    let terminal = stdout.is_terminal();
+    let mut out = stdout.lock();
+    for model in list {
+        let line = match model.n_ctx.or(model.n_ctx_train) {
+            Some(n) => format!("{}\tctx {n}\n", model.id),
+            None => format!("{}\n", model.id),
+        };
+        let shown = if terminal { sanitize(&line) } else { line.as_str().into() };
+        if out.write_all(shown.as_bytes()).is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn cwd() -> String {
@@ -185,6 +244,7 @@ fn run_tui(cli: &Cli, paths: &Paths) -> Result<u8, PipeError> {
         .build()
         .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;
     let engine = engine_options(cli, paths);
+    let remote = remote_options(cli);
     let store = open_history(cli, paths)?;
     let resume = match &store {
         Some(store) => conversation_to_continue(cli, store)?,
@@ -196,7 +256,7 @@ fn run_tui(cli: &Cli, paths: &Paths) -> Result<u8, PipeError> {
         path: paths.history_db(),
         kv_dir: paths.kv_dir(),
         new: NewConversation {
-            model: ember::models::display_name(&engine.model_path),
+            model: model_label(&engine, remote.as_ref()),
             system_prompt: cli.system.clone(),
             cwd: cwd(),
         },
@@ -204,6 +264,7 @@ fn run_tui(cli: &Cli, paths: &Paths) -> Result<u8, PipeError> {
     });
     let options = ember::tui::TuiOptions {
         engine,
+        remote,
         sampling: sampling(cli),
         system_prompt: cli.system.clone(),
         color: color_wanted(),
@@ -256,9 +317,10 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
         messages.splice(at..at, earlier);
     }
     let options = engine_options(&cli, paths);
+    let remote = remote_options(&cli);
     let mut recorder = store.map(|store| {
         let new = NewConversation {
-            model: ember::models::display_name(&options.model_path),
+            model: model_label(&options, remote.as_ref()),
             system_prompt: system.clone(),
             cwd: cwd(),
         };
@@ -285,6 +347,14 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
     let model_path = options.model_path.clone();
     let resumed_id = resume.as_ref().map(|c| c.summary.id);
 
+    if let (true, Some(remote)) = (cli.print_prompt, &remote) {
+        // The server formats the prompt: show the exact request instead (it holds no key).
+        let body = remote::request_body(&remote.label(), &messages, &sampling(&cli), false);
+        let text = serde_json::to_string_pretty(&body).unwrap_or_default() + "\n";
+        let shown = if stdout_tty { sanitize(&text) } else { text.as_str().into() };
+        std::io::stdout().lock().write_all(shown.as_bytes()).map_err(PipeError::Output)?;
+        return Ok(0);
+    }
     if cli.print_prompt {
         let (text, tokens, notice) = llama::print_prompt(&options, &messages)?;
         if let Some(notice) = notice {
@@ -311,7 +381,7 @@ fn run(cli: Cli, paths: &Paths) -> Result<u8, PipeError> {
         .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;
     let sampling = sampling(&cli);
     runtime.block_on(async move {
-        let (mut engine, mut events) = EngineHandle::spawn_llama(options);
+        let (mut engine, mut events) = spawn_engine(options, remote);
         if let Some(id) = resumed_id {
             // The saved context of the conversation, if any: the answer then starts at once.
             let path = kv::state_path(&kv_dir, id, &model_path);
