@@ -880,6 +880,146 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
     }
 
+    /// A canned-answer HTTP server for the paths a real server cannot be made to take on demand
+    /// (429/503 with Retry-After, a malformed stream, a stall). The real-server tests are in
+    /// tests/remote.rs. Each connection gets the next answer; the pause is before closing.
+    fn fake_server(answers: Vec<(&'static str, Duration)>) -> (String, std::thread::JoinHandle<usize>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}/v1", listener.local_addr().unwrap());
+        let thread = std::thread::spawn(move || {
+            let mut served = 0;
+            for (answer, pause) in answers {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Headers, then the body its Content-Length announces.
+                while let Ok(n) = stream.read(&mut buf) {
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let _ = stream.write_all(answer.as_bytes());
+                let _ = stream.flush();
+                std::thread::sleep(pause);
+                served += 1;
+            }
+            served
+        });
+        (base, thread)
+    }
+
+    /// Collects text; cancels itself once it has `cancel_after` pieces.
+    struct TestSink {
+        text: String,
+        pieces: usize,
+        cancel_after: usize,
+    }
+
+    impl TurnSink for TestSink {
+        fn text(&mut self, text: &str) -> std::ops::ControlFlow<()> {
+            self.text.push_str(text);
+            self.pieces += 1;
+            std::ops::ControlFlow::Continue(())
+        }
+        fn cancelled(&self) -> bool {
+            self.pieces >= self.cancel_after
+        }
+    }
+
+    fn session(base: &str) -> RemoteSession {
+        RemoteSession {
+            http: Http::new(&RemoteOptions::new(base)).unwrap(),
+            model: "m".into(),
+            n_ctx: 2048,
+            llama_server: false,
+            counting: Counting::Estimate,
+            counts: HashMap::new(),
+            max_retries: 2,
+        }
+    }
+
+    fn ask(base: &str, cancel_after: usize) -> (Result<(TurnStats, StopReason), EngineError>, TestSink) {
+        let mut sink = TestSink { text: String::new(), pieces: 0, cancel_after };
+        let req = TurnRequest {
+            turn: 1,
+            messages: vec![Message::new(Role::User, "hi")],
+            sampling: SamplingParams::default(),
+        };
+        (session(base).generate(&req, &mut sink), sink)
+    }
+
+    const SSE_OK: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n\
+        data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n\
+        data: {\"choices\":[{\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\n\
+        data: [DONE]\n\n";
+
+    #[test]
+    fn rate_limits_and_server_errors_are_retried_honouring_retry_after() {
+        let limited = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 28\r\nConnection: close\r\n\r\n{\"error\":{\"message\":\"slow\"}}";
+        let failed =
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let (base, server) =
+            fake_server(vec![(limited, Duration::ZERO), (failed, Duration::ZERO), (SSE_OK, Duration::ZERO)]);
+        let started = Instant::now();
+        let (result, sink) = ask(&base, usize::MAX);
+        let (stats, stop) = result.unwrap();
+        assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After: 1 was not honoured");
+        assert_eq!((sink.text.as_str(), stop), ("Hello", StopReason::EndOfText));
+        assert_eq!((stats.prompt_tokens, stats.generated_tokens), (9, 2));
+        assert_eq!(server.join().unwrap(), 3);
+
+        let (base, server) = fake_server(vec![(failed, Duration::ZERO); 3]);
+        let (result, _) = ask(&base, usize::MAX);
+        let error = result.unwrap_err().to_string();
+        assert!(error.contains("failed (503) after 3 tries"), "{error}");
+        assert_eq!(server.join().unwrap(), 3, "bounded: the first try and max_retries more");
+    }
+
+    #[test]
+    fn a_malformed_stream_is_an_error() {
+        let bad = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\ndata: {not json\n\n";
+        let (base, _server) = fake_server(vec![(bad, Duration::ZERO)]);
+        let error = ask(&base, usize::MAX).0.unwrap_err().to_string();
+        assert!(error.contains("malformed stream") && error.contains("{not json"), "{error}");
+    }
+
+    #[test]
+    fn a_stream_cut_mid_reply_keeps_the_text_and_fails() {
+        let cut = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n\
+            data: {\"choices\":[{\"delta\":{\"content\":\"partial\"}}]}\n\n";
+        let (base, _server) = fake_server(vec![(cut, Duration::ZERO)]);
+        let (result, sink) = ask(&base, usize::MAX);
+        assert_eq!(sink.text, "partial");
+        assert!(result.unwrap_err().to_string().contains("closed the connection mid-reply"));
+    }
+
+    #[test]
+    fn cancel_does_not_wait_for_a_stalled_server() {
+        let stall = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n\
+            data: {\"choices\":[{\"delta\":{\"content\":\"one\"}}]}\n\n";
+        let (base, _server) = fake_server(vec![(stall, Duration::from_secs(5))]);
+        let started = Instant::now();
+        let (result, sink) = ask(&base, 1);
+        assert_eq!(result.unwrap().1, StopReason::Cancelled);
+        assert_eq!(sink.text, "one");
+        assert!(started.elapsed() < Duration::from_secs(2), "cancel waited {:?}", started.elapsed());
+    }
+
     #[test]
     fn estimates_round_up() {
         assert_eq!(estimate_tokens(""), 0);
