@@ -118,9 +118,10 @@ fn models(cli: &Cli) -> ExitCode {
     let terminal = stdout.is_terminal();
     let mut out = stdout.lock();
     for model in list {
-        let line = match model.n_ctx.or(model.n_ctx_train) {
-            Some(n) => format!("{}\tctx {n}\n", model.id),
-            None => format!("{}\n", model.id),
+        let line = match (model.n_ctx, model.n_ctx_train) {
+            (Some(n), _) => format!("{}\tctx {n}\n", remote::short_name(&model.id)),
+            (None, Some(n)) => format!("{}\ttrained on {n}\n", remote::short_name(&model.id)),
+            (None, None) => format!("{}\n", remote::short_name(&model.id)),
         };
         let shown = if terminal { sanitize(&line) } else { line.as_str().into() };
         if out.write_all(shown.as_bytes()).is_err() {

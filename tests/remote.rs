@@ -213,7 +213,9 @@ fn a_multi_turn_conversation_is_stored_in_history() {
     for part in ["My name is Ada", "What is my name?", answer1.trim(), answer2.trim()] {
         assert!(show.contains(part), "history lacks {part:?}:\n{show}");
     }
-    assert!(show.contains("SmolLM2"), "the server's model is recorded: {show}");
+    // Without --model the conversation is labelled with the server (its model is known only
+    // once the engine has reached it).
+    assert!(show.contains(&server.endpoint()), "the server is recorded: {show}");
 }
 
 #[test]
@@ -222,7 +224,7 @@ fn the_tui_chats_with_the_server_and_switches_models() {
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_ember");
     let command = format!(
-        "XDG_DATA_HOME='{}' EMBER_MODELS_DIR=/nonexistent NO_COLOR= {bin} --endpoint {} -t 0 --seed 1 --max-tokens 60; echo EXIT=$?; sleep 60",
+        "XDG_DATA_HOME='{}' EMBER_MODELS_DIR=/nonexistent NO_COLOR= {bin} --endpoint {} -t 0 --seed 1 --max-tokens 200; echo EXIT=$?; sleep 60",
         dir.path().display(),
         server.endpoint()
     );
@@ -231,24 +233,20 @@ fn the_tui_chats_with_the_server_and_switches_models() {
         s.contains("○ idle") && s.contains("ctx 0/2048")
     });
     tmux.keys(&["What is the capital of France?", "Enter"]);
-    let screen = tmux.wait_for("an answer", Duration::from_secs(60), |s| s.contains("○ idle") && s.contains("tok/s"));
+    let screen = tmux.wait_for("an answer", Duration::from_secs(90), |s| s.contains("○ idle") && s.contains("tok/s"));
     assert!(screen.contains("Paris"), "{screen}");
+    assert!(screen.contains(" SmolLM2-135M-Instruct.Q4_1 ctx "), "the server's model in the status line: {screen}");
 
     tmux.keys(&["/model no-such-model", "Enter"]);
+    let status_line = |s: &str| s.lines().last().unwrap_or_default().to_string();
     tmux.wait_for("the unknown model error", Duration::from_secs(20), |s| {
-        s.contains("no-such-model") && s.contains("it has:")
+        s.contains("no model \"no-such-model\"; it has: SmolLM2-135M-Instruct.Q4_1")
+            && !status_line(s).contains("SmolLM2")
     });
-    let model = String::from_utf8_lossy(
-        &Command::new(bin).args(["models", "--endpoint", &server.endpoint()]).output().unwrap().stdout,
-    )
-    .split('\t')
-    .next()
-    .unwrap()
-    .trim()
-    .to_string();
-    tmux.keys(&[&format!("/model {model}"), "Enter"]);
+    tmux.keys(&["/model SmolLM2-135M-Instruct.Q4_1", "Enter"]);
     tmux.wait_for("the server model again", Duration::from_secs(20), |s| {
-        s.contains("○ idle") && !s.contains("it has:")
+        let status = status_line(s);
+        status.contains(" SmolLM2-135M-Instruct.Q4_1 ctx ") && status.contains("○ idle")
     });
     tmux.keys(&["Say hi.", "Enter"]);
     tmux.wait_for("a second answer", Duration::from_secs(60), |s| {
@@ -266,7 +264,12 @@ fn a_wrong_model_name_is_a_clear_error() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stdout.is_empty());
     assert!(stderr.contains("the server has no model \"no-such-model\""), "{stderr}");
-    assert!(stderr.contains("SmolLM2"), "the error lists the server's models: {stderr}");
+    assert!(stderr.contains("it has: SmolLM2-135M-Instruct.Q4_1."), "the error lists the server's models: {stderr}");
+    // The short name chooses the model as well as its full id.
+    let (code, stdout, stderr) =
+        run(ember(&server.endpoint()).args(["--model", "SmolLM2-135M-Instruct.Q4_1", "--max-tokens", "5", "hi"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.trim().is_empty());
 }
 
 #[test]

@@ -147,6 +147,23 @@ pub struct RemoteModel {
     pub owned_by: Option<String>,
 }
 
+impl RemoteModel {
+    /// Whether `name` chooses this model: its id, or its short name.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.id == name || short_name(&self.id) == name
+    }
+}
+
+/// A model's name for people: llama-server names a model by its file path
+/// (`/models/SmolLM2-135M-Instruct.Q4_1.gguf`); that is shown, and accepted, as the file's name
+/// without `.gguf`. Other ids (`llama3.2`, `Qwen/Qwen2.5-1.5B-Instruct`) are kept as they are.
+pub fn short_name(id: &str) -> String {
+    match id.strip_suffix(".gguf") {
+        Some(_) => crate::models::display_name(std::path::Path::new(id)),
+        None => id.to_string(),
+    }
+}
+
 /// An HTTP client bound to one server, with a runtime to drive it from plain threads.
 struct Http {
     runtime: tokio::runtime::Runtime,
@@ -335,11 +352,16 @@ fn parse_models(body: &Value) -> Vec<RemoteModel> {
 /// from inside an async runtime: it drives its own.
 pub fn list_models(options: &RemoteOptions) -> Result<Vec<RemoteModel>, RemoteError> {
     let http = Http::new(options)?;
-    let models = http.runtime.block_on(http.models())?;
-    models.ok_or_else(|| RemoteError::Rejected {
+    let (models, props_n_ctx) = http.runtime.block_on(async { (http.models().await, http.props_n_ctx().await) });
+    let mut models = models?.ok_or_else(|| RemoteError::Rejected {
         status: 404,
         message: format!("{}/models does not exist: is {} an OpenAI-compatible API base?", http.base, http.base),
-    })
+    })?;
+    // llama-server serving one model reports its context size in /props, not in the list.
+    if let ([only], Some(n)) = (models.as_mut_slice(), props_n_ctx) {
+        only.n_ctx = only.n_ctx.or(Some(n));
+    }
+    Ok(models)
 }
 
 /// How the backend counts prompt tokens, best first.
@@ -421,11 +443,14 @@ impl RemoteSession {
         })?;
         let models = models.unwrap_or_default();
         let model = match (&options.model, models.first()) {
-            (Some(name), _) if models.is_empty() || models.iter().any(|m| &m.id == name) => name.clone(),
+            (Some(name), _) if models.is_empty() => name.clone(),
+            (Some(name), _) if models.iter().any(|m| m.answers_to(name)) => {
+                models.iter().find(|m| m.answers_to(name)).map_or_else(|| name.clone(), |m| m.id.clone())
+            }
             (Some(name), _) => {
                 return Err(RemoteError::UnknownModel {
                     model: name.clone(),
-                    available: models.iter().map(|m| m.id.clone()).collect(),
+                    available: models.iter().map(|m| short_name(&m.id)).collect(),
                     detail: String::new(),
                 })
             }
@@ -444,10 +469,10 @@ impl RemoteSession {
             tracing::info!(n_ctx, "the server reports no context size; budgeting with the configured one");
         }
         let n_ctx_train = listed.and_then(|m| m.n_ctx_train).unwrap_or(n_ctx);
-        let others: Vec<&str> = models.iter().map(|m| m.id.as_str()).collect();
+        let others: Vec<String> = models.iter().map(|m| short_name(&m.id)).collect();
         let info = ModelInfo {
             path: PathBuf::from(&http.base),
-            name: model.clone(),
+            name: short_name(&model),
             n_ctx,
             n_ctx_train,
             threads: 0,
@@ -1018,6 +1043,14 @@ mod tests {
         assert_eq!(result.unwrap().1, StopReason::Cancelled);
         assert_eq!(sink.text, "one");
         assert!(started.elapsed() < Duration::from_secs(2), "cancel waited {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn gguf_paths_are_shortened_and_answer_to_both_names() {
+        assert_eq!(short_name("/m/SmolLM2-135M-Instruct.Q4_1.gguf"), "SmolLM2-135M-Instruct.Q4_1");
+        assert_eq!(short_name("Qwen/Qwen2.5-1.5B-Instruct"), "Qwen/Qwen2.5-1.5B-Instruct");
+        let m = RemoteModel { id: "/m/a.gguf".into(), n_ctx: None, n_ctx_train: None, owned_by: None };
+        assert!(m.answers_to("a") && m.answers_to("/m/a.gguf") && !m.answers_to("b"));
     }
 
     #[test]
