@@ -298,7 +298,7 @@ fn no_server_running_is_connection_refused() {
     assert!(start.elapsed() < Duration::from_secs(10));
     let (code, _, stderr) = run(ember("http://no-such-host.invalid/v1").arg("hi"));
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("does not resolve") || stderr.contains("cannot connect"), "{stderr}");
+    assert!(stderr.contains("does not resolve"), "{stderr}");
     let (code, _, stderr) = run(ember("127.0.0.1:8080").arg("hi"));
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("invalid endpoint"), "{stderr}");
