@@ -10,11 +10,7 @@ pub struct CommandHelp {
 pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/help", args: "", help: "keys and commands" },
     CommandHelp { name: "/new", args: "", help: "start a new conversation" },
-    CommandHelp {
-        name: "/model",
-        args: "[PATH|NAME]",
-        help: "show the model, or load another GGUF file (with --endpoint: another server model)",
-    },
+    CommandHelp { name: "/model", args: "[PATH|NAME]", help: "show or switch the model (GGUF file or server)" },
     CommandHelp { name: "/system", args: "[TEXT|clear]", help: "show, set or clear the system prompt" },
     CommandHelp { name: "/file", args: "PATH", help: "attach a file to the next message" },
     CommandHelp { name: "/copy", args: "N", help: "copy code block N to the clipboard" },
