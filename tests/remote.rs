@@ -249,9 +249,28 @@ fn the_tui_chats_with_the_server_and_switches_models() {
         status.contains(" SmolLM2-135M-Instruct.Q4_1 ctx ") && status.contains("○ idle")
     });
     tmux.keys(&["Say hi.", "Enter"]);
-    tmux.wait_for("a second answer", Duration::from_secs(60), |s| {
-        s.contains("○ idle") && s.matches("tok/s").count() >= 1 && s.contains("Say hi.")
+    tmux.wait_for("a second answer", Duration::from_secs(90), |s| {
+        status_line(s).contains("○ idle") && s.matches("▍ember").count() == 2
     });
+    // Esc stops a streaming answer, and the server stops generating with it.
+    tmux.keys(&["/new", "Enter"]);
+    tmux.keys(&["Write a very long story about a dragon, with many chapters.", "Enter"]);
+    tmux.wait_for("the answer to stream", Duration::from_secs(60), |s| {
+        // The first line of the answer, in the transcript column.
+        let first = s.lines().skip_while(|l| !l.starts_with("▍ember")).nth(1).unwrap_or_default();
+        status_line(s).contains("● answering") && !first.split('│').next().unwrap_or_default().trim().is_empty()
+    });
+    assert!(server.busy());
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the answer to stop", Duration::from_secs(5), |s| {
+        let status = status_line(s);
+        status.contains("stopped") && status.contains("○ idle")
+    });
+    let start = Instant::now();
+    while server.busy() {
+        assert!(start.elapsed() < Duration::from_secs(5), "the server kept generating after Esc");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     tmux.keys(&["C-d"]);
     let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");

@@ -1,7 +1,8 @@
 //! The remote backend: an OpenAI-compatible chat-completions server (llama.cpp's llama-server,
 //! vLLM, Ollama, a hosted API) behind the same [`Backend`] trait and thread shape as llama.cpp.
 //!
-//! The engine thread owns a small single-threaded tokio runtime and an HTTP client. A turn is
+//! The engine thread owns a small tokio runtime (one worker, for the connections' tasks) and an
+//! HTTP client. A turn is
 //! one streamed `POST {base}/chat/completions`; the reply arrives as server-sent events. Between
 //! chunks, and while waiting for one, the thread watches the cancel floor, so a cancel closes the
 //! stream within a few milliseconds even when the server has stalled.
@@ -192,7 +193,12 @@ impl Http {
                 _ => return Err(RemoteError::KeyMissing { name: name.clone() }),
             },
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker thread runs the connections' own tasks at all times. With a current-thread
+        // runtime they ran only inside `block_on`, so the connection of a cancelled reply stayed
+        // open (and the server kept generating) until the next turn.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("ember-http")
             .enable_all()
             .build()
             .map_err(|e| RemoteError::Client(e.to_string()))?;
