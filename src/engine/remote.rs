@@ -715,18 +715,23 @@ pub fn request_body(model: &str, messages: &[Message], sampling: &SamplingParams
         "stream": true,
         "stream_options": {"include_usage": true},
         "max_tokens": sampling.max_tokens,
-        "temperature": sampling.temperature,
-        "top_p": sampling.top_p,
+        "temperature": decimal(sampling.temperature),
+        "top_p": decimal(sampling.top_p),
         "seed": sampling.seed,
     });
     if llama_server {
         body["top_k"] = json!(sampling.top_k);
-        body["min_p"] = json!(sampling.min_p);
-        body["repeat_penalty"] = json!(sampling.repeat_penalty);
+        body["min_p"] = json!(decimal(sampling.min_p));
+        body["repeat_penalty"] = json!(decimal(sampling.repeat_penalty));
         // The figures ember shows next to its own.
         body["timings_per_token"] = json!(false);
     }
     body
+}
+
+/// An f32 setting as the decimal the user wrote (0.7, not 0.699999988079071).
+fn decimal(x: f32) -> f64 {
+    (f64::from(x) * 1e6).round() / 1e6
 }
 
 fn number(v: Option<&Value>, key: &str) -> Option<f64> {
@@ -876,6 +881,7 @@ mod tests {
         let body = request_body("m", &messages, &sampling, false);
         assert_eq!(body["messages"][1], json!({"role":"user","content":"hi"}));
         assert_eq!(body["stream"], json!(true));
+        assert_eq!(body["temperature"], json!(0.7), "no f32 noise on the wire");
         assert!(body.get("top_k").is_none());
         assert!(request_body("m", &messages, &sampling, true).get("top_k").is_some());
     }
