@@ -10,14 +10,14 @@ BIN := $(TARGET_DIR)/release/ember
 # Arguments for `make run`, e.g. make run ARGS='--model other.gguf'
 ARGS ?=
 
-.PHONY: run test build deps model test-models lint fmt clippy clean
+.PHONY: run test build deps model test-models llama-server lint fmt clippy clean
 
 run: deps model build
 	$(BIN) $(ARGS)
 
 # One test at a time: each model test runs llama.cpp on every core, and two at once on two
 # cores spin against each other (the suite took 79 s in parallel, 38 s one at a time).
-test: deps model test-models
+test: deps model test-models llama-server
 	$(CARGO) test --release --locked -- --test-threads=1
 
 build: deps
@@ -32,6 +32,11 @@ model: deps
 # A second architecture without a chat template, used by the tests.
 test-models: deps
 	@scripts/fetch-model.sh gemma3
+
+# llama.cpp's llama-server, for the remote-engine tests: built once (several minutes) from the
+# llama.cpp tree ember vendors, into ~/.cache/ember/llama-tools; prints its path.
+llama-server: deps
+	@scripts/build-llama-tools.sh llama-server
 
 lint: fmt clippy
 

@@ -152,6 +152,19 @@ pub struct Cli {
     /// Print timing and token figures to stderr after the answer.
     #[arg(long)]
     pub stats: bool,
+
+    // Remote engine (an OpenAI-compatible server instead of a local model).
+    /// Chat with an OpenAI-compatible server instead of a local model: the API's base URL, e.g.
+    /// http://127.0.0.1:8080/v1 (llama-server, vLLM, Ollama, hosted APIs). --model then names the
+    /// server's model [default: the first it lists]; --ctx is the context budget when the server
+    /// does not report one.
+    #[arg(long, env = "EMBER_ENDPOINT", value_name = "URL", global = true)]
+    pub endpoint: Option<String>,
+
+    /// The environment variable holding the server's API key (ember reads the key from there
+    /// and never stores, logs or shows it).
+    #[arg(long, value_name = "NAME", global = true)]
+    pub api_key_env: Option<String>,
 }
 
 /// Subcommands.
@@ -349,6 +362,15 @@ mod tests {
         assert_eq!(cli.prompt_text().as_deref(), Some("history of rome"));
         let cli = Cli::parse_from(["ember", "-c", "more"]);
         assert!(cli.continue_last);
+    }
+
+    #[test]
+    fn endpoint_is_global_and_names_a_remote_model() {
+        let cli = Cli::parse_from(["ember", "models", "--endpoint", "http://h:1/v1"]);
+        assert!(matches!(cli.command, Some(Command::Models { .. })));
+        assert_eq!(cli.endpoint.as_deref(), Some("http://h:1/v1"));
+        let cli = Cli::parse_from(["ember", "--endpoint", "http://h:1/v1", "--api-key-env", "KEY", "-m", "qwen", "hi"]);
+        assert_eq!((cli.model.as_deref(), cli.api_key_env.as_deref()), (Some("qwen"), Some("KEY")));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use ember::cli::{Cli, Command};
 use ember::config::file::ContextPolicy;
 use ember::config::{Effective, Paths, Settings};
 use ember::engine::llama::{self, EngineOptions, TemplateChoice};
+use ember::engine::remote::{self, RemoteOptions};
 use ember::engine::{EngineHandle, SamplingParams, StopReason};
 use ember::models::{self, discover::Roots};
 use ember::pipe::{self, AnswerPrinter, Attachment, OutputMode, PipeError};
@@ -113,7 +114,12 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Models { json }) => return models::cmd::run_models(&Roots::from_env(&paths.models_dir), *json),
+        Some(Command::Models { json }) => {
+            return match remote_options(&cli, &effective) {
+                Some(options) => remote_models(&options),
+                None => models::cmd::run_models(&Roots::from_env(&paths.models_dir), *json),
+            };
+        }
         Some(Command::Show { model, json }) => {
             let model = model.as_deref().or(effective.model.as_deref());
             return models::cmd::run_show(model, &Roots::from_env(&paths.models_dir), *json);
@@ -128,7 +134,7 @@ fn main() -> ExitCode {
                 reps: *reps as usize,
                 conversation: !no_conversation,
             };
-            let options = match engine_options(&cli, &effective, &paths) {
+            let options = match engine_options(&cli, &effective, &paths, false) {
                 Ok(o) => o,
                 Err(e) => {
                     say("error: ", &e.to_string());
@@ -190,6 +196,67 @@ fn history(action: &ember::cli::HistoryAction, paths: &Paths) -> ExitCode {
     }
 }
 
+/// The server to chat with instead of a local model (`--endpoint`), if any.
+/// The server to use: `--endpoint` (or `EMBER_ENDPOINT`), else the config's `[remote]` section;
+/// flags override the file's values.
+fn remote_options(cli: &Cli, effective: &Effective) -> Option<RemoteOptions> {
+    let file = &effective.remote;
+    let base = cli.endpoint.as_deref().or(file.endpoint.as_deref()).map(str::trim).filter(|e| !e.is_empty())?;
+    let mut options = RemoteOptions::new(base);
+    options.model = cli.model.clone().or_else(|| file.model.clone());
+    options.api_key_env = cli.api_key_env.clone().or_else(|| file.api_key_env.clone());
+    options.ctx_size = cli.ctx.or(file.ctx);
+    if let Some(secs) = file.connect_timeout {
+        options.connect_timeout = std::time::Duration::from_secs(secs.max(1));
+    }
+    if let Some(secs) = file.read_timeout {
+        options.read_timeout = std::time::Duration::from_secs(secs.max(1));
+    }
+    Some(options)
+}
+
+/// Starts the engine: the server's when `remote` is set (no local model is loaded), else llama.cpp.
+fn spawn_engine(
+    options: EngineOptions,
+    remote: Option<RemoteOptions>,
+) -> (EngineHandle, tokio::sync::mpsc::UnboundedReceiver<ember::engine::EngineEvent>) {
+    match remote {
+        Some(remote) => EngineHandle::spawn_remote(remote),
+        None => EngineHandle::spawn_llama(options),
+    }
+}
+
+/// The model's name for history: the server's model, or the local file's name.
+fn model_label(options: &EngineOptions, remote: Option<&RemoteOptions>) -> String {
+    remote.map_or_else(|| ember::models::display_name(&options.model_path), RemoteOptions::label)
+}
+
+/// `ember models --endpoint URL`: the server's models, one a line (id, then its context size).
+fn remote_models(options: &RemoteOptions) -> ExitCode {
+    let list = match remote::list_models(options) {
+        Ok(list) => list,
+        Err(e) => {
+            say("error: ", &e.to_string());
+            return ExitCode::from(1);
+        }
+    };
+    let stdout = std::io::stdout();
+    let terminal = stdout.is_terminal();
+    let mut out = stdout.lock();
+    for model in list {
+        let line = match (model.n_ctx, model.n_ctx_train) {
+            (Some(n), _) => format!("{}\tctx {n}\n", remote::short_name(&model.id)),
+            (None, Some(n)) => format!("{}\ttrained on {n}\n", remote::short_name(&model.id)),
+            (None, None) => format!("{}\n", remote::short_name(&model.id)),
+        };
+        let shown = if terminal { sanitize(&line) } else { line.as_str().into() };
+        if out.write_all(shown.as_bytes()).is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn cwd() -> String {
     std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()
 }
@@ -232,8 +299,15 @@ fn open_history(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<Optio
     }
 }
 
-fn engine_options(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<EngineOptions, PipeError> {
-    let mut options = EngineOptions::new(models::resolve(effective.model.as_deref(), &paths.models_dir)?);
+/// The local engine's options. With a server (`remote`), `--model` names the server's model and
+/// no local file is looked for.
+fn engine_options(cli: &Cli, effective: &Effective, paths: &Paths, remote: bool) -> Result<EngineOptions, PipeError> {
+    let path = if remote {
+        std::path::PathBuf::from(effective.model.clone().unwrap_or_default())
+    } else {
+        models::resolve(effective.model.as_deref(), &paths.models_dir)?
+    };
+    let mut options = EngineOptions::new(path);
     options.n_ctx = effective.ctx;
     options.threads = effective.threads.map(usize::from);
     options.gpu_layers = effective.gpu_layers;
@@ -325,7 +399,8 @@ fn run_tui(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeEr
         .enable_all()
         .build()
         .map_err(|e| PipeError::Input(format!("cannot start the async runtime: {e}")))?;
-    let engine = engine_options(cli, effective, paths)?;
+    let remote = remote_options(cli, effective);
+    let engine = engine_options(cli, effective, paths, remote.is_some())?;
     let store = open_history(cli, effective, paths)?;
     let resume = match &store {
         Some(store) => conversation_to_continue(cli, store)?,
@@ -344,7 +419,7 @@ fn run_tui(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeEr
         path: paths.history_db(),
         kv_dir: paths.kv_dir(),
         new: NewConversation {
-            model: ember::models::display_name(&engine.model_path),
+            model: model_label(&engine, remote.as_ref()),
             system_prompt: system.clone(),
             cwd: cwd(),
         },
@@ -353,6 +428,7 @@ fn run_tui(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeEr
     let roles = ember::roles::load_all(&paths.roles_dir()).map_err(|e| PipeError::Usage(e.to_string()))?;
     let options = ember::tui::TuiOptions {
         engine,
+        remote,
         sampling: sampling(effective),
         system_prompt: system,
         roles: ember::tui::RoleSwitch {
@@ -412,10 +488,11 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
         });
         messages.splice(at..at, earlier);
     }
-    let options = engine_options(&cli, effective, paths)?;
+    let remote = remote_options(&cli, effective);
+    let options = engine_options(&cli, effective, paths, remote.is_some())?;
     let mut recorder = store.map(|store| {
         let new = NewConversation {
-            model: ember::models::display_name(&options.model_path),
+            model: model_label(&options, remote.as_ref()),
             system_prompt: system.clone(),
             cwd: cwd(),
         };
@@ -442,6 +519,14 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
     let model_path = options.model_path.clone();
     let resumed_id = resume.as_ref().map(|c| c.summary.id);
 
+    if let (true, Some(remote)) = (cli.print_prompt, &remote) {
+        // The server formats the prompt: show the exact request instead (it holds no key).
+        let body = remote::request_body(&remote.label(), &messages, &sampling(effective), false);
+        let text = serde_json::to_string_pretty(&body).unwrap_or_default() + "\n";
+        let shown = if stdout_tty { sanitize(&text) } else { text.as_str().into() };
+        std::io::stdout().lock().write_all(shown.as_bytes()).map_err(PipeError::Output)?;
+        return Ok(0);
+    }
     if cli.print_prompt {
         let (text, tokens, notice) = llama::print_prompt(&options, &messages)?;
         if let Some(notice) = notice {
@@ -469,7 +554,7 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
     let sampling = sampling(effective);
     let max_tokens = sampling.max_tokens;
     runtime.block_on(async move {
-        let (mut engine, mut events) = EngineHandle::spawn_llama(options);
+        let (mut engine, mut events) = spawn_engine(options, remote);
         if let Some(id) = resumed_id {
             // The saved context of the conversation, if any: the answer then starts at once.
             let path = kv::state_path(&kv_dir, id, &model_path);

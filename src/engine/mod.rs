@@ -6,7 +6,9 @@
 //! later turn, and events of a superseded turn can be dropped by id.
 
 pub mod llama;
+pub mod remote;
 pub mod sampling;
+mod sse;
 pub mod template;
 mod utf8;
 
@@ -47,6 +49,9 @@ pub enum EngineError {
     Crashed(String),
     #[error("this request needs a loaded model, but only its vocabulary was loaded")]
     VocabOnly,
+    /// Talking to a remote server failed.
+    #[error(transparent)]
+    Remote(#[from] remote::RemoteError),
 }
 
 /// Why a reply ended.
@@ -284,15 +289,34 @@ impl EngineHandle {
     pub fn spawn_llama(
         options: llama::EngineOptions,
     ) -> (EngineHandle, tokio::sync::mpsc::UnboundedReceiver<EngineEvent>) {
+        Self::spawn(move |commands, events, cancel| llama::run(options, commands, events, cancel))
+    }
+
+    /// Starts the remote engine thread, which reaches the server (no local model is loaded)
+    /// and then waits for turns.
+    pub fn spawn_remote(
+        options: remote::RemoteOptions,
+    ) -> (EngineHandle, tokio::sync::mpsc::UnboundedReceiver<EngineEvent>) {
+        Self::spawn(move |commands, events, cancel| remote::run(options, commands, events, cancel))
+    }
+
+    /// Runs a backend's thread body; a panic in it becomes a `LoadFailed` event.
+    fn spawn(
+        body: impl FnOnce(
+                &std::sync::mpsc::Receiver<Command>,
+                &tokio::sync::mpsc::UnboundedSender<EngineEvent>,
+                Arc<CancelFloor>,
+            ) + Send
+            + 'static,
+    ) -> (EngineHandle, tokio::sync::mpsc::UnboundedReceiver<EngineEvent>) {
         let (commands, command_rx) = std::sync::mpsc::channel();
         let (event_tx, events) = tokio::sync::mpsc::unbounded_channel();
         let cancel = Arc::new(CancelFloor::default());
         let thread_cancel = Arc::clone(&cancel);
         let thread = std::thread::Builder::new().name("ember-engine".into()).spawn(move || {
             let crash_events = event_tx.clone();
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                llama::run(options, &command_rx, &event_tx, thread_cancel)
-            }));
+            let run =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&command_rx, &event_tx, thread_cancel)));
             if let Err(panic) = run {
                 let reason = panic
                     .downcast_ref::<&str>()

@@ -10,7 +10,7 @@ pub struct CommandHelp {
 pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/help", args: "", help: "keys and commands" },
     CommandHelp { name: "/new", args: "", help: "start a new conversation" },
-    CommandHelp { name: "/model", args: "[PATH]", help: "show the model, or load another GGUF file" },
+    CommandHelp { name: "/model", args: "[PATH|NAME]", help: "show or switch the model (GGUF file or server)" },
     CommandHelp { name: "/system", args: "[TEXT|clear]", help: "show, set or clear the system prompt" },
     CommandHelp { name: "/role", args: "[NAME]", help: "list the roles, or switch to one" },
     CommandHelp { name: "/file", args: "PATH", help: "attach a file to the next message" },

@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::engine::llama::EngineOptions;
+use crate::engine::remote::RemoteOptions;
 use crate::engine::{EngineEvent, EngineHandle, SamplingParams};
 use state::{update, AppEvent, AppState, Effect, SaveError};
 
@@ -28,6 +29,8 @@ const STREAMING_FRAME: Duration = Duration::from_millis(33);
 /// What the TUI starts with.
 pub struct TuiOptions {
     pub engine: EngineOptions,
+    /// Chat with this server instead (`--endpoint`); `/model NAME` then picks a server model.
+    pub remote: Option<RemoteOptions>,
     pub sampling: SamplingParams,
     pub system_prompt: Option<String>,
     /// The roles `/role` switches among.
@@ -85,9 +88,10 @@ pub async fn run(options: TuiOptions) -> Result<Exit, TuiError> {
 
 async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit, TuiError> {
     let mut engine_options = options.engine;
-    let (mut engine, mut engine_events) = EngineHandle::spawn_llama(engine_options.clone());
-    let mut state =
-        AppState::new(engine_options.model_path.clone(), options.system_prompt, options.sampling, options.color);
+    let mut remote = options.remote;
+    let (mut engine, mut engine_events) = spawn_engine(&engine_options, remote.as_ref());
+    let shown_model = remote.as_ref().map_or_else(|| engine_options.model_path.clone(), |r| PathBuf::from(r.label()));
+    let mut state = AppState::new(shown_model, options.system_prompt, options.sampling, options.color);
     state.roles = options.roles;
     let size = term.size()?;
     state.size = (size.width, size.height);
@@ -165,9 +169,13 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
                 }
                 Effect::SwitchModel(path) => {
                     engine.shutdown();
-                    // Later saved contexts belong to the new model.
-                    engine_options.model_path = path;
-                    (engine, engine_events) = EngineHandle::spawn_llama(engine_options.clone());
+                    match remote.as_mut() {
+                        // With a server, /model NAME picks one of its models.
+                        Some(remote) => remote.model = Some(path.to_string_lossy().into_owned()),
+                        // Later saved contexts belong to the new model.
+                        None => engine_options.model_path = path,
+                    }
+                    (engine, engine_events) = spawn_engine(&engine_options, remote.as_ref());
                 }
                 Effect::Record(op) => {
                     if let Some(recorder) = &recorder {
@@ -207,6 +215,17 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
             save_context(&engine, &mut engine_events, &state, kv_dir.as_deref(), &engine_options.model_path).await;
             return Ok(Exit::Quit);
         }
+    }
+}
+
+/// Starts the server's engine when there is one, else llama.cpp's.
+fn spawn_engine(
+    local: &EngineOptions,
+    remote: Option<&RemoteOptions>,
+) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
+    match remote {
+        Some(remote) => EngineHandle::spawn_remote(remote.clone()),
+        None => EngineHandle::spawn_llama(local.clone()),
     }
 }
 
