@@ -65,23 +65,23 @@ pub struct Cli {
     pub max_tokens: usize,
 
     /// Sampling temperature; 0 is greedy (deterministic).
-    #[arg(short = 't', long, value_name = "T", default_value_t = 0.7)]
+    #[arg(short = 't', long, value_name = "T", default_value_t = 0.7, value_parser = parse_temperature)]
     pub temperature: f32,
 
     /// Top-k sampling (0 disables).
-    #[arg(long, value_name = "K", default_value_t = 40)]
+    #[arg(long, value_name = "K", default_value_t = 40, value_parser = clap::value_parser!(i32).range(0..))]
     pub top_k: i32,
 
     /// Top-p (nucleus) sampling (1.0 disables).
-    #[arg(long, value_name = "P", default_value_t = 0.95)]
+    #[arg(long, value_name = "P", default_value_t = 0.95, value_parser = parse_probability)]
     pub top_p: f32,
 
     /// Min-p sampling (0 disables).
-    #[arg(long, value_name = "P", default_value_t = 0.05)]
+    #[arg(long, value_name = "P", default_value_t = 0.05, value_parser = parse_probability)]
     pub min_p: f32,
 
     /// Repeat penalty over the last 64 tokens (1.0 disables).
-    #[arg(long, value_name = "X", default_value_t = 1.1)]
+    #[arg(long, value_name = "X", default_value_t = 1.1, value_parser = parse_repeat_penalty)]
     pub repeat_penalty: f32,
 
     /// Random seed (same seed, same model, same build: same answer).
@@ -105,7 +105,7 @@ pub struct Cli {
     pub no_history: bool,
 
     /// CPU threads [default: physical cores].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub threads: Option<u16>,
 
     /// Layers to offload to the GPU: a number or "all" [default: all when a GPU backend is built in].
@@ -195,6 +195,39 @@ fn parse_flash_attention(s: &str) -> Result<FlashAttention, String> {
     }
 }
 
+/// A finite number, so no NaN or infinity reaches the sampler.
+fn parse_finite(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("expected a number, got {s:?}")),
+    }
+}
+
+fn parse_temperature(s: &str) -> Result<f32, String> {
+    parse_finite(s).and_then(|v| {
+        if v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(format!("the temperature is 0 (greedy) or more, got {v}"))
+        }
+    })
+}
+
+fn parse_probability(s: &str) -> Result<f32, String> {
+    parse_finite(s)
+        .and_then(|v| if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(format!("expected 0 to 1, got {v}")) })
+}
+
+fn parse_repeat_penalty(s: &str) -> Result<f32, String> {
+    parse_finite(s).and_then(|v| {
+        if v > 0.0 {
+            Ok(v)
+        } else {
+            Err(format!("the repeat penalty is above 0 (1.0 disables it), got {v}"))
+        }
+    })
+}
+
 fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
     if s.eq_ignore_ascii_case("all") {
         return Ok(GpuLayers::All);
@@ -236,6 +269,29 @@ mod tests {
         assert_eq!(cli.prompt_text().as_deref(), Some("history of rome"));
         let cli = Cli::parse_from(["ember", "-c", "more"]);
         assert!(cli.continue_last);
+    }
+
+    #[test]
+    fn sampling_values_out_of_range_are_usage_errors() {
+        for args in [
+            ["--temperature", "nan"],
+            ["--temperature", "inf"],
+            ["--temperature=-1", "x"],
+            ["--top-p", "1.5"],
+            ["--top-p=-0.1", "x"],
+            ["--min-p", "NaN"],
+            ["--min-p", "2"],
+            ["--top-k=-1", "x"],
+            ["--repeat-penalty", "0"],
+            ["--repeat-penalty=-1", "x"],
+            ["--threads", "513"],
+            ["--threads", "0"],
+        ] {
+            let err = Cli::try_parse_from(["ember"].into_iter().chain(args)).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}: {err}");
+        }
+        let ok = Cli::parse_from(["ember", "--top-p", "0", "--min-p", "1", "--temperature", "0", "--top-k", "0"]);
+        assert_eq!((ok.top_p, ok.min_p, ok.temperature, ok.top_k), (0.0, 1.0, 0.0, 0));
     }
 
     #[test]

@@ -5,68 +5,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(command: &str, cwd: &Path) -> Tmux {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let socket = format!("ember-test-{}-{n}", std::process::id());
-        let t = Tmux { socket };
-        t.run(&["-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "120", "-y", "35", "-c"])
-            .arg(cwd)
-            .arg(command)
-            .status()
-            .map(|s| assert!(s.success(), "tmux did not start"))
-            .unwrap();
-        assert!(t.run(&["set-option", "-g", "set-clipboard", "on"]).status().unwrap().success());
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("tmux");
-        cmd.arg("-L").arg(&self.socket).args(args).env("TERM", "xterm-256color").env_remove("TMUX");
-        cmd
-    }
-
-    fn out(&self, args: &[&str]) -> String {
-        String::from_utf8_lossy(&self.run(args).output().unwrap().stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.out(&["capture-pane", "-p", "-t", "e2e"])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "e2e"];
-        args.extend_from_slice(keys);
-        assert!(self.run(&args).status().unwrap().success());
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(start.elapsed() < timeout, "timed out waiting for {what}; screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]).status();
-    }
-}
+use common::tmux::Tmux;
 
 #[test]
 fn ask_for_code_copy_save_and_quit_in_a_real_terminal() {
@@ -116,7 +58,7 @@ fn ask_for_code_copy_save_and_quit_in_a_real_terminal() {
     tmux.keys(&["C-d"]);
     let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
-    assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0");
+    assert!(!tmux.alternate_on());
 
     // The conversation was saved as it went.
     let list = Command::new(bin).args(["history", "list"]).env("XDG_DATA_HOME", dir.path()).output().unwrap();
@@ -133,18 +75,12 @@ fn sigterm_and_sighup_restore_the_terminal() {
             format!("{bin} --no-history --model '{}'; echo EXIT=$?; sleep 60", common::default_model().display());
         let tmux = Tmux::start(&command, dir.path());
         tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
-        assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "1");
-        let shell = tmux.out(&["display-message", "-p", "-t", "e2e", "#{pane_pid}"]);
-        let pid = String::from_utf8_lossy(&Command::new("pgrep").args(["-P", shell.trim()]).output().unwrap().stdout)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        assert!(!pid.is_empty(), "ember's pid not found");
+        assert!(tmux.alternate_on());
+        let pid = tmux.child_pid().expect("ember's pid not found");
         assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
         let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
         let code = if signal == "TERM" { "EXIT=143" } else { "EXIT=129" };
         assert!(end.contains(code), "SIG{signal}: {end}");
-        assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0", "SIG{signal}");
+        assert!(!tmux.alternate_on(), "SIG{signal}");
     }
 }

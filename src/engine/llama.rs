@@ -78,6 +78,9 @@ pub fn default_threads() -> usize {
     num_cpus::get_physical().max(1)
 }
 
+/// The most threads llama.cpp supports (ggml's GGML_MAX_N_THREADS); far more crashed it.
+pub const MAX_THREADS: usize = 512;
+
 /// The process-wide llama.cpp backend (it may be initialised only once per process).
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
@@ -130,7 +133,11 @@ pub fn load_model(
         GpuLayers::All => 999,
         GpuLayers::Count(n) => n,
     };
-    let mut params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers).with_vocab_only(vocab_only);
+    // Read the weights into memory instead of mapping the file: with a mapping, a model file
+    // overwritten or truncated in place while ember runs (`cp new.gguf model.gguf`, a download
+    // over it) kills the process with SIGBUS/SIGSEGV at the next token. Read, it cannot.
+    let mut params =
+        LlamaModelParams::default().with_n_gpu_layers(gpu_layers).with_vocab_only(vocab_only).with_use_mmap(false);
     if let Some(progress) = progress {
         params = params.with_progress_callback(progress);
     }
@@ -578,7 +585,7 @@ pub fn open_session<'m>(
     let backend = backend()?;
     let n_ctx_train = model.n_ctx_train().max(1);
     let n_ctx = options.n_ctx.unwrap_or_else(|| n_ctx_train.min(options.ctx_cap)).max(16);
-    let threads = options.threads.unwrap_or_else(default_threads).max(1);
+    let threads = options.threads.unwrap_or_else(default_threads).clamp(1, MAX_THREADS);
     let threads_i32 = i32::try_from(threads).unwrap_or(i32::MAX);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))

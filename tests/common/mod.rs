@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: the real default model and the real binary.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod tmux;
+
 use std::path::PathBuf;
 
 /// The default model, installed by `make model` (which `make test` runs first).
