@@ -10,7 +10,7 @@ BIN := $(TARGET_DIR)/release/ember
 # Arguments for `make run`, e.g. make run ARGS='--model other.gguf'
 ARGS ?=
 
-.PHONY: run test build deps model test-models llama-server lint fmt clippy clean
+.PHONY: run test soak fuzz build deps model test-models llama-server lint fmt clippy clean
 
 run: deps model build
 	$(BIN) $(ARGS)
@@ -19,6 +19,21 @@ run: deps model build
 # cores spin against each other (the suite took 79 s in parallel, 38 s one at a time).
 test: deps model test-models llama-server
 	$(CARGO) test --release --locked -- --test-threads=1
+
+# A 200-turn conversation through the engine and the store: memory stays flat, nothing is lost.
+# Minutes long, so not part of `make test`.
+soak: deps model
+	$(CARGO) test --release --locked --test soak -- --ignored --nocapture
+
+# Each cargo-fuzz target for FUZZ_SECONDS (nightly toolchain; installs cargo-fuzz if missing).
+# The corpora in fuzz/corpus grow as it runs: commit what is worth keeping (cargo fuzz cmin).
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := sanitize markdown gguf
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 || exit 1; \
+	done
 
 build: deps
 	$(CARGO) build --release --locked

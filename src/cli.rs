@@ -124,8 +124,8 @@ pub struct Cli {
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub no_history: Option<bool>,
 
-    /// CPU threads [default: physical cores].
-    #[arg(long, env = "EMBER_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// CPU threads, 1 to 512 [default: physical cores].
+    #[arg(long, env = "EMBER_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub threads: Option<u16>,
 
     /// Layers to offload to the GPU: a number or "all" [default: all when a GPU backend is built in].
@@ -314,7 +314,10 @@ fn parse_probability(s: &str) -> Result<f32, String> {
 }
 
 fn parse_penalty(s: &str) -> Result<f32, String> {
-    parse_float(s, 0.0, 100.0)
+    match parse_float(s, 0.0, 100.0)? {
+        0.0 => Err("the repeat penalty is above 0 (1.0 disables it), got 0".into()),
+        v => Ok(v),
+    }
 }
 
 /// `gpu_layers` from the config file, in the flag's syntax.
@@ -371,6 +374,29 @@ mod tests {
         assert_eq!(cli.endpoint.as_deref(), Some("http://h:1/v1"));
         let cli = Cli::parse_from(["ember", "--endpoint", "http://h:1/v1", "--api-key-env", "KEY", "-m", "qwen", "hi"]);
         assert_eq!((cli.model.as_deref(), cli.api_key_env.as_deref()), (Some("qwen"), Some("KEY")));
+    }
+
+    #[test]
+    fn sampling_values_out_of_range_are_usage_errors() {
+        for args in [
+            ["--temperature", "nan"],
+            ["--temperature", "inf"],
+            ["--temperature=-1", "x"],
+            ["--top-p", "1.5"],
+            ["--top-p=-0.1", "x"],
+            ["--min-p", "NaN"],
+            ["--min-p", "2"],
+            ["--top-k=-1", "x"],
+            ["--repeat-penalty", "0"],
+            ["--repeat-penalty=-1", "x"],
+            ["--threads", "513"],
+            ["--threads", "0"],
+        ] {
+            let err = Cli::try_parse_from(["ember"].into_iter().chain(args)).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}: {err}");
+        }
+        let ok = Cli::parse_from(["ember", "--top-p", "0", "--min-p", "1", "--temperature", "0", "--top-k", "0"]);
+        assert_eq!((ok.top_p, ok.min_p, ok.temperature, ok.top_k), (Some(0.0), Some(1.0), Some(0.0), Some(0)));
     }
 
     #[test]

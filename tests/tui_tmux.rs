@@ -58,7 +58,7 @@ fn ask_for_code_copy_save_and_quit_in_a_real_terminal() {
     tmux.keys(&["C-d"]);
     let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
-    assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0");
+    assert!(!tmux.alternate_on());
 
     // The conversation was saved as it went.
     let list = Command::new(bin).args(["history", "list"]).env("XDG_DATA_HOME", dir.path()).output().unwrap();
@@ -75,18 +75,113 @@ fn sigterm_and_sighup_restore_the_terminal() {
             format!("{bin} --no-history --model '{}'; echo EXIT=$?; sleep 60", common::default_model().display());
         let tmux = Tmux::start(&command, dir.path());
         tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
-        assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "1");
-        let shell = tmux.out(&["display-message", "-p", "-t", "e2e", "#{pane_pid}"]);
-        let pid = String::from_utf8_lossy(&Command::new("pgrep").args(["-P", shell.trim()]).output().unwrap().stdout)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        assert!(!pid.is_empty(), "ember's pid not found");
+        assert!(tmux.alternate_on());
+        let pid = tmux.child_pid().expect("ember's pid not found");
         assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
         let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
         let code = if signal == "TERM" { "EXIT=143" } else { "EXIT=129" };
         assert!(end.contains(code), "SIG{signal}: {end}");
-        assert_eq!(tmux.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0", "SIG{signal}");
+        assert!(!tmux.alternate_on(), "SIG{signal}");
     }
+}
+
+/// The ember command line for a test: its own data folder, the default model, greedy.
+fn ember_command(data: &std::path::Path, args: &str) -> String {
+    format!(
+        "XDG_DATA_HOME='{}' EMBER_MODELS_DIR=/nonexistent {} --model '{}' -t 0 --seed 1 {args}",
+        data.display(),
+        env!("CARGO_BIN_EXE_ember"),
+        common::default_model().display()
+    )
+}
+
+#[test]
+fn a_resize_storm_while_streaming_and_a_1_mb_paste() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!("{}; echo EXIT=$?; sleep 60", ember_command(dir.path(), "--no-history --max-tokens 150"));
+    let tmux = Tmux::start(&command, dir.path());
+    tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
+    tmux.keys(&["Write a long story about a dragon and a knight.", "Enter"]);
+    tmux.wait_for("the answer to stream", Duration::from_secs(60), |s| s.contains("● answering"));
+    let sizes = [(120, 35), (40, 10), (200, 60), (15, 5), (80, 24), (1, 1), (100, 30), (3, 40)];
+    for (i, (w, h)) in sizes.iter().cycle().take(80).enumerate() {
+        let (w, h) = (w.to_string(), h.to_string());
+        assert!(tmux.run(&["resize-window", "-t", "e2e", "-x", &w, "-y", &h]).status().unwrap().success());
+        if i % 8 == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert!(tmux.run(&["resize-window", "-t", "e2e", "-x", "120", "-y", "35"]).status().unwrap().success());
+    assert!(tmux.child_pid().is_some(), "ember died in the resize storm:\n{}", tmux.screen());
+    let screen = tmux.wait_for("the answer to end", Duration::from_secs(180), |s| s.contains("○ idle"));
+    assert!(screen.contains("▍ember") && screen.contains("ctx "), "{screen}");
+
+    // 1 MB in one bracketed paste lands in the composer; the chat stays responsive.
+    let paste = dir.path().join("paste.txt");
+    let mut text = "let x = 1; // some pasted code that goes on for a while\n".repeat(18_000);
+    text.push_str("PASTE-END");
+    assert!(text.len() > 1_000_000);
+    std::fs::write(&paste, &text).unwrap();
+    assert!(tmux.run(&["load-buffer", "-b", "big"]).arg(&paste).status().unwrap().success());
+    let started = std::time::Instant::now();
+    assert!(tmux.run(&["paste-buffer", "-p", "-b", "big", "-t", "e2e"]).status().unwrap().success());
+    tmux.wait_for("the paste in the composer", Duration::from_secs(60), |s| s.contains("PASTE-END"));
+    eprintln!("1 MB paste shown after {:.1} s", started.elapsed().as_secs_f64());
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("Ctrl-C to clear the draft", Duration::from_secs(20), |s| !s.contains("PASTE-END"));
+    tmux.keys(&["C-d"]);
+    let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+    assert!(!tmux.alternate_on());
+}
+
+#[test]
+fn ctrl_c_while_loading_quits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!("{}; echo EXIT=$?; sleep 60", ember_command(dir.path(), "--no-history"));
+    let tmux = Tmux::start(&command, dir.path());
+    // At once, before the model can be ready: the first Ctrl-C arms quitting, the second quits.
+    tmux.wait_for("ember to start", Duration::from_secs(30), |s| s.contains("loading") || s.contains("○ idle"));
+    let loading = tmux.screen().contains("loading");
+    tmux.keys(&["C-c"]);
+    tmux.keys(&["C-c"]);
+    let end = tmux.wait_for("ember to exit", Duration::from_secs(30), |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+    assert!(!tmux.alternate_on());
+    eprintln!("Ctrl-C arrived while the status said loading: {loading}");
+}
+
+#[test]
+fn ctrl_c_while_answering_then_sigkill_then_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let ember = ember_command(dir.path(), "--max-tokens 400");
+    let command = format!("{ember}; echo EXIT=$?; {ember} -c; echo EXIT2=$?; sleep 60");
+    let tmux = Tmux::start(&command, dir.path());
+    tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
+    tmux.keys(&["Tell me a long story about a red dragon.", "Enter"]);
+    tmux.wait_for("the answer to stream", Duration::from_secs(60), |s| s.contains("● answering"));
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys(&["C-c"]);
+    let stopped = tmux.wait_for("the answer to stop", Duration::from_secs(20), |s| s.contains("○ idle"));
+    assert!(stopped.contains("[stopped]"), "{stopped}");
+    tmux.keys(&["Now a story about a blue whale.", "Enter"]);
+    tmux.wait_for("the second answer to stream", Duration::from_secs(60), |s| s.contains("● answering"));
+    let pid = tmux.child_pid().expect("ember's pid");
+    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    // The second ember continues the conversation: both questions and the stopped answer are there.
+    let resumed = tmux.wait_for("the conversation to continue", Duration::from_secs(60), |s| {
+        s.contains("continuing conversation") && s.contains("○ idle")
+    });
+    assert!(resumed.contains("red dragon") && resumed.contains("blue whale"), "{resumed}");
+    assert!(resumed.contains("[stopped]"), "{resumed}");
+    tmux.keys(&["C-d"]);
+    let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT2="));
+    assert!(end.contains("EXIT2=0"), "{end}");
+    let show = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(["history", "show", "1"])
+        .env("XDG_DATA_HOME", dir.path())
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.contains("red dragon") && show.contains("[stopped]") && show.contains("blue whale"), "{show}");
 }

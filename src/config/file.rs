@@ -216,6 +216,12 @@ impl Settings {
                 return Err(invalid(key, format!("{v} is out of range ({lo} to {hi})")));
             }
         }
+        if s.repeat_penalty == Some(0.0) {
+            return Err(invalid("repeat_penalty", "must be above 0 (1.0 disables it)".into()));
+        }
+        if let Some(t) = self.threads.filter(|&t| t > 512) {
+            return Err(invalid("threads", format!("{t} is more than ggml's 512")));
+        }
         if let Some(k) = s.top_k.filter(|&k| k < 0) {
             return Err(invalid("top_k", format!("{k} is negative (0 disables top-k)")));
         }

@@ -82,6 +82,9 @@ pub fn default_threads() -> usize {
     num_cpus::get_physical().max(1)
 }
 
+/// The most threads llama.cpp supports (ggml's GGML_MAX_N_THREADS); far more crashed it.
+pub const MAX_THREADS: usize = 512;
+
 /// The process-wide llama.cpp backend (it may be initialised only once per process).
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
@@ -170,7 +173,11 @@ pub fn load_model(
         GpuLayers::All => 999,
         GpuLayers::Count(n) => n,
     };
-    let mut params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers).with_vocab_only(vocab_only);
+    // Read the weights into memory instead of mapping the file: with a mapping, a model file
+    // overwritten or truncated in place while ember runs (`cp new.gguf model.gguf`, a download
+    // over it) kills the process with SIGBUS/SIGSEGV at the next token. Read, it cannot.
+    let mut params =
+        LlamaModelParams::default().with_n_gpu_layers(gpu_layers).with_vocab_only(vocab_only).with_use_mmap(false);
     if let Some(progress) = progress {
         params = params.with_progress_callback(progress);
     }
@@ -734,6 +741,42 @@ fn gpu_offload(layers: GpuLayers) -> bool {
     }
 }
 
+/// Bytes of KV cache one token takes (keys and values, f16, every layer).
+fn kv_bytes_per_token(model: &LlamaModel) -> u64 {
+    let n_embd = u64::try_from(model.n_embd()).unwrap_or(0);
+    let (heads, kv_heads) = (u64::from(model.n_head().max(1)), u64::from(model.n_head_kv().max(1)));
+    2 * 2 * u64::from(model.n_layer()) * n_embd * kv_heads / heads
+}
+
+/// Memory the system can still give (Linux `MemAvailable`), when known.
+fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kib| kib * 1024)
+}
+
+/// Refuses, before llama.cpp tries (slowly, touching memory), a context whose cache alone
+/// cannot fit in the memory available, and suggests a size that does.
+fn check_context_fits(model: &LlamaModel, n_ctx: u32, available: Option<u64>) -> Result<(), EngineError> {
+    let (Some(available), per_token) = (available, kv_bytes_per_token(model)) else { return Ok(()) };
+    let need = per_token.saturating_mul(u64::from(n_ctx));
+    if per_token == 0 || need <= available {
+        return Ok(());
+    }
+    // Half of what is free, as a power of two: room for the weights and everything else.
+    let fits = (available / 2 / per_token).max(16);
+    let suggest = (1u64 << (63 - fits.leading_zeros())).min(u64::from(model.n_ctx_train().max(16)));
+    let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+    Err(EngineError::ContextFailed {
+        n_ctx,
+        reason: format!(
+            "its cache alone needs {:.1} GiB and {:.1} GiB of memory is available (--ctx {suggest} would fit)",
+            gib(need),
+            gib(available)
+        ),
+    })
+}
+
 /// llama.cpp's flash-attention setting (-1 auto, 0 off, 1 on). On the CPU, llama.cpp's automatic
 /// choice turns it on, and its CPU flash-attention kernel slows down as the context fills:
 /// measured on SmolLM2-135M with 2 threads, the first token at turn 30 of a conversation took
@@ -755,7 +798,7 @@ pub fn open_session<'m>(
     let backend = backend()?;
     let n_ctx_train = model.n_ctx_train().max(1);
     let n_ctx = options.n_ctx.unwrap_or_else(|| n_ctx_train.min(options.ctx_cap)).max(16);
-    let threads = options.threads.unwrap_or_else(default_threads).max(1);
+    let threads = options.threads.unwrap_or_else(default_threads).clamp(1, MAX_THREADS);
     let threads_i32 = i32::try_from(threads).unwrap_or(i32::MAX);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
@@ -764,6 +807,9 @@ pub fn open_session<'m>(
         // Keep llama.cpp's own timings: --stats shows them next to ember's.
         .with_no_perf(false)
         .with_flash_attention_policy(flash_attention_policy(options.flash_attention, gpu_offload(options.gpu_layers)));
+    if !gpu_offload(options.gpu_layers) {
+        check_context_fits(model, n_ctx, available_memory())?;
+    }
     crate::logging::clear_llama_errors();
     let ctx = model
         .new_context(backend, params)

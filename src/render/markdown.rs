@@ -180,10 +180,23 @@ impl ProseRenderer {
         // Character references (&#x202E;) become characters only now: sanitize after parsing.
         let t = super::sanitize::for_cells(t);
         if let Some(cell) = self.table_cell.as_mut() {
-            cell.push_str(&t);
+            cell.push_str(&t.replace('\n', " "));
             return;
         }
-        self.spans.push(Span::styled(t.into_owned(), self.current()));
+        // HTML blocks (and inline HTML) arrive with their newlines: each one ends a line, as a
+        // span holding a newline would not.
+        for piece in t.split_inclusive('\n') {
+            let (text, ends_line) = match piece.strip_suffix('\n') {
+                Some(text) => (text, true),
+                None => (piece, false),
+            };
+            if !text.is_empty() {
+                self.spans.push(Span::styled(text.to_string(), self.current()));
+            }
+            if ends_line {
+                self.flush();
+            }
+        }
     }
 
     fn prefixes(&mut self) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
@@ -232,7 +245,7 @@ impl ProseRenderer {
             Event::Code(t) => {
                 let s = style(self.opts.color, Style::default().fg(Color::Yellow));
                 let merged = self.current().patch(s);
-                let t = sanitize(&t);
+                let t = super::sanitize::for_cells(&t);
                 if let Some(cell) = self.table_cell.as_mut() {
                     cell.push_str(&t);
                 } else {
@@ -411,6 +424,16 @@ mod tests {
     }
 
     const OPTS: RenderOptions = RenderOptions { width: 40, color: false };
+
+    #[test]
+    fn html_blocks_keep_their_lines_and_no_span_holds_a_newline() {
+        // Found by fuzzing: an HTML block's text arrives with its newlines.
+        let lines = render_prose("<?php\necho 1;\n?>\n", OPTS);
+        assert!(lines.iter().flat_map(|l| &l.spans).all(|s| !s.content.contains('\n')), "{lines:?}");
+        assert_eq!(plain(&lines), vec!["<?php", "echo 1;", "?>"]);
+        let inline = render_prose("a <span\ntitle=x> b", OPTS);
+        assert!(inline.iter().flat_map(|l| &l.spans).all(|s| !s.content.contains('\n')), "{inline:?}");
+    }
 
     #[test]
     fn blocks_split_at_blank_lines_and_fences() {

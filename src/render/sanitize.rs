@@ -5,13 +5,23 @@
 //! - ESC (U+001B) becomes `␛`, so CSI/OSC/DCS/APC sequences lose their introducer and show as text;
 //! - other C0 controls (but newline and tab) become their Control Pictures (`␇`, `␍`, ...), DEL `␡`;
 //! - C1 controls (U+0080..U+009F, which some terminals honour as 8-bit CSI/OSC) become `<U+009B>`;
-//! - bidi embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069) become `<U+202E>`.
+//! - bidi embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069) and the invisible
+//!   direction marks (U+200E, U+200F, U+061C) become `<U+202E>`: they reorder how a line reads
+//!   ("Trojan Source") without showing.
+//!
+//! A lone carriage return is made visible too: on a terminal it moves the cursor to the start of
+//! the line, so later text would overwrite (hide) what came before it.
 
 use std::borrow::Cow;
 
+/// Is `c` a bidi control: an embedding, override, isolate or direction mark?
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
 /// Does `c` need replacing before it may reach a terminal?
-fn is_unsafe(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+pub fn is_unsafe(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}') || is_bidi_control(c)
 }
 
 /// Returns `text` with every control and bidi character made visible. Borrowed when nothing changes.
@@ -43,9 +53,8 @@ pub fn push_visible(out: &mut String, c: char) {
             out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'));
         }
         '\u{7f}' => out.push('\u{2421}'),
-        '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
-            out.push_str(&format!("<U+{:04X}>", c as u32));
-        }
+        '\u{80}'..='\u{9f}' => out.push_str(&format!("<U+{:04X}>", c as u32)),
+        c if is_bidi_control(c) => out.push_str(&format!("<U+{:04X}>", c as u32)),
         _ => out.push(c),
     }
 }
@@ -77,6 +86,11 @@ mod tests {
     }
 
     #[test]
+    fn direction_marks_are_visible() {
+        assert_eq!(sanitize("a\u{200e}b\u{200f}c\u{61c}d"), "a<U+200E>b<U+200F>c<U+061C>d");
+    }
+
+    #[test]
     fn carriage_return_and_del_are_visible() {
         assert_eq!(sanitize("ok\rEVIL\x7f"), "ok␍EVIL␡");
     }
@@ -94,7 +108,8 @@ mod tests {
 
     #[test]
     fn every_control_is_replaced() {
-        for cp in (0u32..0x20).chain(0x7f..0xa0).chain(0x202a..0x202f).chain(0x2066..0x206a) {
+        let marks = [0x200e, 0x200f, 0x061c];
+        for cp in (0u32..0x20).chain(0x7f..0xa0).chain(0x202a..0x202f).chain(0x2066..0x206a).chain(marks) {
             let Some(c) = char::from_u32(cp) else { continue };
             if c == '\n' || c == '\t' {
                 continue;

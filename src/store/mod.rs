@@ -22,6 +22,10 @@ pub use schema::SCHEMA_VERSION;
 pub enum StoreError {
     #[error("cannot open the history database {path}: {reason}")]
     Open { path: String, reason: String },
+    #[error("cannot create the folder {path} for the history database: {reason}")]
+    Folder { path: String, reason: String },
+    #[error("the history database {path} is locked by another program (another ember, or a tool holding it open) and stayed locked for 5 s; close it or try again")]
+    Locked { path: String },
     #[error("the history database {path} is damaged ({reason}).\n  Move it aside (mv '{path}' '{path}.bad') and ember starts a new one; nothing is deleted.")]
     Corrupt { path: String, reason: String },
     #[error(
@@ -202,7 +206,7 @@ impl Store {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Open { path: shown.clone(), reason: e.to_string() })?;
+                .map_err(|e| StoreError::Folder { path: dir.display().to_string(), reason: e.to_string() })?;
         }
         let conn =
             Connection::open(path).map_err(|e| StoreError::Open { path: shown.clone(), reason: e.to_string() })?;
@@ -233,6 +237,7 @@ impl Store {
                 Err(StoreError::Busy) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
+                Err(StoreError::Busy) => return Err(StoreError::Locked { path: shown.to_string() }),
                 done => return done.map(|()| store),
             }
         }

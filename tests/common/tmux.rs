@@ -1,9 +1,11 @@
-//! A real tmux server on its own socket, for driving the TUI in a real terminal.
+//! A tmux server of its own for a test: start a command in a pane, send keys, read the screen.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// One tmux server (its own socket) with one session, `e2e`, killed on drop.
 pub struct Tmux {
     socket: String,
 }
@@ -60,5 +62,25 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]).status();
+    }
+}
+
+impl Tmux {
+    /// The pid of the program the pane's shell started (ember), if it runs.
+    pub fn child_pid(&self) -> Option<String> {
+        let shell = self.out(&["display-message", "-p", "-t", "e2e", "#{pane_pid}"]);
+        let children = Command::new("pgrep").args(["-P", shell.trim()]).output().ok()?;
+        String::from_utf8_lossy(&children.stdout).lines().next().map(str::to_string)
+    }
+
+    /// Appends every byte the pane's program writes to the terminal to `log`, raw.
+    pub fn log_output(&self, log: &Path) {
+        let command = format!("cat >> '{}'", log.display());
+        assert!(self.run(&["pipe-pane", "-o", "-t", "e2e", &command]).status().unwrap().success());
+    }
+
+    /// Whether the pane is on the alternate screen (a full-screen program runs).
+    pub fn alternate_on(&self) -> bool {
+        self.out(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim() == "1"
     }
 }

@@ -1,0 +1,8 @@
+//! ember's pure modules, compiled from ember's own source files for fuzzing.
+#![allow(dead_code, clippy::all)]
+
+#[path = "../../src/render/mod.rs"]
+pub mod render;
+
+#[path = "../../src/models/gguf.rs"]
+pub mod gguf;
