@@ -5,23 +5,11 @@
 //! cargo bench --bench conversation   (needs the default model: make model)
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::ops::ControlFlow;
 use std::time::Duration;
 
+use ember::bench::Sink;
 use ember::engine::llama::{self, EngineOptions};
-use ember::engine::{Backend, Message, Role, SamplingParams, TurnRequest, TurnSink};
-
-struct Sink(String);
-
-impl TurnSink for Sink {
-    fn text(&mut self, text: &str) -> ControlFlow<()> {
-        self.0.push_str(text);
-        ControlFlow::Continue(())
-    }
-    fn cancelled(&self) -> bool {
-        false
-    }
-}
+use ember::engine::{Backend, Message, Role, SamplingParams, TurnRequest};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();

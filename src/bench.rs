@@ -67,7 +67,8 @@ pub struct BenchReport {
     pub peak_rss_mib: Option<f64>,
 }
 
-struct Sink(String);
+/// Collects a reply's text (benchmarks need the text, not the stream).
+pub struct Sink(pub String);
 
 impl TurnSink for Sink {
     fn text(&mut self, text: &str) -> ControlFlow<()> {
