@@ -28,7 +28,7 @@ soak: deps model
 # Each cargo-fuzz target for FUZZ_SECONDS (nightly toolchain; installs cargo-fuzz if missing).
 # The corpora in fuzz/corpus grow as it runs: commit what is worth keeping (cargo fuzz cmin).
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := sanitize markdown gguf
+FUZZ_TARGETS := sanitize markdown gguf template config
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && for t in $(FUZZ_TARGETS); do \

@@ -616,3 +616,46 @@ fn an_unwritable_data_dir_turns_history_off_with_a_warning() {
         );
     }
 }
+
+/// ember with its data folder on a 256 KiB tmpfs that is filled up, in a mount namespace of its
+/// own (root, where the kernel allows it). With `first_run`, ember answers once before the disk
+/// is filled, so a database exists. None when no mount namespace can be made here.
+fn ember_on_a_full_disk(first_run: bool) -> Option<(std::process::Output, tempfile::TempDir)> {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().display().to_string();
+    let model = common::default_model();
+    let first = if first_run { "\"$@\" >/dev/null 2>&1 || exit 98; " } else { "" };
+    let script = format!(
+        "mount -t tmpfs -o size=256k tmpfs '{d}' || exit 99; {first}\
+         dd if=/dev/zero of='{d}/fill' bs=4k >/dev/null 2>&1; exec \"$@\""
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script, "sh", env!("CARGO_BIN_EXE_ember"), "--model"])
+        .arg(&model)
+        .args(["-t", "0", "--max-tokens", "4", "hi"])
+        .env("XDG_DATA_HOME", data.path())
+        .env_remove("EMBER_NO_HISTORY")
+        .output()
+        .ok()?;
+    let refused = out.status.code() == Some(99) || String::from_utf8_lossy(&out.stderr).starts_with("unshare:");
+    assert_ne!(out.status.code(), Some(98), "the first answer, before the disk filled, failed");
+    (!refused).then_some((out, data))
+}
+
+#[test]
+fn a_full_disk_keeps_the_answer_and_turns_history_off() {
+    for first_run in [false, true] {
+        let Some((out, _dir)) = ember_on_a_full_disk(first_run) else {
+            eprintln!("SKIPPED: no mount namespace here (needs root and unshare)");
+            return;
+        };
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "database existed {first_run}: {err}");
+        assert!(!out.stdout.is_empty(), "no answer with a full disk");
+        assert!(
+            err.contains("warning: ") && (err.contains("will not be saved") || err.contains("is not saved")),
+            "database existed {first_run}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

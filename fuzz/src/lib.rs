@@ -6,3 +6,9 @@ pub mod render;
 
 #[path = "../../src/models/gguf.rs"]
 pub mod gguf;
+
+#[path = "../../src/engine/template.rs"]
+pub mod template;
+
+#[path = "../../src/config/file.rs"]
+pub mod config_file;

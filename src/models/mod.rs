@@ -23,11 +23,11 @@ pub const DEFAULT_MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ResolveError {
     #[error(
-        "no model matches {name:?}. Looked in:\n{}\n  `ember models` lists the models found; `ember pull` installs the default one, `ember pull URL` another.",
+        "no model matches \"{name}\". Looked in:\n{}\n  `ember models` lists the models found; `ember pull` installs the default one, `ember pull URL` another.",
         indent(looked)
     )]
     NotFound { name: String, looked: Vec<String> },
-    #[error("{name:?} matches {} models; give more of the name, or a path:\n{}", candidates.len(), indent(candidates))]
+    #[error("\"{name}\" matches {} models; give more of the name, or a path:\n{}", candidates.len(), indent(candidates))]
     Ambiguous { name: String, candidates: Vec<String> },
 }
 
