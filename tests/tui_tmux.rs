@@ -185,3 +185,32 @@ fn ctrl_c_while_answering_then_sigkill_then_continue() {
     let show = String::from_utf8_lossy(&show.stdout);
     assert!(show.contains("red dragon") && show.contains("[stopped]") && show.contains("blue whale"), "{show}");
 }
+
+#[test]
+fn the_model_file_overwritten_while_the_chat_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    // A copy of the model that the test then overwrites in place, as `cp` or a download would.
+    let model = dir.path().join("m.gguf");
+    std::fs::copy(common::default_model(), &model).unwrap();
+    let command = format!(
+        "XDG_DATA_HOME='{}' EMBER_MODELS_DIR=/nonexistent {} --model '{}' -t 0 --seed 1 --no-history --max-tokens 200; echo EXIT=$?; sleep 60",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_ember"),
+        model.display()
+    );
+    let tmux = Tmux::start(&command, dir.path());
+    tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
+    tmux.keys(&["Write a long story about a dragon and a knight.", "Enter"]);
+    tmux.wait_for("the answer to stream", Duration::from_secs(60), |s| s.contains("● answering"));
+    std::fs::File::options().write(true).open(&model).unwrap().set_len(0).unwrap();
+    std::fs::write(&model, b"GGUF but not really a model any more").unwrap();
+    let screen = tmux.wait_for("the answer to end", Duration::from_secs(180), |s| s.contains("○ idle"));
+    assert!(tmux.child_pid().is_some(), "ember died when its model file was overwritten:\n{screen}");
+    // The chat goes on with the model it loaded.
+    tmux.keys(&["And then?", "Enter"]);
+    tmux.wait_for("a second answer", Duration::from_secs(60), |s| s.contains("● answering"));
+    tmux.wait_for("the second answer to end", Duration::from_secs(180), |s| s.contains("○ idle"));
+    tmux.keys(&["C-d"]);
+    let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+}
