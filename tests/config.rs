@@ -208,3 +208,26 @@ fn an_unknown_theme_is_a_usage_error() {
         .stderr(predicate::str::contains("unknown theme \"neon\"").and(predicate::str::contains("InspiredGitHub")));
     ember_in(home.path()).args(["--theme", "light", "roles"]).assert().success();
 }
+
+#[test]
+fn the_config_remote_section_chooses_a_server_and_loads_no_model() {
+    let home = tempfile::tempdir().unwrap();
+    // A port nothing listens on: the error shows the configured endpoint was used, and the
+    // configured model name (not a local file) went with it.
+    write_config(
+        home.path(),
+        "model = \"no-such-local-model.gguf\"\n[remote]\nendpoint = \"http://127.0.0.1:9/v1\"\nmodel = \"server-model\"\nconnect_timeout = 2\n",
+    );
+    ember_in(home.path())
+        .args(["-t", "0", "hi"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot connect to http://127.0.0.1:9/v1"))
+        .stderr(predicate::str::contains("no-such-local-model").not());
+    // A flag beats the file's endpoint.
+    ember_in(home.path())
+        .args(["--endpoint", "http://127.0.0.1:7/v1", "-t", "0", "hi"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("http://127.0.0.1:7/v1"));
+}
