@@ -124,6 +124,12 @@ pub struct Cli {
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub no_history: Option<bool>,
 
+    /// Map the model file instead of reading it: large models start faster and share the page
+    /// cache, but overwriting the file in place while ember runs then kills it (`mmap = true`).
+    #[arg(long, env = "EMBER_MMAP", value_parser = clap::builder::BoolishValueParser::new(),
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub mmap: Option<bool>,
+
     /// CPU threads, 1 to 512 [default: physical cores].
     #[arg(long, env = "EMBER_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub threads: Option<u16>,

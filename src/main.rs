@@ -313,6 +313,7 @@ fn engine_options(cli: &Cli, effective: &Effective, paths: &Paths, remote: bool)
     options.gpu_layers = effective.gpu_layers;
     options.flash_attention = effective.flash_attention;
     options.summarize_dropped = effective.context_policy == ContextPolicy::Summarize;
+    options.mmap = effective.mmap;
     options.template = match (&cli.template, &cli.template_file) {
         (Some(name), _) => TemplateChoice::Builtin(name.clone()),
         (None, Some(path)) => TemplateChoice::File(path.clone()),

@@ -231,3 +231,40 @@ fn the_config_remote_section_chooses_a_server_and_loads_no_model() {
         .code(1)
         .stderr(predicate::str::contains("http://127.0.0.1:7/v1"));
 }
+
+/// Whether ember maps its model file while answering, seen from /proc/PID/maps.
+fn maps_the_model(extra: &[&str]) -> bool {
+    let home = tempfile::tempdir().unwrap();
+    let model = common::default_model();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(["--model"])
+        .arg(&model)
+        .args(extra)
+        .args(["-t", "0", "--max-tokens", "300", "Write a long story about a lighthouse."])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("EMBER_NO_HISTORY", "1")
+        .env_remove("EMBER_MMAP")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let maps = format!("/proc/{}/maps", child.id());
+    let name = model.file_name().unwrap().to_string_lossy().into_owned();
+    let mut mapped = false;
+    while child.try_wait().unwrap().is_none() {
+        if std::fs::read_to_string(&maps).is_ok_and(|m| m.contains(&name)) {
+            mapped = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    mapped
+}
+
+#[test]
+fn the_model_is_read_unless_mmap_is_asked_for() {
+    assert!(!maps_the_model(&[]), "the model file was mapped by default");
+    assert!(maps_the_model(&["--mmap"]), "--mmap did not map the model file");
+}

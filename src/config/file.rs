@@ -35,6 +35,11 @@ pub const DEFAULT_CONFIG: &str = r##"# ember's configuration: $XDG_CONFIG_HOME/e
 # Flash attention: "on", "off" or "auto" (off on the CPU, where it slows long contexts down).
 # flash_attn = "auto"
 
+# Map the model file instead of reading it into memory (EMBER_MMAP). Large models start faster
+# and share the page cache; but a model file overwritten in place while ember runs (cp over it)
+# then kills ember, which reading prevents.
+# mmap = false
+
 # The role used when none is given (`ember roles` lists them) (EMBER_ROLE).
 # role = "default"
 
@@ -84,6 +89,7 @@ pub struct Settings {
     pub threads: Option<u16>,
     pub gpu_layers: Option<GpuLayersSetting>,
     pub flash_attn: Option<String>,
+    pub mmap: Option<bool>,
     pub role: Option<String>,
     pub theme: Option<String>,
     pub context_policy: Option<ContextPolicy>,

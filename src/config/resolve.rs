@@ -47,6 +47,7 @@ pub struct Effective {
     pub threads: Option<u16>,
     pub gpu_layers: GpuLayers,
     pub flash_attention: Option<bool>,
+    pub mmap: bool,
     pub role: Role,
     /// Whether the role was asked for (flag, environment or file) rather than the default.
     pub role_chosen: bool,
@@ -139,6 +140,7 @@ impl Effective {
         let file_fa =
             file.flash_attn.as_deref().map(parse_flash_attention).transpose().map_err(|m| bad("flash_attn", m))?;
         let flash_attention = p.pick("flash_attn", "flash_attn", "", cli.flash_attn, file_fa, None).and_then(|f| f.0);
+        let mmap = p.pick("mmap", "mmap", "EMBER_MMAP", cli.mmap, file.mmap, Some(false)).unwrap_or(false);
         let role_name = p.pick("role", "role", "EMBER_ROLE", cli.role.clone(), file.role.clone(), None);
         let role_chosen = role_name.is_some();
         let role = roles::find(roles_dir, role_name.as_deref().unwrap_or("default"))?;
@@ -203,6 +205,7 @@ impl Effective {
             threads,
             gpu_layers,
             flash_attention,
+            mmap,
             role,
             role_chosen,
             vars,

@@ -59,6 +59,9 @@ pub struct EngineOptions {
     pub flash_attention: Option<bool>,
     /// When turns leave the context, replace them with a summary the model writes.
     pub summarize_dropped: bool,
+    /// Map the model file instead of reading it (`--mmap`): faster to start and shared with the
+    /// page cache for large models, but a file overwritten in place then kills the process.
+    pub mmap: bool,
 }
 
 impl EngineOptions {
@@ -72,6 +75,7 @@ impl EngineOptions {
             template: TemplateChoice::Model,
             flash_attention: None,
             summarize_dropped: false,
+            mmap: false,
         }
     }
 }
@@ -173,11 +177,14 @@ pub fn load_model(
         GpuLayers::All => 999,
         GpuLayers::Count(n) => n,
     };
-    // Read the weights into memory instead of mapping the file: with a mapping, a model file
-    // overwritten or truncated in place while ember runs (`cp new.gguf model.gguf`, a download
-    // over it) kills the process with SIGBUS/SIGSEGV at the next token. Read, it cannot.
-    let mut params =
-        LlamaModelParams::default().with_n_gpu_layers(gpu_layers).with_vocab_only(vocab_only).with_use_mmap(false);
+    // By default, read the weights into memory instead of mapping the file: with a mapping, a
+    // model file overwritten or truncated in place while ember runs (`cp new.gguf model.gguf`,
+    // a download over it) kills the process with SIGBUS/SIGSEGV at the next token. Read, it
+    // cannot. `--mmap` chooses the mapping (large models start faster and share the page cache).
+    let mut params = LlamaModelParams::default()
+        .with_n_gpu_layers(gpu_layers)
+        .with_vocab_only(vocab_only)
+        .with_use_mmap(options.mmap);
     if let Some(progress) = progress {
         params = params.with_progress_callback(progress);
     }
