@@ -617,3 +617,22 @@ fn versions_switch_on_the_message_in_view_not_only_the_latest() {
     s.scroll = crate::tui::transcript::Scroll::Anchor { entry: 2, row: 0 };
     assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 5, forward: false })]);
 }
+
+#[test]
+fn the_help_scrolls_on_a_short_terminal_and_any_other_key_closes_it() {
+    let mut s = ready_state();
+    update(&mut s, key(KeyCode::F(1)));
+    let top = screen(&s, 100, 24);
+    assert!(top.contains("↑↓ scroll") && top.contains("Keys") && !top.contains("/quit"), "{top}");
+    for _ in 0..40 {
+        update(&mut s, key(KeyCode::Down));
+    }
+    let bottom = screen(&s, 100, 24);
+    assert!(bottom.contains("/quit") && !bottom.contains("Keys"), "{bottom}");
+    update(&mut s, key(KeyCode::Char('x')));
+    assert!(s.overlay.is_none());
+    assert_eq!(s.help_scroll, 0);
+    // Tall enough: no scrolling is offered.
+    update(&mut s, key(KeyCode::F(1)));
+    assert!(screen(&s, 100, 50).contains("any key closes"));
+}

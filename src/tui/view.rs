@@ -210,13 +210,17 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 fn draw_help(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     let lines = help_lines();
-    let rect = centered(area, 76, lines.len() as u16 + 2);
+    let wanted = lines.len() as u16 + 2;
+    let rect = centered(area, 76, wanted);
+    let hidden = wanted.saturating_sub(rect.height);
+    let scroll = state.help_scroll.min(hidden);
     frame.render_widget(Clear, rect);
+    let title = if hidden > 0 { " help · ↑↓ scroll · any other key closes " } else { " help · any key closes " };
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(" help · any key closes ")
+        .title(title)
         .border_style(styled(state, Style::default().fg(Color::Cyan)));
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
 }
 
 fn draw_code_view(frame: &mut Frame<'_>, state: &AppState, area: Rect, index: usize, scroll: usize) {

@@ -262,7 +262,20 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Vec<
     match overlay {
         Overlay::Sessions(picker) => on_picker_key(state, picker, key),
         Overlay::Help => {
-            state.overlay = None;
+            // On a short terminal the help scrolls; any other key closes it.
+            let max = u16::try_from(crate::tui::widgets::help::help_lines().len()).unwrap_or(u16::MAX);
+            match key.code {
+                KeyCode::Down | KeyCode::Char('j') => state.help_scroll = (state.help_scroll + 1).min(max),
+                KeyCode::Up | KeyCode::Char('k') => state.help_scroll = state.help_scroll.saturating_sub(1),
+                KeyCode::PageDown => state.help_scroll = (state.help_scroll + 10).min(max),
+                KeyCode::PageUp => state.help_scroll = state.help_scroll.saturating_sub(10),
+                _ => {
+                    state.help_scroll = 0;
+                    state.overlay = None;
+                    return Vec::new();
+                }
+            }
+            state.overlay = Some(Overlay::Help);
             Vec::new()
         }
         Overlay::CodeView { index, scroll } => {

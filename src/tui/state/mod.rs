@@ -180,6 +180,8 @@ pub struct AppState {
     pub sampling: SamplingParams,
     /// The roles `/role` switches among.
     pub roles: crate::tui::RoleSwitch,
+    /// How far the help overlay is scrolled (it scrolls on short terminals).
+    pub help_scroll: u16,
     pub attachments: Vec<Attachment>,
     /// Selected entry in the code pane.
     pub code_selected: usize,
@@ -257,6 +259,7 @@ impl AppState {
             system_prompt,
             sampling,
             roles: crate::tui::RoleSwitch::default(),
+            help_scroll: 0,
             attachments: Vec::new(),
             code_selected: 0,
             size: (80, 24),
