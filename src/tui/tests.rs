@@ -636,3 +636,19 @@ fn the_help_scrolls_on_a_short_terminal_and_any_other_key_closes_it() {
     update(&mut s, key(KeyCode::F(1)));
     assert!(screen(&s, 100, 50).contains("any key closes"));
 }
+
+#[test]
+fn model_info_for_a_server_names_the_server_not_threads() {
+    let mut s = AppState::new(PathBuf::from("http://127.0.0.1:8080/v1"), None, SamplingParams::default(), false);
+    let server = ModelInfo {
+        threads: 0,
+        prompt_format: "the server's chat template".into(),
+        devices: vec!["remote http://127.0.0.1:8080/v1".into()],
+        ..info()
+    };
+    update(&mut s, AppEvent::Engine(EngineEvent::Ready(server)));
+    type_text(&mut s, "/model");
+    update(&mut s, key(KeyCode::Enter));
+    let text = s.status.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+    assert!(text.contains("remote http://127.0.0.1:8080/v1") && !text.contains("threads"), "{text}");
+}

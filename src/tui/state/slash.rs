@@ -49,6 +49,14 @@ impl AppState {
             }
             SlashCommand::Model(None) => {
                 let text = match &self.model {
+                    // A server's model has no local threads: say where it runs instead.
+                    ModelStatus::Ready(info) if info.threads == 0 => format!(
+                        "{} · ctx {} · {} · {}",
+                        info.name,
+                        info.n_ctx,
+                        info.prompt_format,
+                        info.devices.join(", ")
+                    ),
                     ModelStatus::Ready(info) => format!(
                         "{} · ctx {} (trained {}) · {} threads · {} · {}",
                         info.name,
