@@ -11,15 +11,18 @@ Examples:
   ember \"What is a monad, in two sentences?\"
   cat main.rs | ember \"explain this\"
   ember -f src/a.rs -f src/b.rs \"why does b call a twice?\"
-  git diff | ember \"write a commit message\"
+  git diff --staged | ember --role commit      (roles: ember roles)
+  git diff | ember --role review
   ember --code \"Write a Python function add(a, b)\" > add.py
   ember --print-prompt -s \"Be terse.\" \"hi\"      (show the exact prompt the model sees)
   ember -c \"and what about the second file?\"      (continue this directory's last conversation)
   ember history search lifetimes
   ember models                  (the GGUF models on this machine, from every tool)
   ember -m qwen \"hi\"            (any unique part of a model's name)
+  ember --endpoint http://127.0.0.1:8080/v1   (chat with llama-server, vLLM or Ollama)
 
 Files:
+  config   $XDG_CONFIG_HOME/ember/config.toml  (`ember config --default` shows every key)
   models   $XDG_DATA_HOME/ember/models  (EMBER_MODELS_DIR overrides; `ember pull` installs the default)
   history  $XDG_DATA_HOME/ember/history.db  (SQLite; --no-history to keep a conversation out)
   log      $XDG_STATE_HOME/ember/ember.log  (llama.cpp's messages go here; EMBER_LOG=debug for more)
@@ -181,6 +184,33 @@ pub enum Command {
         #[command(subcommand)]
         action: HistoryAction,
     },
+    /// The GGUF models on this machine: ember's folder, and the Hugging Face, llama.cpp,
+    /// LM Studio and Ollama stores. A table on a terminal, tab-separated lines otherwise.
+    Models {
+        /// JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A model's metadata, special tokens and chat template [default: the default model].
+    Show {
+        /// A path, a file name, or part of a name `ember models` lists.
+        model: Option<String>,
+        /// JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install the default model, or download a GGUF file from a URL into the models folder
+    /// (resumes an interrupted download).
+    Pull {
+        /// An http(s) URL of a GGUF file [default: the default model, as `make model` fetches it].
+        url: Option<String>,
+        /// The file's expected SHA-256; a mismatch deletes the download.
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// The file name to save as [default: the URL's].
+        #[arg(long, value_name = "FILE")]
+        name: Option<String>,
+    },
     /// The roles (--role NAME): built in, and yours in $XDG_CONFIG_HOME/ember/roles/*.md.
     Roles,
     /// The configuration file: where it is, and every key with its default.
@@ -221,33 +251,6 @@ pub enum Command {
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
-    },
-    /// The GGUF models on this machine: ember's folder, and the Hugging Face, llama.cpp,
-    /// LM Studio and Ollama stores. A table on a terminal, tab-separated lines otherwise.
-    Models {
-        /// JSON instead.
-        #[arg(long)]
-        json: bool,
-    },
-    /// A model's metadata, special tokens and chat template [default: the default model].
-    Show {
-        /// A path, a file name, or part of a name `ember models` lists.
-        model: Option<String>,
-        /// JSON instead.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Install the default model, or download a GGUF file from a URL into the models folder
-    /// (resumes an interrupted download).
-    Pull {
-        /// An http(s) URL of a GGUF file [default: the default model, as `make model` fetches it].
-        url: Option<String>,
-        /// The file's expected SHA-256; a mismatch deletes the download.
-        #[arg(long, value_name = "HEX")]
-        sha256: Option<String>,
-        /// The file name to save as [default: the URL's].
-        #[arg(long, value_name = "FILE")]
-        name: Option<String>,
     },
 }
 
