@@ -176,7 +176,7 @@ impl Settings {
     pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
         let settings: Settings = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-            ConfigError::Invalid { path: path.to_path_buf(), line, message: describe(&e, text) }
+            ConfigError::Invalid { path: path.to_path_buf(), line, message: describe(&e) }
         })?;
         settings.validate(text, path)?;
         Ok(settings)
@@ -240,7 +240,7 @@ impl Settings {
 
 /// toml's message, without its own "at line N, column M" header and source excerpt (we give
 /// the line ourselves), made to say "key" where it says "field".
-fn describe(e: &toml::de::Error, _text: &str) -> String {
+fn describe(e: &toml::de::Error) -> String {
     let message = e.message().trim().to_string();
     message.replace("unknown field", "unknown key").replace("missing field", "missing key")
 }

@@ -414,29 +414,33 @@ impl<'m> LlamaSession<'m> {
         Ok(true)
     }
 
-    /// Tokenizes the conversation, leaving out its oldest turns (never the system prompt nor
-    /// the question) until it fits in the context with room for a reply. Returns the tokens and
-    /// how many messages were left out. A question that cannot fit even alone is an error.
+    /// Tokenizes the conversation, leaving out its oldest unpinned turns (never the system
+    /// prompt nor the question) until it fits in the context with `room` tokens to spare for a
+    /// reply. Returns the tokens and the indices of the messages kept. A question that cannot fit
+    /// even alone is an error.
     fn fit(
         &self,
         messages: &[Message],
         n_ctx: usize,
-        max_tokens: usize,
-    ) -> Result<(Vec<LlamaToken>, usize), EngineError> {
-        let room = max_tokens.min(n_ctx / 4).max(1);
-        let mut kept: std::borrow::Cow<'_, [Message]> = std::borrow::Cow::Borrowed(messages);
+        room: usize,
+    ) -> Result<(Vec<LlamaToken>, Vec<usize>), EngineError> {
+        let mut kept: Vec<usize> = (0..messages.len()).collect();
+        let mut current: std::borrow::Cow<'_, [Message]> = std::borrow::Cow::Borrowed(messages);
         loop {
-            let (full, segments) = self.format.segments(self.model, &kept)?;
+            let (full, segments) = self.format.segments(self.model, &current)?;
             let tokens = tokenize(self.model, &full, &segments);
             if tokens.is_empty() {
                 return Err(EngineError::Template("the prompt is empty".into()));
             }
             if tokens.len() + room <= n_ctx {
-                return Ok((tokens, messages.len() - kept.len()));
+                return Ok((tokens, kept));
             }
-            match template::drop_oldest_turn(&kept) {
-                Some(shorter) => kept = std::borrow::Cow::Owned(shorter),
-                None if tokens.len() < n_ctx => return Ok((tokens, messages.len() - kept.len())),
+            match template::oldest_droppable_turn(&current) {
+                Some(range) => {
+                    kept.drain(range.clone());
+                    current.to_mut().drain(range);
+                }
+                None if tokens.len() < n_ctx => return Ok((tokens, kept)),
                 None => {
                     return Err(EngineError::PromptTooLong {
                         prompt_tokens: tokens.len(),
@@ -459,7 +463,7 @@ impl<'m> LlamaSession<'m> {
         let n_ctx = self.ctx.n_ctx() as usize;
         // Leave room for the summary itself.
         let room = req.sampling.max_tokens.min(n_ctx / 4) + SUMMARY_TOKENS;
-        let kept = self.fit_indices(&req.messages, n_ctx, room)?;
+        let (_, kept) = self.fit(&req.messages, n_ctx, room)?;
         if kept.len() == req.messages.len() {
             return self.generate_inner(req, sink);
         }
@@ -523,26 +527,6 @@ impl<'m> LlamaSession<'m> {
         Ok((stats, stop))
     }
 
-    /// The indices of the messages that fit, with `room` tokens to spare: the oldest unpinned
-    /// turns leave first (as in `fit`).
-    fn fit_indices(&self, messages: &[Message], n_ctx: usize, room: usize) -> Result<Vec<usize>, EngineError> {
-        let mut kept: Vec<usize> = (0..messages.len()).collect();
-        loop {
-            let current: Vec<Message> = kept.iter().map(|&i| messages[i].clone()).collect();
-            let (full, segments) = self.format.segments(self.model, &current)?;
-            let tokens = tokenize(self.model, &full, &segments).len();
-            if tokens + room <= n_ctx {
-                return Ok(kept);
-            }
-            match template::oldest_droppable_turn(&current) {
-                Some(range) => {
-                    kept.drain(range);
-                }
-                None => return Ok(kept),
-            }
-        }
-    }
-
     fn generate_inner(
         &mut self,
         req: &TurnRequest,
@@ -550,7 +534,9 @@ impl<'m> LlamaSession<'m> {
     ) -> Result<(TurnStats, StopReason), EngineError> {
         let started = Instant::now();
         let n_ctx = self.ctx.n_ctx() as usize;
-        let (tokens, dropped_messages) = self.fit(&req.messages, n_ctx, req.sampling.max_tokens)?;
+        let room = req.sampling.max_tokens.min(n_ctx / 4).max(1);
+        let (tokens, kept) = self.fit(&req.messages, n_ctx, room)?;
+        let dropped_messages = req.messages.len() - kept.len();
         // Reuse the longest common prefix of the KV cache; at least one token must be evaluated
         // to get logits for the first reply token.
         let mut reuse = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
