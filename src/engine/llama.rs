@@ -562,12 +562,12 @@ impl<'m> LlamaSession<'m> {
 
         let vocab = self.model.vocab();
         let n_vocab = self.model.n_vocab();
-        let banned: Vec<LlamaToken> = if req.sampling.ignore_eos {
-            (0..n_vocab).map(LlamaToken).filter(|&t| vocab.is_eog(t)).collect()
+        let banned: Vec<i32> = if req.sampling.ignore_eos {
+            (0..n_vocab).filter(|&t| vocab.is_eog(LlamaToken(t))).collect()
         } else {
             Vec::new()
         };
-        let mut sampler = req.sampling.sampler(n_vocab, &banned);
+        let mut sampler = req.sampling.sampler(&banned);
         let mut utf8 = Utf8Stream::default();
         let mut stop_matcher = StopMatcher::default();
         let stops = self.format.stops();
@@ -576,8 +576,7 @@ impl<'m> LlamaSession<'m> {
         let mut piece = Vec::with_capacity(32);
         let gen_started = Instant::now();
         let stop = loop {
-            // sample() also accepts the token into the sampler chain: no second accept.
-            let token = sampler.sample(&self.ctx, logits_index);
+            let token = LlamaToken(sampler.sample(self.ctx.get_logits_ith(logits_index)));
             if stats.generated_tokens == 0 {
                 stats.time_to_first_token = started.elapsed();
             }

@@ -1,7 +1,5 @@
 //! Sampling settings and the llama.cpp sampler chain built from them.
 
-use llama_cpp_2::sampling::LlamaSampler;
-
 /// How the next token is chosen. Defaults follow llama.cpp's, with a light repeat penalty that
 /// keeps small models from looping.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,36 +41,396 @@ impl Default for SamplingParams {
 }
 
 impl SamplingParams {
-    /// The chain in llama.cpp's default order: penalties, top-k, top-p, min-p, temperature, then
-    /// the random draw; temperature 0 ends in a greedy pick instead.
-    /// `banned` tokens are never drawn.
-    pub fn sampler(&self, n_vocab: i32, banned: &[llama_cpp_2::token::LlamaToken]) -> LlamaSampler {
+    /// The sampler for one reply. `banned` tokens are never drawn.
+    pub fn sampler(&self, banned: &[i32]) -> Sampler {
+        Sampler::new(self, banned)
+    }
+}
+
+/// Chooses each next token from the model's logits, in llama.cpp's default order: the repeat
+/// penalty, top-k, top-p, min-p, temperature, then the random draw; temperature 0 picks the most
+/// likely token instead.
+///
+/// It does what llama.cpp's sampler chain does (a test checks the two agree), but works on the
+/// logits in place of llama.cpp's per-token array of every vocabulary entry: llama.cpp's
+/// repeat penalty looks up each of the 49,152 entries of the default model's vocabulary in a
+/// hash map for every token, which alone cost more than 3% of a generated token's time. Here the
+/// penalty touches only the recent tokens, and top-k keeps k candidates in one pass.
+pub struct Sampler {
+    params: SamplingParams,
+    banned: Vec<i32>,
+    /// The last `repeat_last_n` chosen tokens, oldest first, and how often each occurs there.
+    recent: std::collections::VecDeque<i32>,
+    counts: std::collections::HashMap<i32, u32>,
+    scratch: Vec<f32>,
+    candidates: Vec<(i32, f32)>,
+    rng: Rng,
+}
+
+impl Sampler {
+    fn new(params: &SamplingParams, banned: &[i32]) -> Sampler {
+        let last_n = usize::try_from(params.repeat_last_n).unwrap_or(0);
+        Sampler {
+            params: params.clone(),
+            banned: banned.to_vec(),
+            recent: std::collections::VecDeque::with_capacity(last_n.min(4096)),
+            counts: std::collections::HashMap::new(),
+            scratch: Vec::new(),
+            candidates: Vec::new(),
+            rng: Rng::new(params.seed),
+        }
+    }
+
+    fn penalized(&self) -> bool {
+        (self.params.repeat_penalty - 1.0).abs() > f32::EPSILON && self.params.repeat_last_n > 0
+    }
+
+    /// Chooses the next token and remembers it for the repeat penalty.
+    pub fn sample(&mut self, logits: &[f32]) -> i32 {
+        let token = if self.params.temperature <= 0.0 {
+            self.adjusted(logits);
+            argmax(&self.scratch)
+        } else {
+            self.filter(logits);
+            self.draw()
+        };
+        self.accept(token);
+        token
+    }
+
+    /// Counts `token` as chosen, for the repeat penalty.
+    pub fn accept(&mut self, token: i32) {
+        let Ok(last_n) = usize::try_from(self.params.repeat_last_n) else { return };
+        if last_n == 0 {
+            return;
+        }
+        if self.recent.len() >= last_n {
+            if let Some(old) = self.recent.pop_front() {
+                if let Some(count) = self.counts.get_mut(&old) {
+                    *count -= 1;
+                    if *count == 0 {
+                        self.counts.remove(&old);
+                    }
+                }
+            }
+        }
+        self.recent.push_back(token);
+        *self.counts.entry(token).or_insert(0) += 1;
+    }
+
+    /// The logits with the bans and the repeat penalty applied, in `scratch`.
+    fn adjusted(&mut self, logits: &[f32]) {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(logits);
+        for &t in &self.banned {
+            if let Some(l) = usize::try_from(t).ok().and_then(|t| self.scratch.get_mut(t)) {
+                *l = f32::NEG_INFINITY;
+            }
+        }
+        if self.penalized() {
+            let penalty = self.params.repeat_penalty;
+            for &t in self.counts.keys() {
+                if let Some(l) = usize::try_from(t).ok().and_then(|t| self.scratch.get_mut(t)) {
+                    // As llama.cpp: dividing a negative logit would make the token likelier.
+                    if *l <= 0.0 {
+                        *l *= penalty;
+                    } else {
+                        *l /= penalty;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The candidates left after the penalty, top-k, top-p and min-p, most likely first, with
+    /// their logits before temperature.
+    fn filter(&mut self, logits: &[f32]) -> &[(i32, f32)] {
+        self.adjusted(logits);
+        top_k(&self.scratch, self.params.top_k, &mut self.candidates);
+        let c = &mut self.candidates;
+        if self.params.top_p < 1.0 && !c.is_empty() {
+            let max = c[0].1;
+            let sum: f32 = c.iter().map(|&(_, l)| (l - max).exp()).sum();
+            let mut cumulative = 0.0;
+            let mut keep = c.len();
+            for (i, &(_, l)) in c.iter().enumerate() {
+                cumulative += (l - max).exp() / sum;
+                if cumulative >= self.params.top_p {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            c.truncate(keep);
+        }
+        if self.params.min_p > 0.0 && !c.is_empty() {
+            let floor = c[0].1 + self.params.min_p.ln();
+            let keep = 1 + c[1..].iter().take_while(|&&(_, l)| l >= floor).count();
+            c.truncate(keep);
+        }
+        &self.candidates
+    }
+
+    /// Draws from the candidates at the temperature.
+    fn draw(&mut self) -> i32 {
+        let c = &self.candidates;
+        let Some(&(first, max)) = c.first() else { return 0 };
+        let t = self.params.temperature;
+        let weights = c.iter().map(|&(_, l)| f64::from(((l - max) / t).exp()));
+        let total: f64 = weights.clone().sum();
+        let target = self.rng.unit() * total;
+        let mut running = 0.0;
+        for (w, &(token, _)) in weights.zip(c.iter()) {
+            running += w;
+            if running >= target {
+                return token;
+            }
+        }
+        c.last().map_or(first, |&(t, _)| t)
+    }
+}
+
+/// The index of the largest value (the first, on ties).
+fn argmax(values: &[f32]) -> i32 {
+    let mut best = 0;
+    let mut max = f32::NEG_INFINITY;
+    for (i, &v) in values.iter().enumerate() {
+        if v > max {
+            max = v;
+            best = i;
+        }
+    }
+    i32::try_from(best).unwrap_or(0)
+}
+
+/// The `k` largest logits (all of them when `k` is 0), largest first, into `out`.
+fn top_k(logits: &[f32], k: i32, out: &mut Vec<(i32, f32)>) {
+    out.clear();
+    let k = match usize::try_from(k) {
+        Ok(k) if k > 0 => k.min(logits.len()),
+        _ => logits.len(),
+    };
+    for (i, &l) in logits.iter().enumerate() {
+        // Most logits fall below the k-th best: one comparison each.
+        if out.len() == k && out.last().is_some_and(|&(_, least)| l <= least) {
+            continue;
+        }
+        if l.is_nan() {
+            continue;
+        }
+        let at = out.partition_point(|&(_, x)| x >= l);
+        if out.len() == k {
+            out.pop();
+        }
+        out.insert(at, (i32::try_from(i).unwrap_or(i32::MAX), l));
+    }
+}
+
+/// A small, seeded random generator (xoshiro256**): the same seed gives the same replies on one
+/// build.
+struct Rng([u64; 4]);
+
+impl Rng {
+    fn new(seed: u32) -> Rng {
+        let mut x = u64::from(seed);
+        let mut next = || {
+            // SplitMix64 spreads the seed's bits over the state.
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        Rng([next(), next(), next(), next()])
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let s = &mut self.0;
+        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use llama_cpp_2::sampling::LlamaSampler;
+    use llama_cpp_2::token::data::LlamaTokenData;
+    use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+    use llama_cpp_2::token::logit_bias::LlamaLogitBias;
+    use llama_cpp_2::token::LlamaToken;
+
+    use super::*;
+
+    /// Logits with ties, negatives and a few far ahead, from a fixed seed.
+    fn logits(n: usize, seed: u32) -> Vec<f32> {
+        let mut rng = Rng::new(seed);
+        (0..n)
+            .map(|_| {
+                let u = rng.unit() as f32;
+                if u < 0.01 {
+                    8.0 + u * 100.0
+                } else {
+                    ((u * 40.0).round() - 20.0) / 4.0
+                }
+            })
+            .collect()
+    }
+
+    fn history(n: usize, vocab: usize, seed: u32) -> Vec<i32> {
+        let mut rng = Rng::new(seed ^ 0xABCD);
+        (0..n).map(|_| (rng.unit() * vocab as f64) as i32).collect()
+    }
+
+    /// llama.cpp's own chain for the same settings, as ember used to build it.
+    fn llama_chain(p: &SamplingParams, n_vocab: i32, banned: &[i32], greedy: bool) -> LlamaSampler {
         let mut chain = Vec::new();
         if !banned.is_empty() {
-            let biases: Vec<_> = banned
-                .iter()
-                .map(|&t| llama_cpp_2::token::logit_bias::LlamaLogitBias::new(t, f32::NEG_INFINITY))
-                .collect();
+            let biases: Vec<_> =
+                banned.iter().map(|&t| LlamaLogitBias::new(LlamaToken(t), f32::NEG_INFINITY)).collect();
             chain.push(LlamaSampler::logit_bias(n_vocab, &biases));
         }
-        if (self.repeat_penalty - 1.0).abs() > f32::EPSILON && self.repeat_last_n != 0 {
-            chain.push(LlamaSampler::penalties(n_vocab, self.repeat_last_n, self.repeat_penalty, 0.0, 0.0));
-        }
-        if self.temperature <= 0.0 {
+        chain.push(LlamaSampler::penalties(n_vocab, p.repeat_last_n, p.repeat_penalty, 0.0, 0.0));
+        if greedy {
             chain.push(LlamaSampler::greedy());
-            return LlamaSampler::chain_simple(chain);
+        } else {
+            chain.push(LlamaSampler::top_k(p.top_k));
+            chain.push(LlamaSampler::top_p(p.top_p, 1));
+            chain.push(LlamaSampler::min_p(p.min_p, 1));
         }
-        if self.top_k > 0 {
-            chain.push(LlamaSampler::top_k(self.top_k));
-        }
-        if self.top_p < 1.0 {
-            chain.push(LlamaSampler::top_p(self.top_p, 1));
-        }
-        if self.min_p > 0.0 {
-            chain.push(LlamaSampler::min_p(self.min_p, 1));
-        }
-        chain.push(LlamaSampler::temp(self.temperature));
-        chain.push(LlamaSampler::dist(self.seed));
         LlamaSampler::chain_simple(chain)
+    }
+
+    fn array(logits: &[f32]) -> LlamaTokenDataArray {
+        LlamaTokenDataArray::from_iter(
+            logits.iter().enumerate().map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0)),
+            false,
+        )
+    }
+
+    #[test]
+    fn greedy_picks_what_llama_cpp_picks() {
+        let p = SamplingParams { temperature: 0.0, repeat_penalty: 1.3, repeat_last_n: 8, ..SamplingParams::default() };
+        for seed in 0..200 {
+            let n = 500;
+            let logits = logits(n, seed);
+            let banned = if seed % 3 == 0 { vec![(seed as i32 * 7) % n as i32] } else { Vec::new() };
+            let hist = history(12, 40, seed);
+            let mut ours = p.sampler(&banned);
+            let mut theirs = llama_chain(&p, n as i32, &banned, true);
+            for &t in &hist {
+                ours.accept(t);
+                theirs.accept(LlamaToken(t));
+            }
+            let mut a = array(&logits);
+            a.apply_sampler(&mut theirs);
+            assert_eq!(ours.sample(&logits), a.selected_token().unwrap().0, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn candidates_are_what_llama_cpp_keeps() {
+        for (seed, (top_k, top_p, min_p)) in (0..120)
+            .zip([(40, 0.95, 0.05), (5, 1.0, 0.0), (0, 0.9, 0.0), (100, 1.0, 0.2), (40, 0.5, 0.1)].iter().cycle())
+        {
+            let p = SamplingParams { top_k: *top_k, top_p: *top_p, min_p: *min_p, ..SamplingParams::default() };
+            let n = 300;
+            let logits = logits(n, seed);
+            let hist = history(70, 30, seed);
+            let mut ours = p.sampler(&[3]);
+            let mut theirs = llama_chain(&p, n as i32, &[3], false);
+            for &t in &hist {
+                ours.accept(t);
+                theirs.accept(LlamaToken(t));
+            }
+            let mut a = array(&logits);
+            a.apply_sampler(&mut theirs);
+            let mut expected: Vec<(i32, f32)> = a.data.iter().map(|d| (d.id().0, d.logit())).collect();
+            let mut got = ours.filter(&logits).to_vec();
+            // Equal logits may come in either order.
+            expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            got.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let what = format!("seed {seed}, top_k {top_k}, top_p {top_p}, min_p {min_p}");
+            assert_eq!(got.len(), expected.len(), "{what}");
+            // Where a cut falls among equal logits, either may keep a different one of them:
+            // the same logit at the cut, the same tokens above it.
+            let last = expected.last().unwrap().1;
+            assert_eq!(got.last().unwrap().1, last, "{what}");
+            expected.retain(|c| c.1 > last);
+            got.retain(|c| c.1 > last);
+            assert_eq!(got, expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn draws_follow_the_probabilities() {
+        // Three candidates with probabilities 0.5, 0.3 and 0.2 at temperature 1.
+        let logits = [0.5f32.ln(), 0.3f32.ln(), 0.2f32.ln(), -100.0];
+        let p = SamplingParams {
+            temperature: 1.0,
+            top_k: 3,
+            top_p: 1.0,
+            min_p: 0.0,
+            repeat_penalty: 1.0,
+            seed: 9,
+            ..SamplingParams::default()
+        };
+        let mut s = p.sampler(&[]);
+        let mut counts = [0usize; 4];
+        for _ in 0..20_000 {
+            counts[s.sample(&logits) as usize] += 1;
+        }
+        assert_eq!(counts[3], 0);
+        for (i, want) in [0.5, 0.3, 0.2].iter().enumerate() {
+            let got = counts[i] as f64 / 20_000.0;
+            assert!((got - want).abs() < 0.02, "token {i}: {got} against {want}");
+        }
+        // A low temperature sharpens: the first token wins almost always.
+        let mut s = SamplingParams { temperature: 0.1, ..p.clone() }.sampler(&[]);
+        let first = (0..1000).filter(|_| s.sample(&logits) == 0).count();
+        assert!(first > 990, "{first}");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_draws() {
+        let logits = logits(1000, 1);
+        let p = SamplingParams { temperature: 1.5, top_k: 0, top_p: 1.0, min_p: 0.0, ..SamplingParams::default() };
+        let draws = |seed| {
+            let mut s = SamplingParams { seed, ..p.clone() }.sampler(&[]);
+            (0..50).map(|_| s.sample(&logits)).collect::<Vec<_>>()
+        };
+        assert_eq!(draws(5), draws(5));
+        assert_ne!(draws(5), draws(6));
+    }
+
+    #[test]
+    fn the_penalty_forgets_tokens_older_than_its_window() {
+        let p =
+            SamplingParams { temperature: 0.0, repeat_penalty: 10.0, repeat_last_n: 2, ..SamplingParams::default() };
+        let mut s = p.sampler(&[]);
+        let logits = [5.0, 4.0, 3.0, 2.0];
+        assert_eq!(s.sample(&logits), 0); // 0 now penalised: 0.5
+        assert_eq!(s.sample(&logits), 1); // 1 penalised: 0.4
+        assert_eq!(s.sample(&logits), 2); // 0 left the window
+        assert_eq!(s.sample(&logits), 0);
+    }
+
+    #[test]
+    fn banned_tokens_are_never_chosen() {
+        let logits = [1.0, 9.0, 2.0];
+        let greedy = SamplingParams { temperature: 0.0, ..SamplingParams::default() };
+        assert_eq!(greedy.sampler(&[1]).sample(&logits), 2);
+        let mut hot = SamplingParams { temperature: 5.0, top_k: 0, top_p: 1.0, min_p: 0.0, ..greedy }.sampler(&[1]);
+        assert!((0..500).all(|_| hot.sample(&logits) != 1));
     }
 }
