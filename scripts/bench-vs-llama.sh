@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# ember against llama.cpp's own tools, side by side, on the default model (or $MODEL):
+#
+#   scripts/bench-vs-llama.sh            # ~5 minutes once built; first run builds llama.cpp's tools
+#
+# It builds llama-bench and llama-completion from the llama.cpp tree ember vendors, with ember's
+# own build flags (scripts/build-llama-tools.sh --as-ember), then alternates the two programs
+# for $ROUNDS rounds and prints one `name=value` line per figure:
+#
+#   - prompt processing and generation (tok/s): `ember bench` against `llama-bench`, same
+#     threads, same batch sizes, flash attention off in both (ember's choice on the CPU; see
+#     BENCHMARKS.md), medians over rounds of 5 repetitions each;
+#   - cold start: wall time of a whole process that loads the model and gives one token for
+#     the same prompt text, `ember` (pipe mode, history on) against `llama-completion`;
+#   - peak RSS of each at the same context size;
+#   - ember's generation speed at 1, 2, physical and logical thread counts, on an idle machine
+#     and with one core kept busy.
+#
+# The last two lines are pp_ratio and tg_ratio (ember / llama-bench, medians). Environment:
+# MODEL (a .gguf path), ROUNDS (default 3), THREADS (default: ember's default), SWEEP=0 skips
+# the thread sweep, JSON_OUT=FILE also writes every figure there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+scripts/fetch-model.sh >/dev/null
+cargo build --release --locked --quiet
+target_dir=${CARGO_TARGET_DIR:-target}
+ember=$target_dir/release/ember
+tools=$(scripts/build-llama-tools.sh --as-ember llama-bench llama-completion)
+llama_bench=$(echo "$tools" | sed -n 1p)
+llama_completion=$(echo "$tools" | sed -n 2p)
+model=${MODEL:-${XDG_DATA_HOME:-$HOME/.local/share}/ember/models/SmolLM2-135M-Instruct.Q4_1.gguf}
+
+exec python3 - "$ember" "$llama_bench" "$llama_completion" "$model" <<'PY'
+import json, os, statistics, subprocess, sys, tempfile, time
+
+ember, llama_bench, llama_completion, model = sys.argv[1:5]
+rounds = int(os.environ.get("ROUNDS", "3"))
+sweep = os.environ.get("SWEEP", "1") != "0"
+figures = {}
+
+def say(name, value):
+    figures[name] = value
+    print(f"{name}={value}", flush=True)
+
+def run(cmd, env=None, stdin=subprocess.DEVNULL):
+    """Runs cmd; returns (stdout, wall seconds, peak RSS in MiB of that process)."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, env=env)
+    out, err = p.communicate()
+    wall = time.perf_counter() - start
+    if p.returncode != 0:
+        sys.exit(f"bench-vs-llama: {' '.join(cmd)} failed ({p.returncode}):\n{err.decode(errors='replace')[-2000:]}")
+    return out.decode(), wall
+
+def rss(cmd, env=None):
+    """Peak resident memory (MiB) of one run of cmd, from the kernel's accounting of that child."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(p.pid, 0)
+    if status != 0:
+        sys.exit(f"bench-vs-llama: {' '.join(cmd)} failed ({status})")
+    return usage.ru_maxrss / 1024
+
+def fmt(x):
+    return f"{x:.2f}"
+
+data = tempfile.mkdtemp(prefix="ember-bench-")
+env = dict(os.environ, XDG_DATA_HOME=data, XDG_CONFIG_HOME=data, XDG_STATE_HOME=data, NO_COLOR="1")
+
+# ember's default thread count is the one compared (llama-bench gets the same).
+probe = json.loads(run([ember, "--model", model, "bench", "-p", "16", "-n", "4", "-r", "1", "--no-conversation", "--json"], env)[0])
+threads = int(os.environ.get("THREADS", probe["threads"]))
+say("model", os.path.basename(model))
+say("threads", threads)
+say("cpu", next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"))
+say("cores_logical", os.cpu_count())
+
+# Prompt processing and generation, alternating.
+pp = {"ember": [], "llama": []}
+tg = {"ember": [], "llama": []}
+for r in range(rounds):
+    out = run([llama_bench, "-m", model, "-p", "512", "-n", "128", "-r", "5", "-t", str(threads), "-fa", "0", "-o", "json"])[0]
+    for test in json.loads(out):
+        key = pp if test["n_prompt"] > 0 else tg
+        key["llama"].append(statistics.median(test["samples_ts"]))
+    out = run([ember, "--model", model, "--threads", str(threads), "bench", "-p", "512", "-n", "128", "-r", "5", "--no-conversation", "--json"], env)[0]
+    e = json.loads(out)
+    pp["ember"].append(e["pp_tps"]["median"])
+    tg["ember"].append(e["tg_tps"]["median"])
+    print(f"# round {r + 1}/{rounds}: pp llama-bench {pp['llama'][-1]:.1f} ember {pp['ember'][-1]:.1f} · "
+          f"tg llama-bench {tg['llama'][-1]:.1f} ember {tg['ember'][-1]:.1f} tok/s", flush=True)
+for name, d in (("pp", pp), ("tg", tg)):
+    for who in ("llama", "ember"):
+        label = "llama_bench" if who == "llama" else "ember"
+        say(f"{name}_{label}_tps", fmt(statistics.median(d[who])))
+        say(f"{name}_{label}_spread", f"{min(d[who]):.1f}..{max(d[who]):.1f}")
+
+# Cold start: a whole process, model load to one token, the same prompt text in both.
+question = "Name three primary colors."
+prompt = run([ember, "--model", model, "--print-prompt", question], env)[0]
+cold = {"ember": [], "llama": []}
+for _ in range(max(5, rounds)):
+    cold["llama"].append(run([llama_completion, "-m", model, "-p", prompt, "-n", "1", "-no-cnv", "--no-warmup",
+                              "-fa", "off", "-t", str(threads), "--temp", "0", "--no-display-prompt"])[1])
+    cold["ember"].append(run([ember, "--model", model, "--threads", str(threads), "--max-tokens", "1",
+                              "--temperature", "0", question], env)[1])
+say("cold_llama_completion_ms", fmt(1e3 * statistics.median(cold["llama"])))
+say("cold_ember_ms", fmt(1e3 * statistics.median(cold["ember"])))
+say("cold_ratio", fmt(statistics.median(cold["ember"]) / statistics.median(cold["llama"])))
+
+# Peak RSS at the same context size (768: llama-bench's pp542 context, padded as llama.cpp pads).
+rss_llama = rss([llama_bench, "-m", model, "-p", "542", "-n", "128", "-r", "1", "-t", str(threads), "-fa", "0"])
+rss_ember = rss([ember, "--model", model, "--ctx", "768", "--threads", str(threads), "bench", "-p", "512", "-n", "128",
+                 "-r", "1", "--no-conversation"], env)
+say("rss_llama_bench_mib", fmt(rss_llama))
+say("rss_ember_mib", fmt(rss_ember))
+say("rss_delta_mib", fmt(rss_ember - rss_llama))
+
+# Thread count: ember's generation speed, idle and with one core busy.
+if sweep:
+    physical = probe["threads"]
+    counts = sorted({1, 2, physical, os.cpu_count() or 1})
+    for loaded in (False, True):
+        hog = None
+        if loaded:
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            for n in counts:
+                e = json.loads(run([ember, "--model", model, "--threads", str(n), "bench", "-p", "128", "-n", "64", "-r", "3",
+                                    "--no-conversation", "--json"], env)[0])
+                state = "loaded" if loaded else "idle"
+                say(f"threads_{n}_{state}_pp_tps", fmt(e["pp_tps"]["median"]))
+                say(f"threads_{n}_{state}_tg_tps", fmt(e["tg_tps"]["median"]))
+        finally:
+            if hog:
+                hog.kill()
+                hog.wait()
+
+say("pp_ratio", fmt(statistics.median(pp["ember"]) / statistics.median(pp["llama"])))
+say("tg_ratio", fmt(statistics.median(tg["ember"]) / statistics.median(tg["llama"])))
+if os.environ.get("JSON_OUT"):
+    with open(os.environ["JSON_OUT"], "w") as f:
+        json.dump(figures, f, indent=2)
+PY
