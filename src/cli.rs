@@ -133,7 +133,7 @@ pub struct Cli {
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub mmap: Option<bool>,
 
-    /// CPU threads, 1 to 512 [default: physical cores].
+    /// CPU threads, 1 to 512 [default: the physical cores other programs leave free].
     #[arg(long, env = "EMBER_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub threads: Option<u16>,
 

@@ -67,14 +67,22 @@ pub fn doctor(paths: &Paths, config_path: &Path, effective: &Effective, model: &
             features.join(", ")
         }
     );
-    let threads = effective.threads.map(usize::from).unwrap_or_else(crate::engine::llama::default_threads);
-    let _ = writeln!(
-        out,
-        "threads: {threads} ({}; {} physical cores, {} logical)",
-        if effective.threads.is_some() { "set" } else { "one per physical core" },
-        num_cpus::get_physical(),
-        num_cpus::get()
-    );
+    let physical = crate::engine::llama::default_threads();
+    let how = match effective.threads {
+        Some(n) => format!("{n} (set)"),
+        None => {
+            // A short look at what else runs, as a model load gives the engine.
+            crate::engine::cpu_load::mark();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            match crate::engine::cpu_load::default_threads(physical) {
+                (n, Some(others)) => format!(
+                    "{n} now (one per physical core that other programs leave free; they keep {others:.1} cores busy)"
+                ),
+                (n, None) => format!("{n} (one per physical core)"),
+            }
+        }
+    };
+    let _ = writeln!(out, "threads: {how}; {physical} physical cores, {} logical", num_cpus::get());
 
     // The model: its size and how many of its layers each device could hold.
     let header = gguf::read_header(model);

@@ -40,6 +40,8 @@ impl pipe::Notices for StderrNotices {
 
 fn main() -> ExitCode {
     let process_start = std::time::Instant::now();
+    // The default thread count looks at how busy the CPUs were from here to the model's load.
+    ember::engine::cpu_load::mark();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -612,7 +614,11 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
             say("warning: ", "the answer had no fenced code block; printed it whole");
         }
         if cli.stats {
-            say("", &pipe::stats_line(&outcome.stats));
+            let threads = match outcome.threads {
+                0 => String::new(),
+                n => format!(" | {n} thread{}", if n == 1 { "" } else { "s" }),
+            };
+            say("", &format!("{}{threads}", pipe::stats_line(&outcome.stats)));
         }
         match outcome.stop {
             StopReason::MaxTokens => say("note: ", &format!("the answer was cut at --max-tokens {max_tokens}")),

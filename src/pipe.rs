@@ -269,6 +269,8 @@ pub struct Outcome {
     pub broken_pipe: bool,
     /// The model was loaded and the turn ran (false when interrupted while loading).
     pub started: bool,
+    /// The threads llama.cpp ran on (0 for a server).
+    pub threads: usize,
 }
 
 /// What the user should hear about on stderr while the answer streams.
@@ -293,6 +295,7 @@ pub async fn answer<W: Write>(
     let mut interrupt = std::pin::pin!(interrupt);
     let mut interrupted = false;
     let mut ready = false;
+    let mut threads = 0;
     let mut broken_pipe = false;
     loop {
         tokio::select! {
@@ -309,6 +312,7 @@ pub async fn answer<W: Write>(
                     }
                     EngineEvent::Ready(info) => {
                         ready = true;
+                        threads = info.threads;
                         if let Some(notice) = info.notice {
                             notices.notice(&notice);
                         }
@@ -340,7 +344,7 @@ pub async fn answer<W: Write>(
                                 Err(e) => return Err(PipeError::Output(e)),
                             }
                         };
-                        return Ok(Outcome { stats, stop, interrupted, no_code, broken_pipe, started: true });
+                        return Ok(Outcome { stats, stop, interrupted, no_code, broken_pipe, started: true, threads });
                     }
                     EngineEvent::Failed { error, .. } => {
                         let _ = printer.finish();
@@ -360,6 +364,7 @@ pub async fn answer<W: Write>(
                         no_code: false,
                         broken_pipe,
                         started: false,
+                        threads,
                     });
                 }
             }

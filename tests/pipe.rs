@@ -204,3 +204,44 @@ fn ctrl_c_flushes_partial_output_and_exits_130() {
     let all = [&first[..n], &rest[..]].concat();
     assert!(String::from_utf8(all).unwrap().ends_with('\n'), "partial answer not flushed and ended");
 }
+
+/// Busy loops on every logical CPU until dropped.
+struct Hogs(Vec<std::process::Child>);
+
+impl Hogs {
+    fn start() -> Hogs {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Hogs(
+            (0..n)
+                .map(|_| std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap())
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn default_threads_give_way_to_other_programs() {
+    // With every core busy elsewhere, llama.cpp's spinning threads would wait on each other for
+    // the scheduler: the default drops to the cores left (one), an explicit count is kept.
+    let hogs = Hogs::start();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let stats = |extra: &[&str]| {
+        let out = common::ember().args(extra).args(["--stats", "--max-tokens", "1", "Say hi."]).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let default = stats(&[]);
+    assert!(default.contains("| 1 thread\n"), "{default}");
+    let explicit = stats(&["--threads", "2"]);
+    assert!(explicit.contains("| 2 threads\n"), "{explicit}");
+    drop(hogs);
+}

@@ -25,7 +25,7 @@ pub const DEFAULT_CONFIG: &str = r##"# ember's configuration: $XDG_CONFIG_HOME/e
 # Context size in tokens; 0 means the model's own, at most 8192 (EMBER_CTX).
 # ctx = 0
 
-# CPU threads; 0 means one per physical core, the fastest on most machines (EMBER_THREADS).
+# CPU threads; 0 means one per physical core that other programs leave free (EMBER_THREADS).
 # threads = 0
 
 # Layers to offload to the GPU: a number, or "all" (EMBER_GPU_LAYERS). "auto" offloads all

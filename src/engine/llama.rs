@@ -790,7 +790,17 @@ pub fn open_session<'m>(
     let backend = backend()?;
     let n_ctx_train = model.n_ctx_train().max(1);
     let n_ctx = options.n_ctx.unwrap_or_else(|| n_ctx_train.min(options.ctx_cap)).max(16);
-    let threads = options.threads.unwrap_or_else(default_threads).clamp(1, MAX_THREADS);
+    let threads = match options.threads {
+        Some(n) => n,
+        None => {
+            let (n, others) = super::cpu_load::default_threads(default_threads());
+            if let Some(others) = others.filter(|_| n < default_threads()) {
+                tracing::info!(threads = n, others_busy = others, "fewer threads: other programs keep cores busy");
+            }
+            n
+        }
+    }
+    .clamp(1, MAX_THREADS);
     let threads_i32 = i32::try_from(threads).unwrap_or(i32::MAX);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))

@@ -5,6 +5,7 @@
 //! "cancel every turn up to this id", a monotonic floor, so a cancel can never be lost or hit a
 //! later turn, and events of a superseded turn can be dropped by id.
 
+pub mod cpu_load;
 pub mod llama;
 pub mod remote;
 pub mod sampling;
