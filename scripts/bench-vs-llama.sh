@@ -10,6 +10,8 @@
 #   - prompt processing and generation (tok/s): `ember bench` against `llama-bench`, same
 #     threads, same batch sizes, flash attention off in both (ember's choice on the CPU; see
 #     BENCHMARKS.md), medians over rounds of 5 repetitions each;
+#   - first token at turns 2 and 30 of a conversation, against llama-bench evaluating as many
+#     new tokens at the same depth (what the KV cache leaves to compute);
 #   - cold start: wall time of a whole process that loads the model and gives one token for
 #     the same prompt text, `ember` (pipe mode, history on) against `llama-completion`;
 #   - peak RSS of each at the same context size;
@@ -108,6 +110,31 @@ for _ in range(max(5, rounds)):
 say("cold_llama_completion_ms", fmt(1e3 * statistics.median(cold["llama"])))
 say("cold_ember_ms", fmt(1e3 * statistics.median(cold["ember"])))
 say("cold_ratio", fmt(statistics.median(cold["ember"]) / statistics.median(cold["llama"])))
+
+# A conversation: first token at turns 2 and 30 (ember bench's scripted conversation, default
+# context), against llama-bench evaluating the same number of new tokens at the same depth.
+turns = {"ember2": [], "ember30": [], "llama2": [], "llama30": []}
+for _ in range(rounds):
+    e = json.loads(run([ember, "--model", model, "--threads", str(threads), "bench", "-p", "16", "-n", "4", "-r", "1", "--json"], env)[0])
+    turns["ember2"].append(e["ttft_turns_ms"][0])
+    turns["ember30"].append(e["ttft_turns_ms"][2])
+    for i, key in ((0, "llama2"), (2, "llama30")):
+        evaluated = e["turns_evaluated_tokens"][i]
+        depth = e["turns_prompt_tokens"][i] - evaluated
+        out = run([llama_bench, "-m", model, "-p", str(evaluated), "-n", "0", "-d", str(depth), "-r", "5",
+                   "-t", str(threads), "-fa", "0", "-o", "json"])[0]
+        turns[key].append(1e3 * evaluated / statistics.median(json.loads(out)[0]["samples_ts"]))
+    say_depths = (e["turns_prompt_tokens"], e["turns_evaluated_tokens"])
+m = {k: statistics.median(v) for k, v in turns.items()}
+say("turns_prompt_tokens", "/".join(map(str, say_depths[0])))
+say("turns_evaluated_tokens", "/".join(map(str, say_depths[1])))
+say("ttft_turn2_ember_ms", fmt(m["ember2"]))
+say("ttft_turn30_ember_ms", fmt(m["ember30"]))
+say("ttft_turn30_over_turn2_ember", fmt(m["ember30"] / m["ember2"]))
+say("same_tokens_at_turn2_depth_llama_bench_ms", fmt(m["llama2"]))
+say("same_tokens_at_turn30_depth_llama_bench_ms", fmt(m["llama30"]))
+say("turn30_over_turn2_llama_bench", fmt(m["llama30"] / m["llama2"]))
+say("ttft_turn30_ember_over_llama_bench", fmt(m["ember30"] / m["llama30"]))
 
 # Peak RSS at the same context size (768: llama-bench's pp542 context, padded as llama.cpp pads).
 rss_llama = rss([llama_bench, "-m", model, "-p", "542", "-n", "128", "-r", "1", "-t", str(threads), "-fa", "0"])

@@ -66,6 +66,10 @@ pub struct BenchReport {
     pub ttft_warm_ms: Figure,
     /// First token at turns 2, 10 and 30 of a scripted conversation (ms), when measured.
     pub ttft_turns_ms: Option<[f64; 3]>,
+    /// At those turns: the prompt's tokens, and how many of them were evaluated (the rest came
+    /// from the KV cache). The difference is the depth llama.cpp attends over.
+    pub turns_prompt_tokens: Option<[usize; 3]>,
+    pub turns_evaluated_tokens: Option<[usize; 3]>,
     /// Peak resident memory of the process (MiB), when the platform tells.
     pub peak_rss_mib: Option<f64>,
 }
@@ -176,7 +180,7 @@ pub fn run(options: &EngineOptions, bench: &BenchOptions, process_start: Instant
         }
     }
 
-    let ttft_turns_ms = if bench.conversation { Some(conversation_ttft(&model, options)?) } else { None };
+    let turns = if bench.conversation { Some(conversation_ttft(&model, options)?) } else { None };
     Ok(BenchReport {
         model: info.name,
         threads: info.threads,
@@ -189,29 +193,33 @@ pub fn run(options: &EngineOptions, bench: &BenchOptions, process_start: Instant
         tg_tps: Figure::of(tg),
         ttft_cold_ms,
         ttft_warm_ms: Figure::of(warm),
-        ttft_turns_ms,
+        ttft_turns_ms: turns.map(|t| t.map(|(ms, _, _)| ms)),
+        turns_prompt_tokens: turns.map(|t| t.map(|(_, prompt, _)| prompt)),
+        turns_evaluated_tokens: turns.map(|t| t.map(|(_, _, evaluated)| evaluated)),
         peak_rss_mib: peak_rss_mib(),
     })
 }
 
-/// First-token time at turns 2, 10 and 30 of a conversation with short replies (ms).
+/// First-token time at turns 2, 10 and 30 of a conversation with short replies (ms), with the
+/// prompt's tokens and the evaluated ones at each.
 pub fn conversation_ttft(
     model: &llama_cpp_2::model::LlamaModel,
     options: &EngineOptions,
-) -> Result<[f64; 3], EngineError> {
+) -> Result<[(f64, usize, usize); 3], EngineError> {
     let (mut session, _) = llama::open_session(model, options)?;
     let mut convo = vec![Message::new(Role::System, "You are a helpful assistant. Answer in one short sentence.")];
-    let mut at = [0.0; 3];
+    let mut at = [(0.0, 0, 0); 3];
     for turn in 1..=30u64 {
         convo.push(Message::new(Role::User, format!("Question {turn}: what is {turn} times {turn}, and is it even?")));
         let req = TurnRequest { turn, messages: convo.clone(), sampling: greedy(24) };
         let mut sink = Sink(String::new());
         let (stats, _) = session.generate(&req, &mut sink)?;
         convo.push(Message::new(Role::Assistant, sink.0));
+        let figures = (ms(stats.time_to_first_token), stats.prompt_tokens, stats.evaluated_tokens);
         match turn {
-            2 => at[0] = ms(stats.time_to_first_token),
-            10 => at[1] = ms(stats.time_to_first_token),
-            30 => at[2] = ms(stats.time_to_first_token),
+            2 => at[0] = figures,
+            10 => at[1] = figures,
+            30 => at[2] = figures,
             _ => {}
         }
     }
@@ -232,6 +240,13 @@ pub fn render(r: &BenchReport) -> String {
             out,
             "first token at turns 2 / 10 / 30: {t2:.1} / {t10:.1} / {t30:.1} ms (turn30/turn2 = {:.2})",
             t30 / t2.max(f64::MIN_POSITIVE)
+        );
+    }
+    if let (Some(prompt), Some(evaluated)) = (r.turns_prompt_tokens, r.turns_evaluated_tokens) {
+        let _ = writeln!(
+            out,
+            "  prompts of {} / {} / {} tokens, of which {} / {} / {} evaluated (the rest from the cache)",
+            prompt[0], prompt[1], prompt[2], evaluated[0], evaluated[1], evaluated[2]
         );
     }
     if let Some(rss) = r.peak_rss_mib {
