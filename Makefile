@@ -10,7 +10,7 @@ BIN := $(TARGET_DIR)/release/ember
 # Arguments for `make run`, e.g. make run ARGS='--model other.gguf'
 ARGS ?=
 
-.PHONY: run test soak fuzz build deps model test-models llama-server lint fmt clippy clean
+.PHONY: run test soak fuzz bench bench-gpu build deps model test-models llama-server lint fmt clippy clean
 
 run: deps model build
 	$(BIN) $(ARGS)
@@ -24,6 +24,15 @@ test: deps model test-models llama-server
 # Minutes long, so not part of `make test`.
 soak: deps model
 	$(CARGO) test --release --locked --test soak -- --ignored --nocapture
+
+# ember side by side with llama.cpp's llama-bench and llama-completion (built once with ember's
+# flags): speed ratios, cold start, memory, thread counts. Figures in BENCHMARKS.md. Minutes.
+bench: deps model
+	scripts/bench-vs-llama.sh
+
+# The same comparison with every layer on an NVIDIA GPU (needs the CUDA toolkit).
+bench-gpu:
+	scripts/bench-gpu.sh
 
 # Each cargo-fuzz target for FUZZ_SECONDS (nightly toolchain; installs cargo-fuzz if missing).
 # The corpora in fuzz/corpus grow as it runs: commit what is worth keeping (cargo fuzz cmin).

