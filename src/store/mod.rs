@@ -382,10 +382,9 @@ impl Store {
 
     /// One conversation's summary.
     pub fn summary(&self, conversation: i64) -> Result<ConversationSummary, StoreError> {
-        self.conn
-            .query_row(&format!("{} WHERE c.id = ?1", Self::SUMMARY), [conversation], Self::summary_row)
-            .optional()?
-            .ok_or(StoreError::NoConversation(conversation))
+        // Cached: the session picker asks for one per conversation it lists while filtering.
+        let mut stmt = self.conn.prepare_cached(&format!("{} WHERE c.id = ?1", Self::SUMMARY))?;
+        stmt.query_row([conversation], Self::summary_row).optional()?.ok_or(StoreError::NoConversation(conversation))
     }
 
     /// The newest conversation started in `cwd`.
@@ -402,11 +401,7 @@ impl Store {
 
     /// A conversation along its current branch.
     pub fn load(&self, conversation: i64) -> Result<Conversation, StoreError> {
-        let summary = self
-            .conn
-            .query_row(&format!("{} WHERE c.id = ?1", Self::SUMMARY), [conversation], Self::summary_row)
-            .optional()?
-            .ok_or(StoreError::NoConversation(conversation))?;
+        let summary = self.summary(conversation)?;
         let (system_prompt, leaf): (Option<String>, Option<i64>) = self.conn.query_row(
             "SELECT system_prompt, current_leaf FROM conversations WHERE id = ?1",
             [conversation],

@@ -82,12 +82,16 @@ fn search_finds_ranks_and_snippets() {
 #[test]
 fn delete_and_rename() {
     let (s, c, _) = store_with_chat();
+    assert_eq!(s.summary(c).unwrap().title, "How do I reverse a list in Python?");
     s.rename(c, "Lists").unwrap();
     assert_eq!(s.list(10).unwrap()[0].title, "Lists");
+    assert_eq!(s.summary(c).unwrap(), s.list(10).unwrap()[0], "the cached statement reads the rename");
     s.delete(c).unwrap();
     assert!(s.list(10).unwrap().is_empty());
     assert!(s.search("reverse", 10).unwrap().is_empty(), "the index forgets deleted messages");
     assert!(matches!(s.delete(c), Err(StoreError::NoConversation(_))));
+    assert!(matches!(s.summary(c), Err(StoreError::NoConversation(_))));
+    assert!(matches!(s.load(c), Err(StoreError::NoConversation(_))));
 }
 
 #[test]

@@ -368,16 +368,16 @@ impl Transcript {
                 break;
             }
         }
-        let mut out: Vec<Line<'static>> = Vec::with_capacity(total);
+        // Copy only the rows on screen: the top entry can be far taller than the view (a long
+        // reply, a pasted file), and copying a row allocates each of its spans.
+        let mut skip = total.saturating_sub(height);
+        let mut out: Vec<Line<'static>> = Vec::with_capacity(total.min(height));
         for rows in chunks.iter().rev() {
-            for r in 0..rows.len() {
-                if let Some(line) = rows.get(r) {
-                    out.push(line.clone());
-                }
-            }
+            let first = skip.min(rows.len());
+            skip -= first;
+            out.extend((first..rows.len()).filter_map(|r| rows.get(r).cloned()));
         }
-        let skip = out.len().saturating_sub(height);
-        out.split_off(skip)
+        out
     }
 
     /// Scrolls up by `n` rows from `scroll` in a view of `height` rows.
@@ -475,6 +475,28 @@ mod tests {
         let t = sample(5);
         // Each entry: header, text, blank = 3 rows.
         assert_eq!(text(&t.visible(30, 4, Scroll::Follow)), vec!["", "▍you", "question 4", ""]);
+    }
+
+    #[test]
+    fn follow_shows_the_last_rows_of_a_tall_entry_and_a_streaming_tail() {
+        let mut t = sample(0);
+        let long: String = (0..30).map(|i| format!("paragraph {i}\n\n")).collect();
+        t.push(Author::Assistant, long, EntryState::Complete);
+        t.push(Author::User, "q", EntryState::Complete);
+        t.push(Author::Assistant, "", EntryState::Streaming);
+        t.append("done.\n\nstill typing");
+        let all: Vec<String> = (0..t.len())
+            .flat_map(|i| {
+                let rows = t.rows(i, 30);
+                [text(&rows.stable), text(&rows.tail)].concat()
+            })
+            .collect();
+        assert!(!t.rows(2, 30).tail.is_empty(), "the last paragraph is still live");
+        // Every height, so the view's top falls in each entry, on and off their edges.
+        for height in 1..all.len() + 3 {
+            let want = &all[all.len().saturating_sub(height)..];
+            assert_eq!(text(&t.visible(30, height, Scroll::Follow)), want, "height {height}");
+        }
     }
 
     #[test]
