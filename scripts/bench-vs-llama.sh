@@ -35,7 +35,7 @@ llama_completion=$(echo "$tools" | sed -n 2p)
 model=${MODEL:-${XDG_DATA_HOME:-$HOME/.local/share}/ember/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 
 exec python3 - "$ember" "$llama_bench" "$llama_completion" "$model" <<'PY'
-import json, os, statistics, subprocess, sys, tempfile, time
+import json, os, re, statistics, subprocess, sys, tempfile, time
 
 ember, llama_bench, llama_completion, model = sys.argv[1:5]
 rounds = int(os.environ.get("ROUNDS", "3"))
@@ -70,9 +70,10 @@ def fmt(x):
 data = tempfile.mkdtemp(prefix="ember-bench-")
 env = dict(os.environ, XDG_DATA_HOME=data, XDG_CONFIG_HOME=data, XDG_STATE_HOME=data, NO_COLOR="1")
 
-# ember's default thread count is the one compared (llama-bench gets the same).
-probe = json.loads(run([ember, "--model", model, "bench", "-p", "16", "-n", "4", "-r", "1", "--no-conversation", "--json"], env)[0])
-threads = int(os.environ.get("THREADS", probe["threads"]))
+# Physical cores (ember's default on an idle machine) unless THREADS says; llama-bench gets the same.
+doctor = run([ember, "--model", model, "doctor"], env)[0]
+physical = int(re.search(r"(\d+) physical cores", doctor).group(1))
+threads = int(os.environ.get("THREADS", physical))
 say("model", os.path.basename(model))
 say("threads", threads)
 say("cpu", next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"))
@@ -146,19 +147,23 @@ say("rss_delta_mib", fmt(rss_ember - rss_llama))
 
 # Thread count: ember's generation speed, idle and with one core busy.
 if sweep:
-    physical = probe["threads"]
     counts = sorted({1, 2, physical, os.cpu_count() or 1})
     for loaded in (False, True):
         hog = None
         if loaded:
             hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
-            for n in counts:
-                e = json.loads(run([ember, "--model", model, "--threads", str(n), "bench", "-p", "128", "-n", "64", "-r", "3",
+            state = "loaded" if loaded else "idle"
+            # None: ember's default, which looks at what else runs.
+            for n in counts + [None]:
+                flag = ["--threads", str(n)] if n else []
+                e = json.loads(run([ember, "--model", model] + flag + ["bench", "-p", "128", "-n", "64", "-r", "3",
                                     "--no-conversation", "--json"], env)[0])
-                state = "loaded" if loaded else "idle"
-                say(f"threads_{n}_{state}_pp_tps", fmt(e["pp_tps"]["median"]))
-                say(f"threads_{n}_{state}_tg_tps", fmt(e["tg_tps"]["median"]))
+                name = f"threads_{n}" if n else "threads_default"
+                if not n:
+                    say(f"{name}_{state}_chose", e["threads"])
+                say(f"{name}_{state}_pp_tps", fmt(e["pp_tps"]["median"]))
+                say(f"{name}_{state}_tg_tps", fmt(e["tg_tps"]["median"]))
         finally:
             if hog:
                 hog.kill()
