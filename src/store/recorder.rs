@@ -280,6 +280,14 @@ impl Drop for HistoryThread {
     }
 }
 
+/// Whether a later request in `queued` makes `request` pointless: a picker list whose filter
+/// the user has already typed past (each key asks again; at 10,000 conversations a common word
+/// costs ~20 ms, so answering every key in turn left the last answer behind the stale ones).
+fn superseded(request: &Request, queued: &std::collections::VecDeque<Request>) -> bool {
+    matches!(request, Request::Query(Query::List { .. }))
+        && queued.iter().any(|r| matches!(r, Request::Query(Query::List { .. })))
+}
+
 /// Runs a recorder on its own thread; what it says back goes to `report`.
 pub fn spawn(
     path: PathBuf,
@@ -297,7 +305,20 @@ pub fn spawn(
                 return;
             }
         };
-        while let Ok(request) = rx.recv() {
+        // Requests not yet handled, oldest first: what arrived while the last one ran.
+        let mut queued = std::collections::VecDeque::new();
+        loop {
+            let request = match queued.pop_front() {
+                Some(request) => request,
+                None => match rx.recv() {
+                    Ok(request) => request,
+                    Err(_) => break,
+                },
+            };
+            queued.extend(rx.try_iter());
+            if superseded(&request, &queued) {
+                continue;
+            }
             match request {
                 Request::Record(op) => {
                     let appended = matches!(op, RecordOp::Append { .. });
@@ -332,6 +353,41 @@ mod tests {
 
     fn append(keep: usize, role: StoredRole, content: &str) -> RecordOp {
         RecordOp::Append { keep, role, content: content.into(), state: MessageState::Complete, stats: None }
+    }
+
+    #[test]
+    fn a_newer_list_query_replaces_an_older_one_and_nothing_else_does() {
+        let list = |generation| Request::Query(Query::List { filter: "f".into(), generation });
+        let queued: std::collections::VecDeque<_> = [Request::Record(append(0, StoredRole::User, "x")), list(2)].into();
+        assert!(superseded(&list(1), &queued));
+        assert!(!superseded(&list(3), &std::collections::VecDeque::new()));
+        assert!(!superseded(&Request::Query(Query::Open(1)), &queued), "only lists are replaced");
+        assert!(!superseded(&Request::Record(append(0, StoredRole::User, "y")), &queued), "writes never are");
+    }
+
+    #[test]
+    fn typing_fast_in_the_picker_ends_with_the_last_filter_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread =
+            spawn(dir.path().join("h.db"), dir.path().join("kv"), NewConversation::default(), None, move |r| {
+                let _ = tx.send(r);
+            });
+        for (generation, filter) in ["f", "fu", "fun", "func"].iter().enumerate() {
+            assert!(
+                thread.send(Request::Query(Query::List { filter: (*filter).into(), generation: generation as u64 }))
+            );
+        }
+        let mut last = None;
+        while let Ok(reply) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
+            if let Reply::Listed { generation, .. } = reply {
+                last = Some(generation);
+                if generation == 3 {
+                    break;
+                }
+            }
+        }
+        assert_eq!(last, Some(3));
     }
 
     #[test]
