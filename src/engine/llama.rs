@@ -460,12 +460,15 @@ impl<'m> LlamaSession<'m> {
         req: &TurnRequest,
         sink: &mut dyn TurnSink,
     ) -> Result<(TurnStats, StopReason), EngineError> {
+        let started = Instant::now();
         let n_ctx = self.ctx.n_ctx() as usize;
         // Leave room for the summary itself.
         let room = req.sampling.max_tokens.min(n_ctx / 4) + SUMMARY_TOKENS;
-        let (_, kept) = self.fit(&req.messages, n_ctx, room)?;
+        let (tokens, kept) = self.fit(&req.messages, n_ctx, room)?;
         if kept.len() == req.messages.len() {
-            return self.generate_inner(req, sink);
+            // Everything fits with room for a summary to spare, so also without: the prompt is
+            // the one just tokenized.
+            return self.generate_tokens(req, tokens, kept.len(), started, sink);
         }
         let dropped: Vec<&Message> =
             req.messages.iter().enumerate().filter(|(i, _)| !kept.contains(i)).map(|(_, m)| m).collect();
@@ -536,7 +539,21 @@ impl<'m> LlamaSession<'m> {
         let n_ctx = self.ctx.n_ctx() as usize;
         let room = req.sampling.max_tokens.min(n_ctx / 4).max(1);
         let (tokens, kept) = self.fit(&req.messages, n_ctx, room)?;
-        let dropped_messages = req.messages.len() - kept.len();
+        self.generate_tokens(req, tokens, kept.len(), started, sink)
+    }
+
+    /// Answers `req` whose prompt, fitted to the context, is `tokens`, made of `kept` of its
+    /// messages. `started` is when the turn began (the first token's time counts from it).
+    fn generate_tokens(
+        &mut self,
+        req: &TurnRequest,
+        tokens: Vec<LlamaToken>,
+        kept: usize,
+        started: Instant,
+        sink: &mut dyn TurnSink,
+    ) -> Result<(TurnStats, StopReason), EngineError> {
+        let n_ctx = self.ctx.n_ctx() as usize;
+        let dropped_messages = req.messages.len() - kept;
         // Reuse the longest common prefix of the KV cache; at least one token must be evaluated
         // to get logits for the first reply token.
         let mut reuse = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
