@@ -125,10 +125,20 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut dirty = true;
+    // A resize may leave the terminal's content other than ratatui's last frame (the terminal
+    // reflows or clears it, and sizes can come back to the last drawn one between two frames):
+    // the next frame is then drawn whole, not as a difference from the last.
+    let mut resized = false;
     let mut last_draw = Instant::now() - FRAME;
     loop {
         let frame = if state.generating.is_some() { STREAMING_FRAME } else { FRAME };
         if dirty && last_draw.elapsed() >= frame {
+            if std::mem::take(&mut resized) {
+                // Clears and forgets the last frame. (Not `clear()`: it asks the terminal for the
+                // cursor position, and the input reader would take the answer.)
+                let size = term.size()?;
+                term.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))?;
+            }
             term.draw(|frame| view::draw(frame, &state))?;
             last_draw = Instant::now();
             dirty = false;
@@ -156,6 +166,7 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
             () = tokio::time::sleep(wait), if dirty => continue,
         };
         dirty = true;
+        resized |= matches!(event, AppEvent::Resize(..));
         let effects = update(&mut state, event);
         for effect in effects {
             match effect {
