@@ -21,7 +21,7 @@ fn ask_for_code_copy_save_and_quit_in_a_real_terminal() {
         model.display()
     );
     let tmux = Tmux::start(&command, dir.path());
-    tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle") && s.contains("ctx 0/"));
+    tmux.wait_loaded();
 
     tmux.keys(&["Write a Python function is_prime(n)", "Enter"]);
     let screen = tmux.wait_for("a finished answer with code", Duration::from_secs(120), |s| {
@@ -74,7 +74,7 @@ fn sigterm_and_sighup_restore_the_terminal() {
         let command =
             format!("{bin} --no-history --model '{}'; echo EXIT=$?; sleep 60", common::default_model().display());
         let tmux = Tmux::start(&command, dir.path());
-        tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
+        tmux.wait_loaded();
         assert!(tmux.alternate_on());
         let pid = tmux.child_pid().expect("ember's pid not found");
         assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
@@ -100,7 +100,7 @@ fn a_resize_storm_while_streaming_and_a_1_mb_paste() {
     let dir = tempfile::tempdir().unwrap();
     let command = format!("{}; echo EXIT=$?; sleep 60", ember_command(dir.path(), "--no-history --max-tokens 150"));
     let tmux = Tmux::start(&command, dir.path());
-    tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
+    tmux.wait_loaded();
     tmux.keys(&["Write a long story about a dragon and a knight.", "Enter"]);
     tmux.wait_for("the answer to stream", Duration::from_secs(60), |s| s.contains("● answering"));
     let sizes = [(120, 35), (40, 10), (200, 60), (15, 5), (80, 24), (1, 1), (100, 30), (3, 40)];
@@ -157,7 +157,7 @@ fn ctrl_c_while_answering_then_sigkill_then_continue() {
     let ember = ember_command(dir.path(), "--max-tokens 400");
     let command = format!("{ember}; echo EXIT=$?; {ember} -c; echo EXIT2=$?; sleep 60");
     let tmux = Tmux::start(&command, dir.path());
-    tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
+    tmux.wait_loaded();
     tmux.keys(&["Tell me a long story about a red dragon.", "Enter"]);
     tmux.wait_for("the answer to stream", Duration::from_secs(60), |s| s.contains("● answering"));
     std::thread::sleep(Duration::from_millis(500));
@@ -199,7 +199,7 @@ fn the_model_file_overwritten_while_the_chat_answers() {
         model.display()
     );
     let tmux = Tmux::start(&command, dir.path());
-    tmux.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle"));
+    tmux.wait_loaded();
     tmux.keys(&["Write a long story about a dragon and a knight.", "Enter"]);
     tmux.wait_for("the answer to stream", Duration::from_secs(60), |s| s.contains("● answering"));
     std::fs::File::options().write(true).open(&model).unwrap().set_len(0).unwrap();

@@ -46,6 +46,12 @@ impl Tmux {
         assert!(self.run(&args).status().unwrap().success());
     }
 
+    /// Waits until the model is loaded: the status line shows its context (while loading it
+    /// shows "loading N%", idle too), so a prompt typed now is answered by the model.
+    pub fn wait_loaded(&self) -> String {
+        self.wait_for("the model to load", Duration::from_secs(60), |s| s.contains("○ idle") && s.contains("ctx 0/"))
+    }
+
     pub fn wait_for(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
