@@ -11,6 +11,8 @@ use super::state::{update, AppEvent, AppState, EditorPurpose, Effect, Focus, Mod
 use super::transcript::EntryState;
 use super::view;
 use crate::engine::{EngineError, EngineEvent, ModelInfo, Role, SamplingParams, StopReason, TurnStats};
+use crate::store::recorder::RecordOp;
+use crate::store::MessageState;
 
 fn info() -> ModelInfo {
     ModelInfo {
@@ -651,4 +653,42 @@ fn model_info_for_a_server_names_the_server_not_threads() {
     update(&mut s, key(KeyCode::Enter));
     let text = s.status.as_ref().map(|m| m.text.clone()).unwrap_or_default();
     assert!(text.contains("remote http://127.0.0.1:8080/v1") && !text.contains("threads"), "{text}");
+}
+
+#[test]
+fn an_answer_cut_by_a_failure_keeps_and_saves_what_streamed() {
+    let mut s = ready_state();
+    s.history = true;
+    let turn = ask(&mut s, "Explain borrowing", "Borrowing lets you");
+    let effects = update(
+        &mut s,
+        AppEvent::Engine(EngineEvent::Failed {
+            turn,
+            error: EngineError::Decode("the server closed the stream".into()),
+        }),
+    );
+    let saved = effects.iter().find_map(|e| match e {
+        Effect::Record(RecordOp::Append { content, state, .. }) => Some((content.clone(), *state)),
+        _ => None,
+    });
+    assert_eq!(saved, Some(("Borrowing lets you".to_string(), MessageState::Stopped)), "{effects:?}");
+    let shown = screen(&s, 80, 20);
+    assert!(shown.contains("Borrowing lets you") && shown.contains("the answer was cut: llama.cpp failed"), "{shown}");
+    // The next question carries the partial answer, as it would after a resume.
+    type_text(&mut s, "Go on");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let Some(Effect::Generate(req)) = effects.iter().find(|e| matches!(e, Effect::Generate(_))) else {
+        panic!("{effects:?}")
+    };
+    let roles: Vec<_> = req.messages.iter().map(|m| (m.role, m.content.as_str())).collect();
+    assert_eq!(
+        roles,
+        [(Role::User, "Explain borrowing"), (Role::Assistant, "Borrowing lets you"), (Role::User, "Go on")]
+    );
+
+    // A failure before any text keeps nothing and saves nothing.
+    let turn = turn_of(&effects);
+    let effects =
+        update(&mut s, AppEvent::Engine(EngineEvent::Failed { turn, error: EngineError::Decode("down".into()) }));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Record(_))), "{effects:?}");
 }

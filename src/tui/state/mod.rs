@@ -692,8 +692,20 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
         }
         EngineEvent::Failed { error, .. } => {
             state.generating = None;
-            state.transcript.finish_last(EntryState::Failed(error.to_string()));
-            state.error("the answer failed: see the transcript");
+            let partial = state.transcript.entries().last().is_some_and(|e| !e.content.trim().is_empty());
+            if !partial {
+                state.transcript.finish_last(EntryState::Failed(error.to_string()));
+                state.error("the answer failed: see the transcript");
+                return Vec::new();
+            }
+            // What streamed before the failure (a server that went away mid-answer) is kept and
+            // saved, as a stopped answer is; the error follows it.
+            state.transcript.finish_last(EntryState::Stopped);
+            let effects: Vec<Effect> =
+                state.record_last(StoredRole::Assistant, MessageState::Stopped, None).into_iter().collect();
+            state.transcript.push(Author::Notice, format!("the answer was cut: {error}"), EntryState::Complete);
+            state.error("the answer was cut: see the transcript");
+            return effects;
         }
     }
     Vec::new()
