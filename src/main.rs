@@ -581,8 +581,11 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
         let outcome =
             pipe::answer(&mut engine, &mut events, messages, sampling, &mut printer, &mut StderrNotices, interrupt)
                 .await?;
-        let state =
-            if outcome.interrupted || outcome.broken_pipe { MessageState::Stopped } else { MessageState::Complete };
+        let state = if outcome.interrupted || outcome.broken_pipe || outcome.failed.is_some() {
+            MessageState::Stopped
+        } else {
+            MessageState::Complete
+        };
         let stats = RecordStats::from(&outcome.stats);
         if !outcome.started {
             // Interrupted while the model loaded: nothing was asked, nothing to keep.
@@ -591,6 +594,10 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
         // Saved once answered: a question the engine refused (too long) leaves no trace.
         record(&mut recorder, StoredRole::User, &user, MessageState::Complete, None);
         record(&mut recorder, StoredRole::Assistant, printer.answer(), state, Some(stats));
+        if let Some(error) = outcome.failed {
+            // What was printed is saved (a later -c carries it); the failure is still the exit status.
+            return Err(error.into());
+        }
         if let Some(id) = recorder.as_ref().and_then(Recorder::conversation) {
             // Keep the evaluated context for the next `-c`.
             if engine.save_state(kv::state_path(&kv_dir, id, &model_path)).is_ok() {

@@ -271,11 +271,30 @@ pub struct Outcome {
     pub started: bool,
     /// The threads llama.cpp ran on (0 for a server).
     pub threads: usize,
+    /// The answer failed after some of it was printed (a server gone mid-answer): what was
+    /// printed is the answer, kept as stopped, and this is the error to report.
+    pub failed: Option<EngineError>,
 }
 
 /// What the user should hear about on stderr while the answer streams.
 pub trait Notices {
     fn notice(&mut self, text: &str);
+}
+
+impl Outcome {
+    /// A turn that ended without its answer's figures: interrupted while loading, or failed.
+    fn cut(interrupted: bool, broken_pipe: bool, started: bool, threads: usize, failed: Option<EngineError>) -> Self {
+        Outcome {
+            stats: TurnStats::default(),
+            stop: StopReason::Cancelled,
+            interrupted,
+            no_code: false,
+            broken_pipe,
+            started,
+            threads,
+            failed,
+        }
+    }
 }
 
 /// Asks for one answer to `messages` and streams it into `printer`.
@@ -344,11 +363,14 @@ pub async fn answer<W: Write>(
                                 Err(e) => return Err(PipeError::Output(e)),
                             }
                         };
-                        return Ok(Outcome { stats, stop, interrupted, no_code, broken_pipe, started: true, threads });
+                        return Ok(Outcome { stats, stop, interrupted, no_code, broken_pipe, started: true, threads, failed: None });
                     }
                     EngineEvent::Failed { error, .. } => {
                         let _ = printer.finish();
-                        return Err(error.into());
+                        if printer.answer().trim().is_empty() {
+                            return Err(error.into());
+                        }
+                        return Ok(Outcome::cut(interrupted, broken_pipe, true, threads, Some(error)));
                     }
                 }
             }
@@ -357,15 +379,7 @@ pub async fn answer<W: Write>(
                 engine.cancel(turn);
                 if !ready {
                     // Still loading: nothing to flush; dropping the handle aborts the load.
-                    return Ok(Outcome {
-                        stats: TurnStats::default(),
-                        stop: StopReason::Cancelled,
-                        interrupted,
-                        no_code: false,
-                        broken_pipe,
-                        started: false,
-                        threads,
-                    });
+                    return Ok(Outcome::cut(interrupted, broken_pipe, false, threads, None));
                 }
             }
         }

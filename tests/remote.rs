@@ -146,8 +146,15 @@ fn cancel_closes_the_stream_at_once_and_the_server_stops() {
 
 /// Starts a long answer in pipe mode and returns once its first bytes are out (they are in the
 /// returned vector).
-fn start_long_answer(endpoint: &str) -> (std::process::Child, std::process::ChildStdout, Vec<u8>) {
-    let mut child = ember(endpoint)
+fn start_long_answer(
+    endpoint: &str,
+    history: Option<&std::path::Path>,
+) -> (std::process::Child, std::process::ChildStdout, Vec<u8>) {
+    let mut cmd = ember(endpoint);
+    if let Some(data) = history {
+        cmd.env_remove("EMBER_NO_HISTORY").env("XDG_DATA_HOME", data);
+    }
+    let mut child = cmd
         .args(["--max-tokens", "1500", "Count from 1 to 500, one number per line."])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -163,7 +170,7 @@ fn start_long_answer(endpoint: &str) -> (std::process::Child, std::process::Chil
 #[test]
 fn ctrl_c_in_pipe_mode_stops_the_answer() {
     let server = LlamaServer::start();
-    let (mut child, _stdout, _) = start_long_answer(&server.endpoint());
+    let (mut child, _stdout, _) = start_long_answer(&server.endpoint(), None);
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let start = Instant::now();
     let status = loop {
@@ -294,7 +301,8 @@ fn a_wrong_model_name_is_a_clear_error() {
 #[test]
 fn the_server_dying_mid_reply_keeps_the_partial_answer_and_fails() {
     let mut server = LlamaServer::start();
-    let (mut child, mut stdout, mut partial) = start_long_answer(&server.endpoint());
+    let data = tempfile::tempdir().unwrap();
+    let (mut child, mut stdout, mut partial) = start_long_answer(&server.endpoint(), Some(data.path()));
     server.kill();
     let mut rest = Vec::new();
     stdout.read_to_end(&mut rest).unwrap();
@@ -305,6 +313,17 @@ fn the_server_dying_mid_reply_keeps_the_partial_answer_and_fails() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(partial.len() > 8, "the partial answer is printed");
     assert!(stderr.contains("closed the connection mid-reply"), "{stderr}");
+    // What was printed is in history, as a stopped answer: `-c` would carry it.
+    let show = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(["history", "export", "1", "--format", "json"])
+        .env("XDG_DATA_HOME", data.path())
+        .output()
+        .unwrap();
+    let export: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let answer = &export["messages"][1];
+    assert_eq!((answer["role"].as_str(), answer["state"].as_str()), (Some("assistant"), Some("stopped")), "{export}");
+    let printed = String::from_utf8_lossy(&partial);
+    assert_eq!(answer["content"].as_str().map(str::trim), Some(printed.trim()), "{export}");
 }
 
 #[test]
