@@ -591,6 +591,10 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
             // Interrupted while the model loaded: nothing was asked, nothing to keep.
             return Ok(EXIT_INTERRUPTED);
         }
+        if let (Some(recorder), Some(model)) = (recorder.as_mut(), outcome.model.clone()) {
+            // A new conversation is labelled with the model that answered (a server's own name).
+            let _ = recorder.apply(RecordOp::NameModel(model));
+        }
         // Saved once answered: a question the engine refused (too long) leaves no trace.
         record(&mut recorder, StoredRole::User, &user, MessageState::Complete, None);
         record(&mut recorder, StoredRole::Assistant, printer.answer(), state, Some(stats));

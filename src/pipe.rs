@@ -271,6 +271,8 @@ pub struct Outcome {
     pub started: bool,
     /// The threads llama.cpp ran on (0 for a server).
     pub threads: usize,
+    /// The model's name as the engine reported it (a server's model when none was named).
+    pub model: Option<String>,
     /// The answer failed after some of it was printed (a server gone mid-answer): what was
     /// printed is the answer, kept as stopped, and this is the error to report.
     pub failed: Option<EngineError>,
@@ -292,6 +294,7 @@ impl Outcome {
             broken_pipe,
             started,
             threads,
+            model: None,
             failed,
         }
     }
@@ -315,6 +318,7 @@ pub async fn answer<W: Write>(
     let mut interrupted = false;
     let mut ready = false;
     let mut threads = 0;
+    let mut model = None;
     let mut broken_pipe = false;
     loop {
         tokio::select! {
@@ -332,6 +336,7 @@ pub async fn answer<W: Write>(
                     EngineEvent::Ready(info) => {
                         ready = true;
                         threads = info.threads;
+                        model = Some(info.name.clone());
                         if let Some(notice) = info.notice {
                             notices.notice(&notice);
                         }
@@ -363,14 +368,24 @@ pub async fn answer<W: Write>(
                                 Err(e) => return Err(PipeError::Output(e)),
                             }
                         };
-                        return Ok(Outcome { stats, stop, interrupted, no_code, broken_pipe, started: true, threads, failed: None });
+                        return Ok(Outcome {
+                            stats,
+                            stop,
+                            interrupted,
+                            no_code,
+                            broken_pipe,
+                            started: true,
+                            threads,
+                            model,
+                            failed: None,
+                        });
                     }
                     EngineEvent::Failed { error, .. } => {
                         let _ = printer.finish();
                         if printer.answer().trim().is_empty() {
                             return Err(error.into());
                         }
-                        return Ok(Outcome::cut(interrupted, broken_pipe, true, threads, Some(error)));
+                        return Ok(Outcome { model, ..Outcome::cut(interrupted, broken_pipe, true, threads, Some(error)) });
                     }
                 }
             }

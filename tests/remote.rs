@@ -220,9 +220,9 @@ fn a_multi_turn_conversation_is_stored_in_history() {
     for part in ["My name is Ada", "What is my name?", answer1.trim(), answer2.trim()] {
         assert!(show.contains(part), "history lacks {part:?}:\n{show}");
     }
-    // Without --model the conversation is labelled with the server (its model is known only
-    // once the engine has reached it).
-    assert!(show.contains(&server.endpoint()), "the server is recorded: {show}");
+    // Without --model the conversation is labelled with the model the server answered with.
+    assert!(show.contains("SmolLM2-135M-Instruct"), "the server's model is recorded: {show}");
+    assert!(!show.contains(&server.endpoint()), "not the server's URL: {show}");
 }
 
 #[test]

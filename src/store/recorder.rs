@@ -13,6 +13,9 @@ pub enum RecordOp {
     /// Records a message after the first `keep` messages of the current branch. A `keep` shorter
     /// than the branch makes the message a sibling (/retry, /edit), keeping the old ones.
     Append { keep: usize, role: StoredRole, content: String, state: MessageState, stats: Option<RecordStats> },
+    /// The model's name, known once the engine is ready (a server's model when none was named):
+    /// the label of a conversation not created yet. A conversation that exists keeps its own.
+    NameModel(String),
     /// Pins (or unpins) the message at this position of the current branch.
     Pin { index: usize, pinned: bool },
 }
@@ -164,6 +167,7 @@ impl Recorder {
                     self.store.set_pinned(id, pinned)?;
                 }
             }
+            RecordOp::NameModel(name) => self.pending.model = name,
         }
         Ok(self.conversation)
     }
@@ -388,6 +392,19 @@ mod tests {
             }
         }
         assert_eq!(last, Some(3));
+    }
+
+    #[test]
+    fn the_model_named_when_ready_labels_only_a_conversation_not_yet_created() {
+        let store = Store::open_in_memory().unwrap();
+        let pending = NewConversation { model: "http://127.0.0.1:8080/v1".into(), ..NewConversation::default() };
+        let mut r = Recorder::new(store, pending, None);
+        r.apply(RecordOp::NameModel("qwen3-8b".into())).unwrap();
+        let id = r.apply(append(0, StoredRole::User, "hi")).unwrap().unwrap();
+        assert_eq!(r.store.summary(id).unwrap().model, "qwen3-8b");
+        r.apply(RecordOp::NameModel("other".into())).unwrap();
+        r.apply(append(1, StoredRole::Assistant, "hello")).unwrap();
+        assert_eq!(r.store.summary(id).unwrap().model, "qwen3-8b", "an existing conversation keeps its label");
     }
 
     #[test]

@@ -612,7 +612,11 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
             if let Some(notice) = &info.notice {
                 state.transcript.push_before_streaming(Author::Notice, notice.clone());
             }
+            let name = info.name.clone();
             state.model = ModelStatus::Ready(info);
+            if state.history {
+                return vec![Effect::Record(RecordOp::NameModel(name))];
+            }
         }
         EngineEvent::LoadFailed(error) => {
             let text = error.to_string();
