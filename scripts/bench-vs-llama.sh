@@ -12,6 +12,8 @@
 #     BENCHMARKS.md), medians over rounds of 5 repetitions each;
 #   - first token at turns 2 and 30 of a conversation, against llama-bench evaluating as many
 #     new tokens at the same depth (what the KV cache leaves to compute);
+#   - generation through the whole pipe-mode path (engine thread, channel, printer) against
+#     llama.cpp's own decode time within the same run;
 #   - cold start: wall time of a whole process that loads the model and gives one token for
 #     the same prompt text, `ember` (pipe mode, history on) against `llama-completion`;
 #   - peak RSS of each at the same context size;
@@ -111,6 +113,23 @@ for _ in range(max(5, rounds)):
 say("cold_llama_completion_ms", fmt(1e3 * statistics.median(cold["llama"])))
 say("cold_ember_ms", fmt(1e3 * statistics.median(cold["ember"])))
 say("cold_ratio", fmt(statistics.median(cold["ember"]) / statistics.median(cold["llama"])))
+
+# The whole pipe-mode path (engine thread, event channel, printer) against llama.cpp's own decode
+# time in the same run (its timings, as --stats shows them).
+pipe = {"ember": [], "decode": []}
+for _ in range(max(3, rounds)):
+    err = subprocess.run([ember, "--model", model, "--threads", str(threads), "--no-history", "--temperature", "0",
+                          "--max-tokens", "128", "--ctx", "256", "--stats", "Write a long story about a dragon and a knight."],
+                         capture_output=True, stdin=subprocess.DEVNULL, env=env).stderr.decode()
+    m = re.search(r"reply: (\d+) tokens at ([\d.]+) tok/s \(llama.cpp decode alone: ([\d.]+)\)", err)
+    if not m:
+        sys.exit(f"bench-vs-llama: no figures from ember --stats:\n{err}")
+    pipe["ember"].append(float(m.group(2)))
+    pipe["decode"].append(float(m.group(3)))
+say("pipe_reply_tokens", m.group(1))
+say("pipe_ember_tps", fmt(statistics.median(pipe["ember"])))
+say("pipe_llama_decode_tps", fmt(statistics.median(pipe["decode"])))
+say("pipe_over_decode", fmt(statistics.median(pipe["ember"]) / statistics.median(pipe["decode"])))
 
 # A conversation: first token at turns 2 and 30 (ember bench's scripted conversation, default
 # context), against llama-bench evaluating the same number of new tokens at the same depth.
