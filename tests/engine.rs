@@ -286,3 +286,85 @@ fn a_saved_context_resumes_in_a_fresh_session() {
     let (stats, _) = b.generate(&request(3, convo, greedy(4)), &mut Collect::new(None)).unwrap();
     assert_eq!(stats.reused_tokens, 0);
 }
+
+/// Runs turn `turn` to its end; returns its stats and the prefill results seen on the way.
+async fn finish(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+    turn: u64,
+) -> (ember::engine::TurnStats, String, Vec<Result<usize, String>>) {
+    let (mut text, mut prefills) = (String::new(), Vec::new());
+    loop {
+        match next(events).await {
+            EngineEvent::Delta { turn: t, text: piece } if t == turn => text.push_str(&piece),
+            EngineEvent::Done { turn: t, stats, .. } if t == turn => return (stats, text, prefills),
+            EngineEvent::State { op: ember::engine::StateOp::Prefill, result } => prefills.push(result),
+            EngineEvent::Loading { .. } | EngineEvent::Ready(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_message_evaluated_while_typed_leaves_only_its_end_to_the_turn() {
+    let (mut engine, mut events) = EngineHandle::spawn_llama(options());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut convo = vec![Message::new(Role::User, "What is the capital of Italy?")];
+        let t1 = engine.next_turn();
+        engine.generate(request(t1, convo.clone(), greedy(20))).unwrap();
+        let (_, answer, _) = finish(&mut events, t1).await;
+        convo.push(Message::new(Role::Assistant, answer));
+        let question = "Tell me about the history of that city, from its founding to the empire.";
+
+        let mut typed = convo.clone();
+        typed.push(Message::new(Role::User, question));
+        // Each measured turn starts from the cache as the conversation before the question left it.
+        let back_to_before_the_question = |engine: &mut EngineHandle| {
+            let turn = engine.next_turn();
+            engine.generate(request(turn, convo.clone(), greedy(1))).unwrap();
+            turn
+        };
+
+        // Without prefill: the whole new message and the template around it are evaluated.
+        let t = back_to_before_the_question(&mut engine);
+        finish(&mut events, t).await;
+        let t2 = engine.next_turn();
+        engine.generate(request(t2, typed.clone(), greedy(1))).unwrap();
+        let (cold, _, _) = finish(&mut events, t2).await;
+
+        // With it: the question is typed, with a pause before its last word, then sent.
+        let t3 = back_to_before_the_question(&mut engine);
+        finish(&mut events, t3).await;
+        let mut partial = convo.clone();
+        partial.push(Message::new(Role::User, question.trim_end_matches("empire.")));
+        engine.prefill(request(0, partial, greedy(1))).unwrap();
+        let prefilled = match next(&mut events).await {
+            EngineEvent::State { op: ember::engine::StateOp::Prefill, result } => result.unwrap(),
+            other => panic!("unexpected {other:?}"),
+        };
+        let t4 = engine.next_turn();
+        engine.generate(request(t4, typed, greedy(1))).unwrap();
+        let (warm, _, _) = finish(&mut events, t4).await;
+        eprintln!(
+            "evaluated at the turn: {} without prefill, {} after a prefill of {prefilled}",
+            cold.evaluated_tokens, warm.evaluated_tokens
+        );
+        assert!(prefilled >= 10, "the typed words were evaluated ahead: {prefilled}");
+        assert!(warm.evaluated_tokens <= 12, "only the end is left: {warm:?}");
+        assert!(cold.evaluated_tokens >= warm.evaluated_tokens + 10, "{cold:?} against {warm:?}");
+        assert_eq!(warm.prompt_tokens, cold.prompt_tokens);
+
+        // A prefill gives way to the next command at once, even with much left to evaluate.
+        let mut long = convo.clone();
+        long.push(Message::new(Role::User, "lighthouse keeper story ".repeat(400)));
+        engine.prefill(request(0, long, greedy(1))).unwrap();
+        let t5 = engine.next_turn();
+        engine.generate(request(t5, convo.clone(), greedy(1))).unwrap();
+        let (_, _, prefills) = finish(&mut events, t5).await;
+        for result in prefills {
+            let n = result.unwrap();
+            assert!(n <= 64, "the prefill went on for {n} tokens after a turn was sent");
+        }
+    });
+    engine.shutdown();
+}

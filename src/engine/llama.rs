@@ -86,6 +86,13 @@ pub fn default_threads() -> usize {
     num_cpus::get_physical().max(1)
 }
 
+/// Tokens at the end of a prompt that a prefill leaves for the turn: the word being typed and
+/// the chat template's end of message and start of reply.
+const PREFILL_HOLD: usize = 8;
+
+/// Tokens a prefill evaluates between two looks at whether a command is waiting.
+const PREFILL_STEP: usize = 32;
+
 /// The most threads llama.cpp supports (ggml's GGML_MAX_N_THREADS); far more crashed it.
 pub const MAX_THREADS: usize = 512;
 
@@ -395,6 +402,49 @@ impl TurnSink for SummarySink<'_> {
 }
 
 impl<'m> LlamaSession<'m> {
+    /// Keeps the longest common prefix of the KV cache and `tokens`, at most `limit` tokens, and
+    /// drops the rest of the cache; returns how many tokens are kept.
+    fn reuse_prefix(&mut self, tokens: &[LlamaToken], limit: usize) -> usize {
+        let mut reuse = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count().min(limit);
+        if reuse < self.cached.len() {
+            let trimmed = matches!(self.ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None), Ok(true));
+            if !trimmed {
+                // This model's memory cannot drop a range (recurrent models): start over.
+                self.ctx.clear_kv_cache();
+                reuse = 0;
+            }
+            self.cached.truncate(reuse);
+        }
+        reuse
+    }
+
+    /// Evaluates ahead the prompt of a turn whose last message is still being typed: all of it
+    /// but its last `PREFILL_HOLD` tokens (the word being typed and the template's end), in small
+    /// steps so that a command sent meanwhile waits at most one step. Nothing is done when turns
+    /// would leave the context: the prompt then changes with the reply's room.
+    fn prefill_prompt(&mut self, req: &TurnRequest, sink: &dyn TurnSink) -> Result<usize, EngineError> {
+        let n_ctx = self.ctx.n_ctx() as usize;
+        let mut room = req.sampling.max_tokens.min(n_ctx / 4).max(1);
+        if self.summarize_dropped {
+            room += SUMMARY_TOKENS;
+        }
+        let (tokens, kept) = self.fit(&req.messages, n_ctx, room)?;
+        let target = tokens.len().saturating_sub(PREFILL_HOLD);
+        let common = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
+        if kept.len() != req.messages.len() || common >= target {
+            return Ok(0);
+        }
+        let reuse = self.reuse_prefix(&tokens, target);
+        let mut evaluated = 0;
+        for chunk in tokens[reuse..target].chunks(PREFILL_STEP) {
+            if sink.cancelled() || !self.decode_prompt(chunk, self.cached.len(), sink)? {
+                break;
+            }
+            evaluated += chunk.len();
+        }
+        Ok(evaluated)
+    }
+
     fn decode_prompt(&mut self, tokens: &[LlamaToken], start: usize, sink: &dyn TurnSink) -> Result<bool, EngineError> {
         // Never hand llama.cpp more than n_batch tokens at once: a larger decode aborts it.
         let mut pos = start;
@@ -554,19 +604,8 @@ impl<'m> LlamaSession<'m> {
     ) -> Result<(TurnStats, StopReason), EngineError> {
         let n_ctx = self.ctx.n_ctx() as usize;
         let dropped_messages = req.messages.len() - kept;
-        // Reuse the longest common prefix of the KV cache; at least one token must be evaluated
-        // to get logits for the first reply token.
-        let mut reuse = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
-        reuse = reuse.min(tokens.len() - 1);
-        if reuse < self.cached.len() {
-            let trimmed = matches!(self.ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None), Ok(true));
-            if !trimmed {
-                // This model's memory cannot drop a range (recurrent models): start over.
-                self.ctx.clear_kv_cache();
-                reuse = 0;
-            }
-            self.cached.truncate(reuse);
-        }
+        // At least one token must be evaluated to get logits for the first reply token.
+        let reuse = self.reuse_prefix(&tokens, tokens.len() - 1);
         let mut stats =
             TurnStats { prompt_tokens: tokens.len(), reused_tokens: reuse, dropped_messages, ..TurnStats::default() };
         self.ctx.reset_timings();
@@ -676,6 +715,16 @@ impl Backend for LlamaSession<'_> {
         let bytes = self.ctx.state_seq_save_file(&part, 0, &self.cached).map_err(|e| e.to_string())?;
         std::fs::rename(&part, path).map_err(|e| e.to_string())?;
         Ok(bytes)
+    }
+
+    fn prefill(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<usize, EngineError> {
+        let result = self.prefill_prompt(req, sink);
+        if result.is_err() {
+            // The cache may hold a half-evaluated step: forget it rather than trust it.
+            self.ctx.clear_kv_cache();
+            self.cached.clear();
+        }
+        result
     }
 
     fn load_state(&mut self, path: &std::path::Path) -> Result<usize, String> {

@@ -155,7 +155,8 @@ pub enum EngineEvent {
     Done { turn: TurnId, stats: TurnStats, stop: StopReason },
     /// The turn failed; the engine takes further turns.
     Failed { turn: TurnId, error: EngineError },
-    /// A KV-state file was saved (bytes) or loaded (tokens now cached), or that failed.
+    /// A KV-state file was saved (bytes) or loaded (tokens now cached), or that failed; or a
+    /// message being typed was evaluated ahead (tokens evaluated).
     State { op: StateOp, result: Result<usize, String> },
 }
 
@@ -164,6 +165,7 @@ pub enum EngineEvent {
 pub enum StateOp {
     Save,
     Load,
+    Prefill,
 }
 
 impl EngineEvent {
@@ -189,6 +191,10 @@ pub enum Command {
     SaveState(PathBuf),
     /// Load a saved context; the next turn reuses whatever prefix of it still matches.
     LoadState(PathBuf),
+    /// Evaluate ahead the conversation with the message being typed, so the turn that sends it
+    /// finds most of its prompt in the cache. Gives way to any command sent after it (`u64`:
+    /// its place in the order of commands).
+    Prefill(TurnRequest, u64),
     Shutdown,
 }
 
@@ -209,13 +215,27 @@ pub trait Backend {
     fn save_state(&mut self, path: &std::path::Path) -> Result<usize, String>;
     /// Loads a saved context from `path`; returns the tokens now cached.
     fn load_state(&mut self, path: &std::path::Path) -> Result<usize, String>;
+    /// Evaluates most of `turn`'s prompt ahead of the turn, stopping when `sink` says it is
+    /// cancelled; returns the tokens evaluated. Backends without a cache of their own do nothing.
+    fn prefill(&mut self, _turn: &TurnRequest, _sink: &mut dyn TurnSink) -> Result<usize, EngineError> {
+        Ok(0)
+    }
 }
 
 /// The cancel floor shared by the handle and the thread: every turn <= floor is cancelled.
+/// It also counts the commands sent, so a prefill can give way to whatever follows it.
 #[derive(Debug, Default)]
-pub struct CancelFloor(AtomicU64);
+pub struct CancelFloor(AtomicU64, AtomicU64);
 
 impl CancelFloor {
+    /// Counts one more command sent; returns its number.
+    fn sent(&self) -> u64 {
+        self.1.fetch_add(1, Ordering::SeqCst) + 1
+    }
+    /// The number of the last command sent.
+    fn last_sent(&self) -> u64 {
+        self.1.load(Ordering::SeqCst)
+    }
     pub fn cancel_through(&self, turn: TurnId) {
         self.0.fetch_max(turn, Ordering::SeqCst);
     }
@@ -248,6 +268,21 @@ impl TurnSink for ChannelSink<'_> {
     }
 }
 
+/// A prefill's sink: cancelled as soon as another command has been sent.
+struct PrefillSink<'a> {
+    cancel: &'a CancelFloor,
+    seq: u64,
+}
+
+impl TurnSink for PrefillSink<'_> {
+    fn text(&mut self, _text: &str) -> ControlFlow<()> {
+        ControlFlow::Break(())
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.last_sent() != self.seq
+    }
+}
+
 /// Serves commands with `backend` until shutdown. Shared by every backend's thread.
 pub(crate) fn serve(
     backend: &mut dyn Backend,
@@ -260,6 +295,11 @@ pub(crate) fn serve(
             Command::Shutdown => return,
             Command::SaveState(path) => EngineEvent::State { op: StateOp::Save, result: backend.save_state(&path) },
             Command::LoadState(path) => EngineEvent::State { op: StateOp::Load, result: backend.load_state(&path) },
+            Command::Prefill(_, seq) if cancel.last_sent() != seq => continue,
+            Command::Prefill(req, seq) => {
+                let result = backend.prefill(&req, &mut PrefillSink { cancel, seq }).map_err(|e| e.to_string());
+                EngineEvent::State { op: StateOp::Prefill, result }
+            }
             Command::Generate(req) if cancel.is_cancelled(req.turn) => {
                 EngineEvent::Done { turn: req.turn, stats: TurnStats::default(), stop: StopReason::Cancelled }
             }
@@ -359,18 +399,29 @@ impl EngineHandle {
         self.send(Command::LoadState(path))
     }
 
+    /// Evaluates ahead the conversation in `req`, whose last message is still being typed
+    /// (answered by [`EngineEvent::State`] with [`StateOp::Prefill`]). Any later command stops it.
+    pub fn prefill(&self, req: TurnRequest) -> Result<(), EngineError> {
+        let seq = self.cancel.sent();
+        self.commands
+            .send(Command::Prefill(req, seq))
+            .map_err(|_| EngineError::Crashed("the engine thread has exited".into()))
+    }
+
     /// Cancels `turn` and every earlier one. The running turn stops within one token.
     pub fn cancel(&self, turn: TurnId) {
         self.cancel.cancel_through(turn);
     }
 
     fn send(&self, command: Command) -> Result<(), EngineError> {
+        self.cancel.sent();
         self.commands.send(command).map_err(|_| EngineError::Crashed("the engine thread has exited".into()))
     }
 
     /// Stops the engine thread and waits for it (the current turn is cancelled first).
     pub fn shutdown(&mut self) {
         self.cancel.cancel_through(TurnId::MAX);
+        self.cancel.sent();
         let _ = self.commands.send(Command::Shutdown);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

@@ -25,6 +25,10 @@ use state::{update, AppEvent, AppState, Effect, SaveError};
 const FRAME: Duration = Duration::from_millis(16);
 /// ...and ~30 while a reply streams, leaving the CPU to llama.cpp (text needs no more).
 const STREAMING_FRAME: Duration = Duration::from_millis(33);
+/// A pause in typing this long has the engine evaluate the conversation and the message so far,
+/// so Enter finds it in the cache: the first token then costs about the same at turn 30 as at
+/// turn 2, and a pasted file is read while the question about it is typed.
+const PREFILL_AFTER: Duration = Duration::from_millis(300);
 
 /// What the TUI starts with.
 pub struct TuiOptions {
@@ -130,6 +134,7 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
     // the next frame is then drawn whole, not as a difference from the last.
     let mut resized = false;
     let mut last_draw = Instant::now() - FRAME;
+    let mut prefill_at: Option<Instant> = None;
     loop {
         let frame = if state.generating.is_some() { STREAMING_FRAME } else { FRAME };
         if dirty && last_draw.elapsed() >= frame {
@@ -164,7 +169,17 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
                 return Ok(Exit::Signal(1));
             }
             () = tokio::time::sleep(wait), if dirty => continue,
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(prefill_at.unwrap_or(far_future()))), if prefill_at.is_some() => {
+                prefill_at = None;
+                if let Some(req) = state.prefill_request() {
+                    let _ = engine.prefill(req);
+                }
+                continue;
+            }
         };
+        if matches!(event, AppEvent::Key(_) | AppEvent::Paste(_)) {
+            prefill_at = Some(Instant::now() + PREFILL_AFTER);
+        }
         dirty = true;
         resized |= matches!(event, AppEvent::Resize(..));
         let effects = update(&mut state, event);
@@ -383,3 +398,8 @@ fn edit_in_editor(text: &str, extension: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests;
+
+/// An instant that never comes (for a timer that is off).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}

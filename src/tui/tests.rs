@@ -692,3 +692,26 @@ fn an_answer_cut_by_a_failure_keeps_and_saves_what_streamed() {
         update(&mut s, AppEvent::Engine(EngineEvent::Failed { turn, error: EngineError::Decode("down".into()) }));
     assert!(!effects.iter().any(|e| matches!(e, Effect::Record(_))), "{effects:?}");
 }
+
+#[test]
+fn the_message_being_typed_is_offered_for_evaluation_ahead_only_when_it_would_be_sent() {
+    let mut s = ready_state();
+    assert!(s.prefill_request().is_none(), "nothing typed");
+    let turn = ask(&mut s, "Hi", "Hello!");
+    done(&mut s, turn, StopReason::EndOfText);
+    type_text(&mut s, "Tell me about Rom");
+    let req = s.prefill_request().expect("idle, model ready, text typed");
+    let messages: Vec<_> = req.messages.iter().map(|m| (m.role, m.content.as_str())).collect();
+    assert_eq!(messages, [(Role::User, "Hi"), (Role::Assistant, "Hello!"), (Role::User, "Tell me about Rom")]);
+    assert_eq!(req.sampling.max_tokens, s.sampling.max_tokens, "the same room for the reply as the turn will have");
+    // What Enter then sends starts with the same messages.
+    type_text(&mut s, "e");
+    let sent = update(&mut s, key(KeyCode::Enter));
+    let Some(Effect::Generate(real)) = sent.iter().find(|e| matches!(e, Effect::Generate(_))) else { panic!() };
+    assert_eq!(real.messages[..2], req.messages[..2]);
+    assert!(s.prefill_request().is_none(), "not while answering");
+    let turn = turn_of(&sent);
+    done(&mut s, turn, StopReason::EndOfText);
+    type_text(&mut s, "/rename x");
+    assert!(s.prefill_request().is_none(), "not for a command");
+}

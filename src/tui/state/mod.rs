@@ -400,6 +400,20 @@ impl AppState {
         vec![Effect::Generate(TurnRequest { turn, messages, sampling })]
     }
 
+    /// The turn the composer's text would start, for the engine to evaluate ahead while the
+    /// user is still typing; None when nothing would be sent now.
+    pub fn prefill_request(&self) -> Option<TurnRequest> {
+        let text = self.composer.text();
+        let idle = self.generating.is_none() && matches!(self.model, ModelStatus::Ready(_));
+        if !idle || text.starts_with('/') || (text.trim().is_empty() && self.attachments.is_empty()) {
+            return None;
+        }
+        let prompt = (!text.trim().is_empty()).then_some(text);
+        let mut messages = self.conversation();
+        messages.push(Message::new(Role::User, crate::pipe::user_message(prompt, &self.attachments)));
+        Some(TurnRequest { turn: 0, messages, sampling: self.sampling.clone() })
+    }
+
     fn send(&mut self) -> Vec<Effect> {
         let text = self.composer.text().to_string();
         if text.trim().is_empty() && self.attachments.is_empty() {
@@ -643,6 +657,9 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "saving the context failed");
                 }
+            }
+            (crate::engine::StateOp::Prefill, result) => {
+                tracing::debug!(?result, "the message being typed evaluated ahead")
             }
         },
         // Events of a superseded turn are dropped by id, not by timing.
