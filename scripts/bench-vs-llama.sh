@@ -11,7 +11,8 @@
 #     threads, same batch sizes, flash attention off in both (ember's choice on the CPU; see
 #     BENCHMARKS.md), medians over rounds of 5 repetitions each;
 #   - first token at turns 2 and 30 of a conversation, against llama-bench evaluating as many
-#     new tokens at the same depth (what the KV cache leaves to compute);
+#     new tokens at the same depth (what the KV cache leaves to compute), and at turn 31 with
+#     its question evaluated ahead while typed, as the TUI does;
 #   - generation through the whole pipe-mode path (engine thread, channel, printer) against
 #     llama.cpp's own decode time within the same run;
 #   - cold start: wall time of a whole process that loads the model and gives one token for
@@ -133,11 +134,12 @@ say("pipe_over_decode", fmt(statistics.median(pipe["ember"]) / statistics.median
 
 # A conversation: first token at turns 2 and 30 (ember bench's scripted conversation, default
 # context), against llama-bench evaluating the same number of new tokens at the same depth.
-turns = {"ember2": [], "ember30": [], "llama2": [], "llama30": []}
+turns = {"ember2": [], "ember30": [], "ember31": [], "llama2": [], "llama30": []}
 for _ in range(rounds):
     e = json.loads(run([ember, "--model", model, "--threads", str(threads), "bench", "-p", "16", "-n", "4", "-r", "1", "--json"], env)[0])
     turns["ember2"].append(e["ttft_turns_ms"][0])
     turns["ember30"].append(e["ttft_turns_ms"][2])
+    turns["ember31"].append(e["ttft_turn31_typed_ahead_ms"])
     for i, key in ((0, "llama2"), (2, "llama30")):
         evaluated = e["turns_evaluated_tokens"][i]
         depth = e["turns_prompt_tokens"][i] - evaluated
@@ -155,6 +157,9 @@ say("same_tokens_at_turn2_depth_llama_bench_ms", fmt(m["llama2"]))
 say("same_tokens_at_turn30_depth_llama_bench_ms", fmt(m["llama30"]))
 say("turn30_over_turn2_llama_bench", fmt(m["llama30"] / m["llama2"]))
 say("ttft_turn30_ember_over_llama_bench", fmt(m["ember30"] / m["llama30"]))
+# Turn 31 with its question evaluated ahead, as the TUI does while it is typed.
+say("ttft_turn31_typed_ahead_ember_ms", fmt(m["ember31"]))
+say("ttft_turn31_typed_ahead_over_turn2", fmt(m["ember31"] / m["ember2"]))
 
 # Peak RSS at the same context size (768: llama-bench's pp542 context, padded as llama.cpp pads).
 rss_llama = rss([llama_bench, "-m", model, "-p", "542", "-n", "128", "-r", "1", "-t", str(threads), "-fa", "0"])

@@ -70,6 +70,10 @@ pub struct BenchReport {
     /// from the KV cache). The difference is the depth llama.cpp attends over.
     pub turns_prompt_tokens: Option<[usize; 3]>,
     pub turns_evaluated_tokens: Option<[usize; 3]>,
+    /// Turn 31, its question evaluated ahead as the TUI does while it is typed (all but its last
+    /// word): first token (ms) and the tokens left to evaluate at the turn.
+    pub ttft_turn31_typed_ahead_ms: Option<f64>,
+    pub turn31_evaluated_tokens: Option<usize>,
     /// Peak resident memory of the process (MiB), when the platform tells.
     pub peak_rss_mib: Option<f64>,
 }
@@ -193,19 +197,24 @@ pub fn run(options: &EngineOptions, bench: &BenchOptions, process_start: Instant
         tg_tps: Figure::of(tg),
         ttft_cold_ms,
         ttft_warm_ms: Figure::of(warm),
-        ttft_turns_ms: turns.map(|t| t.map(|(ms, _, _)| ms)),
-        turns_prompt_tokens: turns.map(|t| t.map(|(_, prompt, _)| prompt)),
-        turns_evaluated_tokens: turns.map(|t| t.map(|(_, _, evaluated)| evaluated)),
+        ttft_turns_ms: turns.map(|(t, _)| t.map(|(ms, _, _)| ms)),
+        turns_prompt_tokens: turns.map(|(t, _)| t.map(|(_, prompt, _)| prompt)),
+        turns_evaluated_tokens: turns.map(|(t, _)| t.map(|(_, _, evaluated)| evaluated)),
+        ttft_turn31_typed_ahead_ms: turns.map(|(_, (ms, _, _))| ms),
+        turn31_evaluated_tokens: turns.map(|(_, (_, _, evaluated))| evaluated),
         peak_rss_mib: peak_rss_mib(),
     })
 }
 
-/// First-token time at turns 2, 10 and 30 of a conversation with short replies (ms), with the
-/// prompt's tokens and the evaluated ones at each.
+/// One turn's first-token time (ms), prompt tokens and evaluated tokens.
+type TurnFigures = (f64, usize, usize);
+
+/// First-token time at turns 2, 10 and 30 of a conversation with short replies, and at turn 31
+/// with its question evaluated ahead (all but its last word) as the TUI does while it is typed.
 pub fn conversation_ttft(
     model: &llama_cpp_2::model::LlamaModel,
     options: &EngineOptions,
-) -> Result<[(f64, usize, usize); 3], EngineError> {
+) -> Result<([TurnFigures; 3], TurnFigures), EngineError> {
     let (mut session, _) = llama::open_session(model, options)?;
     let mut convo = vec![Message::new(Role::System, "You are a helpful assistant. Answer in one short sentence.")];
     let mut at = [(0.0, 0, 0); 3];
@@ -223,7 +232,14 @@ pub fn conversation_ttft(
             _ => {}
         }
     }
-    Ok(at)
+    let question = "Question 31: what is 31 times 31, and is it even?";
+    let mut typed = convo.clone();
+    typed.push(Message::new(Role::User, question.trim_end_matches("even?")));
+    session.prefill(&TurnRequest { turn: 31, messages: typed, sampling: greedy(24) }, &mut Sink(String::new()))?;
+    convo.push(Message::new(Role::User, question));
+    let req = TurnRequest { turn: 31, messages: convo, sampling: greedy(24) };
+    let (stats, _) = session.generate(&req, &mut Sink(String::new()))?;
+    Ok((at, (ms(stats.time_to_first_token), stats.prompt_tokens, stats.evaluated_tokens)))
 }
 
 /// The report as text, one figure a line.
@@ -247,6 +263,12 @@ pub fn render(r: &BenchReport) -> String {
             out,
             "  prompts of {} / {} / {} tokens, of which {} / {} / {} evaluated (the rest from the cache)",
             prompt[0], prompt[1], prompt[2], evaluated[0], evaluated[1], evaluated[2]
+        );
+    }
+    if let (Some(ms), Some(evaluated)) = (r.ttft_turn31_typed_ahead_ms, r.turn31_evaluated_tokens) {
+        let _ = writeln!(
+            out,
+            "first token at turn 31, its question evaluated ahead while typed: {ms:.1} ms ({evaluated} tokens left)"
         );
     }
     if let Some(rss) = r.peak_rss_mib {
