@@ -214,3 +214,43 @@ fn the_model_file_overwritten_while_the_chat_answers() {
     let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
 }
+
+#[test]
+fn a_pause_in_typing_evaluates_the_message_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!(
+        "XDG_STATE_HOME='{}' EMBER_LOG=ember=debug {} --no-history --max-tokens 20; echo EXIT=$?; sleep 60",
+        dir.path().display(),
+        ember_command(dir.path(), "")
+    );
+    let tmux = Tmux::start(&command, dir.path());
+    tmux.wait_loaded();
+    let log = dir.path().join("ember").join("ember.log");
+    let prefills = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.contains("evaluated ahead"))
+            .filter_map(|l| l.split("Ok(").nth(1)?.split(')').next()?.parse::<usize>().ok())
+            .collect::<Vec<_>>()
+    };
+    // Typed without a pause, then a pause: the message so far is evaluated while the user waits.
+    tmux.keys(&["Tell me about the history of Rome and its first emperors"]);
+    let start = std::time::Instant::now();
+    while prefills().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no prefill after a pause; log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(prefills().iter().any(|&n| n >= 10), "{:?}", prefills());
+    tmux.keys(&["Enter"]);
+    // The answer comes as usual (20 tokens: the status line says it was cut there).
+    tmux.wait_for("the answer to end", Duration::from_secs(120), |s| {
+        s.contains("○ idle") && (s.contains("cached") || s.contains("token limit"))
+    });
+    tmux.keys(&["C-d"]);
+    let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+}
