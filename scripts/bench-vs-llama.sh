@@ -22,7 +22,7 @@
 #     and with one core kept busy.
 #
 # The last two lines are pp_ratio and tg_ratio (ember / llama-bench, medians). Environment:
-# MODEL (a .gguf path), ROUNDS (default 3), THREADS (default: ember's default), SWEEP=0 skips
+# MODEL (a .gguf path), ROUNDS (default 5), THREADS (default: physical cores), SWEEP=0 skips
 # the thread sweep, JSON_OUT=FILE also writes every figure there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ exec python3 - "$ember" "$llama_bench" "$llama_completion" "$model" <<'PY'
 import json, os, re, statistics, subprocess, sys, tempfile, time
 
 ember, llama_bench, llama_completion, model = sys.argv[1:5]
-rounds = int(os.environ.get("ROUNDS", "3"))
+rounds = int(os.environ.get("ROUNDS", "5"))
 sweep = os.environ.get("SWEEP", "1") != "0"
 figures = {}
 
@@ -85,15 +85,22 @@ say("cores_logical", os.cpu_count())
 # Prompt processing and generation, alternating.
 pp = {"ember": [], "llama": []}
 tg = {"ember": [], "llama": []}
-for r in range(rounds):
+def llama_round():
     out = run([llama_bench, "-m", model, "-p", "512", "-n", "128", "-r", "5", "-t", str(threads), "-fa", "0", "-o", "json"])[0]
     for test in json.loads(out):
         key = pp if test["n_prompt"] > 0 else tg
         key["llama"].append(statistics.median(test["samples_ts"]))
+
+def ember_round():
     out = run([ember, "--model", model, "--threads", str(threads), "bench", "-p", "512", "-n", "128", "-r", "5", "--no-conversation", "--json"], env)[0]
     e = json.loads(out)
     pp["ember"].append(e["pp_tps"]["median"])
     tg["ember"].append(e["tg_tps"]["median"])
+
+for r in range(rounds):
+    # Who goes first alternates, so neither always runs on a machine warmed by the other.
+    for step in ((llama_round, ember_round) if r % 2 == 0 else (ember_round, llama_round)):
+        step()
     print(f"# round {r + 1}/{rounds}: pp llama-bench {pp['llama'][-1]:.1f} ember {pp['ember'][-1]:.1f} · "
           f"tg llama-bench {tg['llama'][-1]:.1f} ember {tg['ember'][-1]:.1f} tok/s", flush=True)
 for name, d in (("pp", pp), ("tg", tg)):
