@@ -96,7 +96,9 @@ def ember_round():
     e = json.loads(out)
     pp["ember"].append(e["pp_tps"]["median"])
     tg["ember"].append(e["tg_tps"]["median"])
+    tg_decode.append(e["tg_llama_decode_tps"]["median"])
 
+tg_decode = []
 for r in range(rounds):
     # Who goes first alternates, so neither always runs on a machine warmed by the other.
     for step in ((llama_round, ember_round) if r % 2 == 0 else (ember_round, llama_round)):
@@ -108,6 +110,10 @@ for name, d in (("pp", pp), ("tg", tg)):
         label = "llama_bench" if who == "llama" else "ember"
         say(f"{name}_{label}_tps", fmt(statistics.median(d[who])))
         say(f"{name}_{label}_spread", f"{min(d[who]):.1f}..{max(d[who]):.1f}")
+
+# ember's own loop (sampling, detokenizing, streaming) against llama.cpp's decode in the same runs.
+say("tg_ember_llama_decode_tps", fmt(statistics.median(tg_decode)))
+say("tg_ember_over_its_decode", fmt(statistics.median(tg["ember"]) / statistics.median(tg_decode)))
 
 # Cold start: a whole process, model load to one token, the same prompt text in both.
 question = "Name three primary colors."

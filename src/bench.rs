@@ -60,6 +60,9 @@ pub struct BenchReport {
     /// Generation, tokens per second, over `tg_tokens` generated tokens.
     pub tg_tokens: usize,
     pub tg_tps: Figure,
+    /// llama.cpp's own decode rate during those generations (its timings): what ember's loop
+    /// (sampling, detokenizing, streaming) costs is the difference.
+    pub tg_llama_decode_tps: Figure,
     /// From process start to a short prompt's first token, model load included (ms).
     pub ttft_cold_ms: f64,
     /// A short prompt's first token in a warm session (ms).
@@ -168,6 +171,7 @@ pub fn run(options: &EngineOptions, bench: &BenchOptions, process_start: Instant
 
     // Generation: a prompt that asks for a long answer; greedy, so every rep is the same.
     let mut tg = Vec::new();
+    let mut tg_decode = Vec::new();
     let mut tg_tokens = 0;
     let tg_options = sized(options, bench.gen_tokens + 128);
     let mut tg_ctx = 0;
@@ -182,6 +186,9 @@ pub fn run(options: &EngineOptions, bench: &BenchOptions, process_start: Instant
         if let Some(tps) = stats.generation_tps() {
             tg.push(tps);
         }
+        if let Some(tps) = stats.llama_eval_tps() {
+            tg_decode.push(tps);
+        }
     }
 
     let turns = if bench.conversation { Some(conversation_ttft(&model, options)?) } else { None };
@@ -195,6 +202,7 @@ pub fn run(options: &EngineOptions, bench: &BenchOptions, process_start: Instant
         pp_tps: Figure::of(pp),
         tg_tokens,
         tg_tps: Figure::of(tg),
+        tg_llama_decode_tps: Figure::of(tg_decode),
         ttft_cold_ms,
         ttft_warm_ms: Figure::of(warm),
         ttft_turns_ms: turns.map(|(t, _)| t.map(|(ms, _, _)| ms)),
@@ -249,6 +257,7 @@ pub fn render(r: &BenchReport) -> String {
     let _ = writeln!(out, "model: {} · threads {} · {} repetitions", r.model, r.threads, r.reps);
     let _ = writeln!(out, "pp{}: {} · context {}", r.pp_tokens, fig(&r.pp_tps, "tok/s"), r.pp_ctx);
     let _ = writeln!(out, "tg{}: {} · context {}", r.tg_tokens, fig(&r.tg_tps, "tok/s"), r.tg_ctx);
+    let _ = writeln!(out, "  llama.cpp's decode alone in those runs: {}", fig(&r.tg_llama_decode_tps, "tok/s"));
     let _ = writeln!(out, "first token, cold (load included): {:.1} ms", r.ttft_cold_ms);
     let _ = writeln!(out, "first token, warm: {}", fig(&r.ttft_warm_ms, "ms"));
     if let Some([t2, t10, t30]) = r.ttft_turns_ms {
