@@ -1,4 +1,5 @@
-//! Sampling settings and the llama.cpp sampler chain built from them.
+//! Sampling settings and ember's sampler, which chooses each token from the logits as llama.cpp's
+//! default sampler chain would.
 
 /// How the next token is chosen. Defaults follow llama.cpp's, with a light repeat penalty that
 /// keeps small models from looping.
@@ -148,6 +149,10 @@ impl Sampler {
         self.adjusted(logits);
         top_k(&self.scratch, self.params.top_k, &mut self.candidates);
         let c = &mut self.candidates;
+        if c.first().is_some_and(|&(_, max)| max == f32::INFINITY) {
+            // Certain: nothing else can be drawn (and the arithmetic below would be NaN).
+            c.truncate(1);
+        }
         if self.params.top_p < 1.0 && !c.is_empty() {
             let max = c[0].1;
             let sum: f32 = c.iter().map(|&(_, l)| (l - max).exp()).sum();
@@ -209,6 +214,18 @@ fn top_k(logits: &[f32], k: i32, out: &mut Vec<(i32, f32)>) {
         Ok(k) if k > 0 => k.min(logits.len()),
         _ => logits.len(),
     };
+    if k > 64 {
+        // A large k (or none): select and sort, as insertion would cost k moves per logit.
+        let index = |i: usize| i32::try_from(i).unwrap_or(i32::MAX);
+        out.extend(logits.iter().enumerate().filter(|(_, l)| !l.is_nan()).map(|(i, &l)| (index(i), l)));
+        let descending = |a: &(i32, f32), b: &(i32, f32)| b.1.total_cmp(&a.1);
+        if k < out.len() {
+            out.select_nth_unstable_by(k, descending);
+            out.truncate(k);
+        }
+        out.sort_unstable_by(descending);
+        return;
+    }
     for (i, &l) in logits.iter().enumerate() {
         // Most logits fall below the k-th best: one comparison each.
         if out.len() == k && out.last().is_some_and(|&(_, least)| l <= least) {
@@ -421,8 +438,19 @@ mod tests {
         let logits = [5.0, 4.0, 3.0, 2.0];
         assert_eq!(s.sample(&logits), 0); // 0 now penalised: 0.5
         assert_eq!(s.sample(&logits), 1); // 1 penalised: 0.4
-        assert_eq!(s.sample(&logits), 2); // 0 left the window
+        assert_eq!(s.sample(&logits), 2); // 0 and 1 penalised: 2 is now the largest
+                                          // 0 leaves the window (only 1 and 2 are in it): it wins again.
         assert_eq!(s.sample(&logits), 0);
+    }
+
+    #[test]
+    fn an_infinite_logit_is_certain_and_nan_is_never_drawn() {
+        let logits = [1.0, f32::INFINITY, 2.0, f32::NAN];
+        let mut s = SamplingParams { temperature: 1.0, top_k: 0, ..SamplingParams::default() }.sampler(&[]);
+        assert!((0..100).all(|_| s.sample(&logits) == 1));
+        let mut s = SamplingParams { temperature: 1.0, top_k: 0, top_p: 1.0, min_p: 0.0, ..SamplingParams::default() }
+            .sampler(&[]);
+        assert!((0..100).all(|_| s.sample(&[1.0, f32::NAN, 1.0]) != 1));
     }
 
     #[test]
