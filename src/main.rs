@@ -40,8 +40,6 @@ impl pipe::Notices for StderrNotices {
 
 fn main() -> ExitCode {
     let process_start = std::time::Instant::now();
-    // The default thread count looks at how busy the CPUs were from here to the model's load.
-    ember::engine::cpu_load::mark();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

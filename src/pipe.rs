@@ -401,14 +401,15 @@ pub async fn answer<W: Write>(
     }
 }
 
-/// Waits (up to `limit`) for the answer to a state command.
+/// Waits (up to `limit`) for the answer to a save-state command.
 pub async fn wait_state(
     events: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
     limit: std::time::Duration,
 ) -> Option<Result<usize, String>> {
     let wait = async {
         while let Some(event) = events.recv().await {
-            if let EngineEvent::State { result, .. } = event {
+            // Only the save's answer: a prefill still running when the user quit answers too.
+            if let EngineEvent::State { op: crate::engine::StateOp::Save, result } = event {
                 return Some(result);
             }
         }

@@ -91,9 +91,11 @@ pub fn default_threads(physical: usize) -> (usize, Option<f64>) {
     if now.is_some() {
         *last = now;
     }
+    // /proc/stat shows the whole host; a container's CPU limit or an affinity mask caps it.
+    let usable = num_cpus::get().max(1);
     match (others, now) {
-        (Some(others), Some(now)) => (threads_for(physical, now.cpus, others), Some(others)),
-        _ => (physical, None),
+        (Some(others), Some(now)) => (threads_for(physical, now.cpus, others).min(usable), Some(others)),
+        _ => (physical.min(usable), None),
     }
 }
 

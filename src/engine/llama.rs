@@ -51,7 +51,7 @@ pub struct EngineOptions {
     /// Context size; `None` means the model's training context capped at `ctx_cap`.
     pub n_ctx: Option<u32>,
     pub ctx_cap: u32,
-    /// Threads; `None` means the number of physical cores.
+    /// Threads; `None` means one per physical core that other programs leave free (`cpu_load`).
     pub threads: Option<usize>,
     pub gpu_layers: GpuLayers,
     pub template: TemplateChoice,
@@ -80,7 +80,7 @@ impl EngineOptions {
     }
 }
 
-/// Default thread count: physical cores. On a 2-core machine llama.cpp's default of 4 threads
+/// Physical cores: the most threads the default uses (see `cpu_load` for the default itself). On a 2-core machine llama.cpp's default of 4 threads
 /// generated ~4x slower than 2.
 pub fn default_threads() -> usize {
     num_cpus::get_physical().max(1)
@@ -177,6 +177,10 @@ pub fn load_model(
 ) -> Result<LlamaModel, EngineError> {
     let path = &options.model_path;
     models::check_model_file(path)?;
+    if !vocab_only {
+        // The default thread count looks at how busy the CPUs are while the model loads.
+        super::cpu_load::mark();
+    }
     let backend = backend()?;
     let gpu_layers = match options.gpu_layers {
         GpuLayers::Auto if has_gpu() => 999,
@@ -420,23 +424,37 @@ impl<'m> LlamaSession<'m> {
 
     /// Evaluates ahead the prompt of a turn whose last message is still being typed: all of it
     /// but its last `PREFILL_HOLD` tokens (the word being typed and the template's end), in small
-    /// steps so that a command sent meanwhile waits at most one step. Nothing is done when turns
-    /// would leave the context: the prompt then changes with the reply's room.
+    /// steps so that a command sent meanwhile waits at most one step. Does nothing (and keeps the
+    /// cache) when the prompt would not fit whole (turns would leave the context, and the prompt
+    /// changes with them) or cannot be built, or when the model's memory cannot drop the part of
+    /// the cache that no longer matches (recurrent models: a restart is not worth it).
     fn prefill_prompt(&mut self, req: &TurnRequest, sink: &dyn TurnSink) -> Result<usize, EngineError> {
+        if sink.cancelled() {
+            return Ok(0);
+        }
         let n_ctx = self.ctx.n_ctx() as usize;
         let mut room = req.sampling.max_tokens.min(n_ctx / 4).max(1);
         if self.summarize_dropped {
             room += SUMMARY_TOKENS;
         }
-        let (tokens, kept) = self.fit(&req.messages, n_ctx, room)?;
-        let target = tokens.len().saturating_sub(PREFILL_HOLD);
-        let common = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
-        if kept.len() != req.messages.len() || common >= target {
+        let Ok((full, segments)) = self.format.segments(self.model, &req.messages) else { return Ok(0) };
+        let tokens = tokenize(self.model, &full, &segments);
+        if tokens.is_empty() || tokens.len() + room > n_ctx {
             return Ok(0);
         }
-        let reuse = self.reuse_prefix(&tokens, target);
+        let target = tokens.len().saturating_sub(PREFILL_HOLD);
+        let common = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
+        if common >= target {
+            return Ok(0);
+        }
+        if common < self.cached.len() {
+            if !matches!(self.ctx.clear_kv_cache_seq(Some(0), Some(common as u32), None), Ok(true)) {
+                return Ok(0);
+            }
+            self.cached.truncate(common);
+        }
         let mut evaluated = 0;
-        for chunk in tokens[reuse..target].chunks(PREFILL_STEP) {
+        for chunk in tokens[common..target].chunks(PREFILL_STEP) {
             if sink.cancelled() || !self.decode_prompt(chunk, self.cached.len(), sink)? {
                 break;
             }
@@ -613,6 +631,8 @@ impl<'m> LlamaSession<'m> {
         if !self.decode_prompt(&tokens[reuse..], reuse, sink)? {
             return Ok((stats, StopReason::Cancelled));
         }
+        // llama_decode may return before a GPU has finished: the prompt's time includes its work.
+        self.ctx.synchronize();
         stats.evaluated_tokens = tokens.len() - reuse;
         stats.prompt_time = prompt_started.elapsed();
 
@@ -720,7 +740,7 @@ impl Backend for LlamaSession<'_> {
     fn prefill(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<usize, EngineError> {
         let result = self.prefill_prompt(req, sink);
         if result.is_err() {
-            // The cache may hold a half-evaluated step: forget it rather than trust it.
+            // Only a failed decode gets here: the cache may hold a half-evaluated step.
             self.ctx.clear_kv_cache();
             self.cached.clear();
         }

@@ -135,6 +135,9 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
     let mut resized = false;
     let mut last_draw = Instant::now() - FRAME;
     let mut prefill_at: Option<Instant> = None;
+    // The messages last evaluated ahead: keys that change nothing (arrows, scrolling) send no
+    // new prefill.
+    let mut prefilled: Option<Vec<crate::engine::Message>> = None;
     loop {
         let frame = if state.generating.is_some() { STREAMING_FRAME } else { FRAME };
         if dirty && last_draw.elapsed() >= frame {
@@ -172,12 +175,16 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(prefill_at.unwrap_or(far_future()))), if prefill_at.is_some() => {
                 prefill_at = None;
                 if let Some(req) = state.prefill_request() {
-                    let _ = engine.prefill(req);
+                    if prefilled.as_ref() != Some(&req.messages) {
+                        prefilled = Some(req.messages.clone());
+                        let _ = engine.prefill(req);
+                    }
                 }
                 continue;
             }
         };
-        if matches!(event, AppEvent::Key(_) | AppEvent::Paste(_)) {
+        // Typing, or an answer ending while a message is already typed.
+        if matches!(event, AppEvent::Key(_) | AppEvent::Paste(_) | AppEvent::Engine(EngineEvent::Done { .. })) {
             prefill_at = Some(Instant::now() + PREFILL_AFTER);
         }
         dirty = true;
