@@ -50,7 +50,7 @@ def say(name, value):
     print(f"{name}={value}", flush=True)
 
 def run(cmd, env=None, stdin=subprocess.DEVNULL):
-    """Runs cmd; returns (stdout, wall seconds, peak RSS in MiB of that process)."""
+    """Runs cmd; returns (stdout, wall seconds)."""
     start = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, env=env)
     out, err = p.communicate()

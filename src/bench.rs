@@ -118,7 +118,8 @@ fn filler(tokens: usize, salt: usize) -> String {
 }
 
 /// The options for one measured test. Unless a context size was asked for, the context holds
-/// what the test needs and no more, as llama-bench sizes its contexts: llama.cpp's own
+/// what the test needs and little more (its tokens, padded to 256 as llama.cpp pads; llama-bench
+/// sizes its contexts to its tests the same way, so pp542 gets 768 where its pp512 gets 512): llama.cpp's own
 /// generation slows as the context grows (without flash attention it reads the V cache across
 /// the whole context: 162 tok/s at 1,024 against 148 at 8,192 measured here), and that cost is
 /// llama.cpp's, not ember's.
@@ -137,6 +138,8 @@ fn sized(options: &EngineOptions, tokens: usize) -> EngineOptions {
 pub fn run(options: &EngineOptions, bench: &BenchOptions, process_start: Instant) -> Result<BenchReport, EngineError> {
     let model = llama::load_model(options, false, None)?;
     let (mut session, info) = llama::open_session(&model, options)?;
+    // Every measurement with the thread count the first session chose.
+    let options = &EngineOptions { threads: Some(info.threads), ..options.clone() };
     let hello = vec![Message::new(Role::User, "Say hello.")];
     // One token asked for: the call returns right after the first one.
     session.generate(&TurnRequest { turn: 1, messages: hello, sampling: greedy(1) }, &mut Sink(String::new()))?;
@@ -183,8 +186,11 @@ pub fn run(options: &EngineOptions, bench: &BenchOptions, process_start: Instant
         let sampling = SamplingParams { ignore_eos: true, ..greedy(bench.gen_tokens) };
         let (stats, _) = s.generate(&TurnRequest { turn: 1, messages, sampling }, &mut Sink(String::new()))?;
         tg_tokens = stats.generated_tokens;
-        if let Some(tps) = stats.generation_tps() {
-            tg.push(tps);
+        // The last token is sampled but never decoded: the rate is over the decoded ones, as
+        // llama-bench's tg is over its decodes.
+        let decoded = stats.generated_tokens.saturating_sub(1);
+        if decoded > 0 && !stats.generation_time.is_zero() {
+            tg.push(decoded as f64 / stats.generation_time.as_secs_f64());
         }
         if let Some(tps) = stats.llama_eval_tps() {
             tg_decode.push(tps);
