@@ -194,8 +194,9 @@ if sweep:
             # None: ember's default, which looks at what else runs.
             for n in counts + [None]:
                 flag = ["--threads", str(n)] if n else []
-                e = json.loads(run([ember, "--model", model] + flag + ["bench", "-p", "128", "-n", "64", "-r", "3",
-                                    "--no-conversation", "--json"], env)[0])
+                # Smaller when loaded: 2 threads then run at a few tokens a second.
+                size = ["-p", "64", "-n", "32", "-r", "1"] if loaded else ["-p", "128", "-n", "64", "-r", "3"]
+                e = json.loads(run([ember, "--model", model] + flag + ["bench"] + size + ["--no-conversation", "--json"], env)[0])
                 name = f"threads_{n}" if n else "threads_default"
                 if not n:
                     say(f"{name}_{state}_chose", e["threads"])
