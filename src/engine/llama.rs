@@ -432,14 +432,9 @@ impl<'m> LlamaSession<'m> {
         if sink.cancelled() {
             return Ok(0);
         }
-        let n_ctx = self.ctx.n_ctx() as usize;
-        let mut room = req.sampling.max_tokens.min(n_ctx / 4).max(1);
-        if self.summarize_dropped {
-            room += SUMMARY_TOKENS;
-        }
-        let Ok((full, segments)) = self.format.segments(self.model, &req.messages) else { return Ok(0) };
-        let tokens = tokenize(self.model, &full, &segments);
-        if tokens.is_empty() || tokens.len() + room > n_ctx {
+        let room = self.reply_room(req.sampling.max_tokens, self.summarize_dropped);
+        let Ok(tokens) = self.prompt_tokens(&req.messages) else { return Ok(0) };
+        if tokens.len() + room > self.ctx.n_ctx() as usize {
             return Ok(0);
         }
         let target = tokens.len().saturating_sub(PREFILL_HOLD);
@@ -482,6 +477,27 @@ impl<'m> LlamaSession<'m> {
         Ok(true)
     }
 
+    /// The prompt for `messages`, all of them, as tokens.
+    fn prompt_tokens(&self, messages: &[Message]) -> Result<Vec<LlamaToken>, EngineError> {
+        let (full, segments) = self.format.segments(self.model, messages)?;
+        let tokens = tokenize(self.model, &full, &segments);
+        if tokens.is_empty() {
+            return Err(EngineError::Template("the prompt is empty".into()));
+        }
+        Ok(tokens)
+    }
+
+    /// Tokens kept free for the reply: its `max_tokens`, but never more than a quarter of the
+    /// context; with `summary`, room for a summary of dropped turns as well.
+    fn reply_room(&self, max_tokens: usize, summary: bool) -> usize {
+        let room = max_tokens.min(self.ctx.n_ctx() as usize / 4).max(1);
+        if summary {
+            room + SUMMARY_TOKENS
+        } else {
+            room
+        }
+    }
+
     /// Tokenizes the conversation, leaving out its oldest unpinned turns (never the system
     /// prompt nor the question) until it fits in the context with `room` tokens to spare for a
     /// reply. Returns the tokens and the indices of the messages kept. A question that cannot fit
@@ -495,11 +511,7 @@ impl<'m> LlamaSession<'m> {
         let mut kept: Vec<usize> = (0..messages.len()).collect();
         let mut current: std::borrow::Cow<'_, [Message]> = std::borrow::Cow::Borrowed(messages);
         loop {
-            let (full, segments) = self.format.segments(self.model, &current)?;
-            let tokens = tokenize(self.model, &full, &segments);
-            if tokens.is_empty() {
-                return Err(EngineError::Template("the prompt is empty".into()));
-            }
+            let tokens = self.prompt_tokens(&current)?;
             if tokens.len() + room <= n_ctx {
                 return Ok((tokens, kept));
             }
@@ -531,7 +543,7 @@ impl<'m> LlamaSession<'m> {
         let started = Instant::now();
         let n_ctx = self.ctx.n_ctx() as usize;
         // Leave room for the summary itself.
-        let room = req.sampling.max_tokens.min(n_ctx / 4) + SUMMARY_TOKENS;
+        let room = self.reply_room(req.sampling.max_tokens, true);
         let (tokens, kept) = self.fit(&req.messages, n_ctx, room)?;
         if kept.len() == req.messages.len() {
             // Everything fits with room for a summary to spare, so also without: the prompt is
@@ -605,7 +617,7 @@ impl<'m> LlamaSession<'m> {
     ) -> Result<(TurnStats, StopReason), EngineError> {
         let started = Instant::now();
         let n_ctx = self.ctx.n_ctx() as usize;
-        let room = req.sampling.max_tokens.min(n_ctx / 4).max(1);
+        let room = self.reply_room(req.sampling.max_tokens, false);
         let (tokens, kept) = self.fit(&req.messages, n_ctx, room)?;
         self.generate_tokens(req, tokens, kept.len(), started, sink)
     }
