@@ -225,22 +225,25 @@ pub trait Backend {
 /// The cancel floor shared by the handle and the thread: every turn <= floor is cancelled.
 /// It also counts the commands sent, so a prefill can give way to whatever follows it.
 #[derive(Debug, Default)]
-pub struct CancelFloor(AtomicU64, AtomicU64);
+pub struct CancelFloor {
+    floor: AtomicU64,
+    sent: AtomicU64,
+}
 
 impl CancelFloor {
     /// Counts one more command sent; returns its number.
     fn sent(&self) -> u64 {
-        self.1.fetch_add(1, Ordering::SeqCst) + 1
+        self.sent.fetch_add(1, Ordering::SeqCst) + 1
     }
     /// The number of the last command sent.
     fn last_sent(&self) -> u64 {
-        self.1.load(Ordering::SeqCst)
+        self.sent.load(Ordering::SeqCst)
     }
     pub fn cancel_through(&self, turn: TurnId) {
-        self.0.fetch_max(turn, Ordering::SeqCst);
+        self.floor.fetch_max(turn, Ordering::SeqCst);
     }
     pub fn is_cancelled(&self, turn: TurnId) -> bool {
-        turn <= self.0.load(Ordering::SeqCst)
+        turn <= self.floor.load(Ordering::SeqCst)
     }
 }
 
