@@ -21,7 +21,7 @@ test: deps model test-models llama-server
 	$(CARGO) test --release --locked -- --test-threads=1
 
 # A 200-turn conversation through the engine and the store: memory stays flat, nothing is lost.
-# Minutes long, so not part of `make test`.
+# Minutes long, so not part of `make test`; CI runs it after the tests (.ci/run).
 soak: deps model
 	$(CARGO) test --release --locked --test soak -- --ignored --nocapture
 

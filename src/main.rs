@@ -30,17 +30,91 @@ fn say(prefix: &str, text: &str) {
     let _ = writeln!(err, "ember: {prefix}{}", sanitize(text));
 }
 
-struct StderrNotices;
+/// Pipe mode's notices go to stderr; the question is saved once the answer begins.
+struct PipeNotices<'a> {
+    recorder: &'a mut Option<Recorder>,
+    question: &'a str,
+    question_saved: bool,
+}
 
-impl pipe::Notices for StderrNotices {
+impl pipe::Notices for PipeNotices<'_> {
     fn notice(&mut self, text: &str) {
         say("note: ", text);
     }
+
+    fn answer_began(&mut self, model: Option<&str>) {
+        self.save_question(model);
+    }
+}
+
+impl PipeNotices<'_> {
+    /// Saves the question (once), the conversation labelled with the model that answers (a
+    /// server's own name).
+    fn save_question(&mut self, model: Option<&str>) {
+        if self.question_saved {
+            return;
+        }
+        self.question_saved = true;
+        if let (Some(recorder), Some(model)) = (self.recorder.as_mut(), model) {
+            let _ = recorder.apply(RecordOp::NameModel(model.to_string()));
+        }
+        record(self.recorder, StoredRole::User, self.question, MessageState::Complete, None);
+    }
+}
+
+/// Saves a message; a failure turns history off with a warning, never stops the answer.
+fn record(
+    recorder: &mut Option<Recorder>,
+    role: StoredRole,
+    content: &str,
+    state: MessageState,
+    stats: Option<RecordStats>,
+) {
+    if let Some(r) = recorder.as_mut() {
+        let keep = r.branch_len();
+        if let Err(e) = r.apply(RecordOp::Append { keep, role, content: content.to_string(), state, stats }) {
+            say("warning: ", &format!("{e}; this conversation is not saved"));
+            *recorder = None;
+        }
+    }
+}
+
+/// Exits with clap's message for a command line it refused. When the bad value came from an
+/// `EMBER_*` variable rather than the command line, says so: the user may not know it is set.
+fn exit_usage(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue};
+    let from_env = match (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue)) {
+        (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) => env_source(arg, value),
+        _ => None,
+    };
+    let Some(var) = from_env else { e.exit() };
+    let text = e.render().to_string();
+    let (first, rest) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{first}\n  The value comes from the environment variable {var}: unset or fix it.\n{rest}");
+    std::process::exit(2);
+}
+
+/// The environment variable an argument (as clap names it: "--ctx <N>") took `value` from,
+/// when the command line does not give that argument.
+fn env_source(arg: &str, value: &str) -> Option<String> {
+    let long = arg.strip_prefix("--")?;
+    let long = &long[..long.find(|c: char| !c.is_ascii_alphanumeric() && c != '-').unwrap_or(long.len())];
+    let command = Cli::command();
+    let spec = command.get_arguments().find(|a| a.get_long() == Some(long))?;
+    let var = spec.get_env()?.to_string_lossy().into_owned();
+    let on_command_line = std::env::args().skip(1).any(|a| {
+        a == format!("--{long}")
+            || a.starts_with(&format!("--{long}="))
+            || spec.get_short().is_some_and(|s| a.starts_with(&format!("-{s}")) && !a.starts_with("--"))
+    });
+    let set_to_it = std::env::var(&var).is_ok_and(|v| v == value);
+    (set_to_it && !on_command_line).then_some(var)
 }
 
 fn main() -> ExitCode {
     let process_start = std::time::Instant::now();
-    let matches = Cli::command().get_matches();
+    let matches = Cli::command().try_get_matches().unwrap_or_else(|e| exit_usage(e));
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -500,22 +574,6 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
         let resume = resume.as_ref().map(|c| (c.summary.id, c.messages.iter().map(|m| m.id).collect::<Vec<_>>()));
         Recorder::new(store, new, resume)
     });
-    /// Saves a message; a failure turns history off with a warning, never stops the answer.
-    fn record(
-        recorder: &mut Option<Recorder>,
-        role: StoredRole,
-        content: &str,
-        state: MessageState,
-        stats: Option<RecordStats>,
-    ) {
-        if let Some(r) = recorder.as_mut() {
-            let keep = r.branch_len();
-            if let Err(e) = r.apply(RecordOp::Append { keep, role, content: content.to_string(), state, stats }) {
-                say("warning: ", &format!("{e}; this conversation is not saved"));
-                *recorder = None;
-            }
-        }
-    }
     let kv_dir = paths.kv_dir();
     let model_path = options.model_path.clone();
     let resumed_id = resume.as_ref().map(|c| c.summary.id);
@@ -576,9 +634,10 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
                 std::process::exit(i32::from(EXIT_INTERRUPTED));
             });
         };
+        let mut notices = PipeNotices { recorder: &mut recorder, question: &user, question_saved: false };
         let outcome =
-            pipe::answer(&mut engine, &mut events, messages, sampling, &mut printer, &mut StderrNotices, interrupt)
-                .await?;
+            pipe::answer(&mut engine, &mut events, messages, sampling, &mut printer, &mut notices, interrupt).await?;
+        let question_saved = notices.question_saved;
         let state = if outcome.interrupted || outcome.broken_pipe || outcome.failed.is_some() {
             MessageState::Stopped
         } else {
@@ -589,12 +648,11 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
             // Interrupted while the model loaded: nothing was asked, nothing to keep.
             return Ok(EXIT_INTERRUPTED);
         }
-        if let (Some(recorder), Some(model)) = (recorder.as_mut(), outcome.model.clone()) {
-            // A new conversation is labelled with the model that answered (a server's own name).
-            let _ = recorder.apply(RecordOp::NameModel(model));
-        }
-        // Saved once answered: a question the engine refused (too long) leaves no trace.
-        record(&mut recorder, StoredRole::User, &user, MessageState::Complete, None);
+        // The question was saved when the answer began (a run killed mid-answer keeps it), or is
+        // saved now, with whatever answer came (none, when stopped before its first token). A
+        // question the engine refused (too long) never got here and leaves no trace.
+        let mut notices = PipeNotices { recorder: &mut recorder, question: &user, question_saved };
+        notices.save_question(outcome.model.as_deref());
         record(&mut recorder, StoredRole::Assistant, printer.answer(), state, Some(stats));
         if let Some(error) = outcome.failed {
             // What was printed is saved (a later -c carries it); the failure is still the exit status.

@@ -278,9 +278,14 @@ pub struct Outcome {
     pub failed: Option<EngineError>,
 }
 
-/// What the user should hear about on stderr while the answer streams.
+/// What pipe mode's caller hears while the answer streams.
 pub trait Notices {
+    /// Something the user should hear about on stderr.
     fn notice(&mut self, text: &str);
+    /// The answer's first text is about to be printed: the engine took the question. `model` is
+    /// the name the engine reported. (Pipe mode saves the question here, so a run killed
+    /// mid-answer keeps it; one SQLite write, without fsync in WAL mode.)
+    fn answer_began(&mut self, _model: Option<&str>) {}
 }
 
 impl Outcome {
@@ -320,6 +325,7 @@ pub async fn answer<W: Write>(
     let mut threads = 0;
     let mut model = None;
     let mut broken_pipe = false;
+    let mut began = false;
     loop {
         tokio::select! {
             event = events.recv() => {
@@ -344,6 +350,12 @@ pub async fn answer<W: Write>(
                     EngineEvent::LoadFailed(error) => return Err(error.into()),
                     EngineEvent::Delta { turn: t, .. } | EngineEvent::Done { turn: t, .. } | EngineEvent::Failed { turn: t, .. } if t != turn => {}
                     EngineEvent::Delta { text, .. } => {
+                        if !began {
+                            // Before the first text is printed: whoever sees the answer begin can
+                            // count on the question being kept.
+                            began = true;
+                            notices.answer_began(model.as_deref());
+                        }
                         if broken_pipe {
                             continue;
                         }

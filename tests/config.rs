@@ -232,8 +232,10 @@ fn the_config_remote_section_chooses_a_server_and_loads_no_model() {
         .stderr(predicate::str::contains("http://127.0.0.1:7/v1"));
 }
 
-/// Whether ember maps its model file while answering, seen from /proc/PID/maps.
+/// Whether ember maps its model file while answering, seen from /proc/PID/maps once the answer
+/// has begun (the model is loaded then); ember must then finish the answer successfully.
 fn maps_the_model(extra: &[&str]) -> bool {
+    use std::io::Read;
     let home = tempfile::tempdir().unwrap();
     let model = common::default_model();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ember"))
@@ -247,19 +249,21 @@ fn maps_the_model(extra: &[&str]) -> bool {
         .env("XDG_STATE_HOME", home.path().join("state"))
         .env("EMBER_NO_HISTORY", "1")
         .env_remove("EMBER_MMAP")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let maps = format!("/proc/{}/maps", child.id());
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    assert_eq!(stdout.read(&mut first).unwrap(), 1, "no answer began");
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap();
+    assert!(child.try_wait().unwrap().is_none(), "ember ended before its memory map was read");
     let name = model.file_name().unwrap().to_string_lossy().into_owned();
-    let mut mapped = false;
-    while child.try_wait().unwrap().is_none() {
-        if std::fs::read_to_string(&maps).is_ok_and(|m| m.contains(&name)) {
-            mapped = true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mapped = maps.contains(&name);
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
     mapped
 }
 
@@ -267,4 +271,78 @@ fn maps_the_model(extra: &[&str]) -> bool {
 fn the_model_is_read_unless_mmap_is_asked_for() {
     assert!(!maps_the_model(&[]), "the model file was mapped by default");
     assert!(maps_the_model(&["--mmap"]), "--mmap did not map the model file");
+}
+
+#[test]
+fn bad_environment_values_are_usage_errors_that_name_the_variable() {
+    let home = tempfile::tempdir().unwrap();
+    for (var, value) in [
+        ("EMBER_CTX", "lots"),
+        ("EMBER_CTX", "8"),
+        ("EMBER_THREADS", "0"),
+        ("EMBER_TEMPERATURE", "hot"),
+        ("EMBER_TOP_P", "1.5"),
+        ("EMBER_TOP_K", "-1"),
+        ("EMBER_MIN_P", "nan"),
+        ("EMBER_REPEAT_PENALTY", "0"),
+        ("EMBER_MAX_TOKENS", "0"),
+        ("EMBER_SEED", "x"),
+        ("EMBER_MMAP", "perhaps"),
+        ("EMBER_NO_HISTORY", "perhaps"),
+        ("EMBER_GPU_LAYERS", "many"),
+    ] {
+        let out = ember_in(home.path()).env(var, value).args(["-p", "hi"]).assert().code(2).get_output().clone();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("'{value}'")) && err.contains(var), "{var}={value}: {err}");
+        assert!(out.stdout.is_empty(), "{var}={value}: answered anyway");
+    }
+    // Names that do not resolve are errors too, each saying what was wrong.
+    ember_in(home.path())
+        .env("EMBER_THEME", "neon")
+        .args(["-p", "hi"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown theme \"neon\""));
+    ember_in(home.path())
+        .env("EMBER_ROLE", "no-such-role")
+        .args(["-p", "hi"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no-such-role"));
+    ember_in(home.path())
+        .env("EMBER_MODEL", "/nonexistent/model.gguf")
+        .args(["-p", "hi"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("/nonexistent/model.gguf"));
+    ember_in(home.path())
+        .env("EMBER_ENDPOINT", "not a url")
+        .args(["-p", "hi"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("not a url"));
+}
+
+#[test]
+fn a_broken_remote_section_is_named() {
+    let home = tempfile::tempdir().unwrap();
+    for (text, line, says) in [
+        ("[remote]\nendpoint = 8080\n", 2, "endpoint"),
+        ("[remote]\nendpoint = \"http://127.0.0.1:9/v1\"\nmodle = \"x\"\n", 3, "unknown key `modle`"),
+        ("[remote]\nread_timeout = -1\n", 2, "read_timeout"),
+        ("[remote]\nconnect_timeout = \"soon\"\n", 2, "connect_timeout"),
+        ("[remote]\nctx = 1.5\n", 2, "ctx"),
+        ("remote = \"http://127.0.0.1:9/v1\"\n", 1, "remote"),
+    ] {
+        let path = write_config(home.path(), text);
+        let out = ember_in(home.path()).args(["-p", "hi"]).assert().code(2).get_output().clone();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("invalid config file {}, line {line}", path.display())) && err.contains(says),
+            "{text:?}: {err}"
+        );
+    }
+    // An endpoint that is not a URL is named with where it came from.
+    write_config(home.path(), "[remote]\nendpoint = \"localhost port 8080\"\n");
+    ember_in(home.path()).args(["-p", "hi"]).assert().failure().stderr(predicate::str::contains("localhost port 8080"));
 }

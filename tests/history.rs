@@ -104,31 +104,87 @@ fn a_damaged_database_is_reported_kept_and_the_answer_still_comes() {
     assert_eq!(std::fs::read(&db).unwrap(), junk, "the file is never changed or deleted");
 }
 
+/// The messages of conversation `id` as `ember history export --format json` gives them:
+/// (role, state, content).
+fn exported(data: &std::path::Path, work: &std::path::Path, id: &str) -> Vec<(String, String, String)> {
+    let json = out(ember_in(data, work).args(["history", "export", id, "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let field = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+            (field("role"), field("state"), field("content"))
+        })
+        .collect()
+}
+
 #[test]
-fn sigkill_during_a_reply_keeps_every_completed_message() {
+fn sigkill_during_a_piped_reply_keeps_every_completed_message_and_the_question() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    out(ember_in(data.path(), work.path()).args(["--max-tokens", "8", "First question."]));
+    let first = out(ember_in(data.path(), work.path()).args(["--max-tokens", "8", "First question."]));
     let mut child = Command::new(env!("CARGO_BIN_EXE_ember"))
         .arg("--model")
         .arg(common::default_model())
         .args(["-t", "0", "-c", "--max-tokens", "2000", "Now write a very long story."])
         .env("XDG_DATA_HOME", data.path())
+        .env_remove("EMBER_NO_HISTORY")
         .current_dir(work.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut first = [0u8; 8];
-    assert!(child.stdout.as_mut().unwrap().read(&mut first).unwrap() > 0);
+    let mut begun = [0u8; 8];
+    assert!(child.stdout.as_mut().unwrap().read(&mut begun).unwrap() > 0);
     child.kill().unwrap();
     child.wait().unwrap();
     let list = out(ember_in(data.path(), work.path()).args(["history", "list"]));
-    assert!(list.contains("2 msgs"), "the first question and answer survive intact: {list}");
     let id = list.split_whitespace().next().unwrap().to_string();
-    let shown = out(ember_in(data.path(), work.path()).args(["history", "show", &id]));
-    assert!(shown.contains("First question."));
+    let messages = exported(data.path(), work.path(), &id);
+    // The first question and answer intact; the second question kept (it was saved when its
+    // answer began); the answer being written when the process died is lost with it.
+    let expected = [
+        ("user", "complete", "First question."),
+        ("assistant", "complete", first.trim_end()),
+        ("user", "complete", "Now write a very long story."),
+    ];
+    let got: Vec<(&str, &str, &str)> =
+        messages.iter().map(|(r, s, c)| (r.as_str(), s.as_str(), c.trim_end())).collect();
+    assert_eq!(got, expected, "{list}");
+}
+
+#[test]
+fn sigkill_during_a_reply_in_the_tui_keeps_every_completed_message() {
+    use common::tmux::Tmux;
+    use std::time::Duration;
+    let data = tempfile::tempdir().unwrap();
+    let command = format!(
+        "XDG_DATA_HOME='{}' EMBER_MODELS_DIR=/nonexistent {} --model '{}' -t 0 --seed 1 --max-tokens 400; echo EXIT=$?; sleep 60",
+        data.path().display(),
+        env!("CARGO_BIN_EXE_ember"),
+        common::default_model().display()
+    );
+    let tmux = Tmux::start(&command, data.path());
+    tmux.wait_loaded();
+    tmux.keys(&["Name a colour.", "Enter"]);
+    tmux.wait_for("the first answer", Duration::from_secs(120), |s| s.contains("○ idle") && s.contains("tok/s"));
+    tmux.keys(&["Write a very long story about a dragon.", "Enter"]);
+    tmux.wait_for("the second answer to stream", Duration::from_secs(60), |s| s.contains("● answering"));
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = tmux.child_pid().expect("ember's pid");
+    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    tmux.wait_for("ember to die", Duration::from_secs(20), |s| s.contains("EXIT=137"));
+    let messages = exported(data.path(), data.path(), "1");
+    let roles: Vec<(&str, &str)> = messages.iter().map(|(r, s, _)| (r.as_str(), s.as_str())).collect();
+    // Every completed message; the question being answered; the answer cut by the kill is lost
+    // (nothing runs after SIGKILL to save it).
+    assert_eq!(roles, [("user", "complete"), ("assistant", "complete"), ("user", "complete")], "{messages:?}");
+    assert_eq!(messages[0].2, "Name a colour.");
+    assert!(!messages[1].2.trim().is_empty(), "the first answer was saved empty");
+    assert_eq!(messages[2].2, "Write a very long story about a dragon.");
 }
 
 /// (reused, evaluated) from a --stats line.
@@ -173,4 +229,28 @@ fn two_ember_processes_save_into_one_database_at_once() {
     let list = out(ember_in(data.path(), work.path()).args(["history", "list"]));
     assert!(list.contains("First question from A.") && list.contains("Second question from B."), "{list}");
     assert_eq!(list.matches("2 msgs").count(), 2, "{list}");
+}
+
+#[test]
+fn continuing_past_the_context_says_which_turns_were_left_out() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let long = format!("{} How many times did I say apple?", "apple ".repeat(300));
+    out(ember_in(data.path(), work.path()).args(["--ctx", "1024", "--max-tokens", "8", &long]));
+    // The same conversation in a context too small for its first turn.
+    let follow = ember_in(data.path(), work.path())
+        .args(["-c", "--ctx", "256", "--max-tokens", "16", "What fruit did I name?"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&follow.stderr);
+    assert!(
+        err.contains("note: the conversation is longer than the context: its 2 earliest messages were left out"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&follow.stdout).trim().is_empty(), "no answer");
+    // Nothing is lost from history: the left-out turn is only out of the model's view.
+    let list = out(ember_in(data.path(), work.path()).args(["history", "list"]));
+    assert!(list.contains("4 msgs"), "{list}");
 }

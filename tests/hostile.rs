@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::terminal::{forbidden, forbidden_in};
 use common::tmux::Tmux;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ember::engine::{EngineError, EngineEvent, ModelInfo, SamplingParams, StopReason, TurnStats};
-use ember::render::sanitize::is_unsafe;
 use ember::store::{NewConversation, NewMessage, Store, StoredRole};
 use ember::tui::state::{update, AppEvent, AppState, Effect};
 use predicates::prelude::*;
@@ -39,24 +39,12 @@ fn escape_fixtures() -> Vec<(&'static str, String)> {
                 .into(),
         ),
         ("crlf", "line one\r\nline two\r\n".into()),
+        ("separators", "one\u{2028}two\u{2029}three\n".into()),
     ]
 }
 
 /// The visible form of an escape, which must appear wherever the fixture is shown.
 const ESC_SHOWN: &str = "␛";
-
-/// Every byte of `bytes` a terminal could act on, with a little context, for failure messages.
-fn unsafe_bytes(bytes: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(bytes);
-    text.char_indices()
-        .filter(|(_, c)| is_unsafe(*c))
-        .take(5)
-        .map(|(i, c)| {
-            let from = text[..i].char_indices().rev().nth(20).map_or(0, |(j, _)| j);
-            format!("U+{:04X} after {:?}", c as u32, &text[from..i])
-        })
-        .collect()
-}
 
 fn write_fixtures(dir: &Path) -> Vec<PathBuf> {
     escape_fixtures()
@@ -250,7 +238,7 @@ printf 'caf\\351 \\302\\233 \\033[31m\\n' | {ember} --no-history --print-prompt 
     assert!(std::str::from_utf8(&raw).is_ok(), "raw 8-bit bytes reached the terminal");
     // The terminal turns each newline into CR LF (onlcr): those CRs are not ember's.
     let raw = String::from_utf8_lossy(&raw).replace("\r\n", "\n").into_bytes();
-    let bad = unsafe_bytes(&raw);
+    let bad = forbidden_in(&String::from_utf8_lossy(&raw));
     assert!(bad.is_empty(), "raw control bytes reached the terminal: {bad:?}");
     for expected in [
         "␛]52;c;Y3VybCBldmlsLnNoIHwgc2g=␇",
@@ -260,6 +248,7 @@ printf 'caf\\351 \\302\\233 \\033[31m\\n' | {ember} --no-history --print-prompt 
         "cr␍overwritten",
         "<U+202E>",
         "<U+200F><U+061C><U+200E>",
+        "one<U+2028>two<U+2029>three",
         "evil␛]0;x␇<U+202E>.txt",
         "m␛[2J<U+009B>.gguf",
         "title ␛]0;pwned␇ <U+009B>2J <U+202E>txt.exe",
@@ -320,7 +309,7 @@ fn assert_cells_safe(state: &AppState, what: &str) {
         for cell in buffer.content() {
             let symbol = cell.symbol();
             assert!(
-                !symbol.chars().any(|c| is_unsafe(c) || c == '\n' || c == '\t'),
+                !symbol.chars().any(|c| forbidden(c) || c == '\n' || c == '\t'),
                 "{what} at {w}x{h}: a cell holds {symbol:?}\n{}",
                 terminal.backend()
             );
@@ -550,9 +539,59 @@ fn a_corrupt_database_is_named_kept_and_a_move_aside_is_offered() {
     assert_eq!(std::fs::read(&db).unwrap(), junk, "the damaged file is never changed or deleted");
 }
 
-/// Runs ember (the default model, greedy, `args`) with its data folder `data` read-only:
-/// through permissions where they bind (not as root), else in a private mount namespace with a
-/// read-only bind mount (root, where the kernel allows it). None when neither is possible here.
+/// The explicit opt-out for the tests that need a mount namespace (root, or passwordless sudo,
+/// and `unshare`): set it where neither can be had, and those cases are reported as not run.
+const NO_ROOT_OPT_OUT: &str = "EMBER_TEST_NO_ROOT";
+
+/// Runs `script` (a shell script given `$@` = ember and its arguments) in a mount namespace of
+/// its own, as root: directly when the tests run as root, else through passwordless sudo (as on
+/// GitHub's runners). The script exits 99 when a mount fails. Panics when no mount namespace can
+/// be had, unless the opt-out is set: then None.
+#[allow(clippy::print_stderr)]
+fn in_a_mount_namespace(script: &str, env: &[(&str, &Path)], ember_args: &[String]) -> Option<std::process::Output> {
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let mut cmd = if root {
+        Command::new("env")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.args(["-n", "env"]);
+        sudo
+    };
+    // `env` carries the variables through sudo, which resets the environment.
+    cmd.arg("-u").arg("EMBER_NO_HISTORY");
+    for (key, value) in env {
+        cmd.arg(format!("{key}={}", value.display()));
+    }
+    let out = cmd.args(["unshare", "-m", "sh", "-c", script, "sh"]).args(ember_args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let refused = out.status.code() == Some(99)
+        || err.starts_with("unshare:")
+        || err.starts_with("sudo:")
+        || err.starts_with("env:");
+    if !refused {
+        return Some(out);
+    }
+    if std::env::var_os(NO_ROOT_OPT_OUT).is_some() {
+        eprintln!("not run: no mount namespace here and {NO_ROOT_OPT_OUT} is set ({err})");
+        return None;
+    }
+    panic!(
+        "this test needs a mount namespace: run the tests as root or with passwordless sudo, where \
+         `unshare -m` works, or set {NO_ROOT_OPT_OUT}=1 to leave it out on purpose. It said: {err}"
+    );
+}
+
+/// ember (the default model, greedy) and `args`, as arguments for a script's `"$@"`.
+fn ember_args(args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = vec![env!("CARGO_BIN_EXE_ember").into(), "--model".into()];
+    all.extend([common::default_model().display().to_string(), "-t".into(), "0".into()]);
+    all.extend(args.iter().map(|a| a.to_string()));
+    all
+}
+
+/// Runs ember with `args` and its data folder `data` read-only: through permissions where they
+/// bind (not as root), else in a private mount namespace with a read-only bind mount. None only
+/// when the opt-out is set and neither is possible.
 fn ember_with_read_only_data(data: &Path, args: &[&str]) -> Option<std::process::Output> {
     let folder = data.join("ember");
     let set_mode = |mode| {
@@ -564,24 +603,16 @@ fn ember_with_read_only_data(data: &Path, args: &[&str]) -> Option<std::process:
     let probe = folder.join(".probe");
     let writable = std::fs::write(&probe, "").is_ok();
     let _ = std::fs::remove_file(&probe);
-    let model = common::default_model();
-    let mut ember_args: Vec<String> = vec![env!("CARGO_BIN_EXE_ember").into(), "--model".into()];
-    ember_args.extend([model.display().to_string(), "-t".into(), "0".into()]);
-    ember_args.extend(args.iter().map(|a| a.to_string()));
+    let ember_args = ember_args(args);
     let out = if writable {
         let d = folder.display();
         let script = format!("mount --bind '{d}' '{d}' && mount -o remount,bind,ro '{d}' || exit 99; exec \"$@\"");
-        Command::new("unshare")
-            .args(["-m", "sh", "-c", &script, "sh"])
-            .args(&ember_args)
-            .env("XDG_DATA_HOME", data)
-            .output()
-            .ok()
+        in_a_mount_namespace(&script, &[("XDG_DATA_HOME", data)], &ember_args)
     } else {
-        Command::new(&ember_args[0]).args(&ember_args[1..]).env("XDG_DATA_HOME", data).output().ok()
+        Some(Command::new(&ember_args[0]).args(&ember_args[1..]).env("XDG_DATA_HOME", data).output().unwrap())
     };
     set_mode(0o755);
-    out.filter(|o| o.status.code() != Some(99) && !String::from_utf8_lossy(&o.stderr).starts_with("unshare:"))
+    out
 }
 
 #[test]
@@ -604,7 +635,6 @@ fn an_unwritable_data_dir_turns_history_off_with_a_warning() {
             std::fs::create_dir_all(ro.path().join("ember")).unwrap();
         }
         let Some(out) = ember_with_read_only_data(ro.path(), &["--max-tokens", "4", "hi"]) else {
-            eprintln!("SKIPPED: this machine allows neither a read-only folder by permissions nor a mount namespace");
             return;
         };
         let err = String::from_utf8_lossy(&out.stderr);
@@ -618,35 +648,26 @@ fn an_unwritable_data_dir_turns_history_off_with_a_warning() {
 }
 
 /// ember with its data folder on a 256 KiB tmpfs that is filled up, in a mount namespace of its
-/// own (root, where the kernel allows it). With `first_run`, ember answers once before the disk
-/// is filled, so a database exists. None when no mount namespace can be made here.
+/// own. With `first_run`, ember answers once before the disk is filled, so a database exists.
+/// None only when the opt-out is set and no mount namespace can be had.
 fn ember_on_a_full_disk(first_run: bool) -> Option<(std::process::Output, tempfile::TempDir)> {
     let data = tempfile::tempdir().unwrap();
     let d = data.path().display().to_string();
-    let model = common::default_model();
     let first = if first_run { "\"$@\" >/dev/null 2>&1 || exit 98; " } else { "" };
     let script = format!(
         "mount -t tmpfs -o size=256k tmpfs '{d}' || exit 99; {first}\
          dd if=/dev/zero of='{d}/fill' bs=4k >/dev/null 2>&1; exec \"$@\""
     );
-    let out = Command::new("unshare")
-        .args(["-m", "sh", "-c", &script, "sh", env!("CARGO_BIN_EXE_ember"), "--model"])
-        .arg(&model)
-        .args(["-t", "0", "--max-tokens", "4", "hi"])
-        .env("XDG_DATA_HOME", data.path())
-        .env_remove("EMBER_NO_HISTORY")
-        .output()
-        .ok()?;
-    let refused = out.status.code() == Some(99) || String::from_utf8_lossy(&out.stderr).starts_with("unshare:");
+    let out =
+        in_a_mount_namespace(&script, &[("XDG_DATA_HOME", data.path())], &ember_args(&["--max-tokens", "4", "hi"]))?;
     assert_ne!(out.status.code(), Some(98), "the first answer, before the disk filled, failed");
-    (!refused).then_some((out, data))
+    Some((out, data))
 }
 
 #[test]
 fn a_full_disk_keeps_the_answer_and_turns_history_off() {
     for first_run in [false, true] {
         let Some((out, _dir)) = ember_on_a_full_disk(first_run) else {
-            eprintln!("SKIPPED: no mount namespace here (needs root and unshare)");
             return;
         };
         let err = String::from_utf8_lossy(&out.stderr);
@@ -658,4 +679,21 @@ fn a_full_disk_keeps_the_answer_and_turns_history_off() {
         );
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+// ---------------------------------------------------------------------------------------------
+// The oracle the checks above use, written apart from ember's sanitizer.
+
+#[test]
+fn the_oracle_itself() {
+    use common::terminal::tui_stream_problems;
+    assert!(forbidden('\x1b') && forbidden('\x07') && forbidden('\r') && forbidden('\u{9b}'));
+    assert!(forbidden('\u{202e}') && forbidden('\u{2066}') && forbidden('\u{200f}') && forbidden('\u{2028}'));
+    assert!(!forbidden('\n') && !forbidden('\t') && !forbidden('␛') && !forbidden('é') && !forbidden('🦀'));
+    assert!(tui_stream_problems(b"\x1b[?1049h\x1b[1;1H\x1b[38;2;1;2;3mhi\x1b[0m\r\n\x1b7\x1b8", false).is_empty());
+    assert_eq!(tui_stream_problems(b"a\x1b]0;title\x07b", false).len(), 1);
+    assert_eq!(tui_stream_problems(b"a\x1b]52;c;aGk=\x07b", false).len(), 1);
+    assert!(tui_stream_problems(b"a\x1b]52;c;aGk=\x07b", true).is_empty());
+    assert_eq!(tui_stream_problems(b"\x1bc", false).len(), 1);
+    assert_eq!(tui_stream_problems(b"\x1bP+q\x1b\\", false).len(), 2);
+    assert_eq!(tui_stream_problems("x\u{202e}y\u{9b}2J\x07".as_bytes(), false).len(), 3);
 }

@@ -176,7 +176,13 @@ impl Settings {
     pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
         let settings: Settings = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-            ConfigError::Invalid { path: path.to_path_buf(), line, message: describe(&e) }
+            let mut message = describe(&e);
+            // Name the key the error is about when the message does not ("invalid type: ...").
+            let key = e.span().and_then(|_| text.lines().nth(line - 1)).and_then(|l| l.split_once('='));
+            if let Some(key) = key.map(|(k, _)| k.trim()).filter(|k| !k.is_empty() && !message.contains(k)) {
+                message = format!("`{key}`: {message}");
+            }
+            ConfigError::Invalid { path: path.to_path_buf(), line, message }
         })?;
         settings.validate(text, path)?;
         Ok(settings)

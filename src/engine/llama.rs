@@ -406,6 +406,14 @@ impl TurnSink for SummarySink<'_> {
 }
 
 impl<'m> LlamaSession<'m> {
+    /// The text of the tokens the context holds, control tokens written out: what the model was
+    /// given (and answered) last. For `--print-prompt`-like checks of what a turn really sent.
+    pub fn context_text(&self) -> String {
+        let vocab = self.model.vocab();
+        let bytes: Vec<u8> = self.cached.iter().flat_map(|&t| vocab.token_to_piece(t, true, None)).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     /// Keeps the longest common prefix of the KV cache and `tokens`, at most `limit` tokens, and
     /// drops the rest of the cache; returns how many tokens are kept.
     fn reuse_prefix(&mut self, tokens: &[LlamaToken], limit: usize) -> usize {

@@ -7,7 +7,9 @@
 //! - C1 controls (U+0080..U+009F, which some terminals honour as 8-bit CSI/OSC) become `<U+009B>`;
 //! - bidi embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069) and the invisible
 //!   direction marks (U+200E, U+200F, U+061C) become `<U+202E>`: they reorder how a line reads
-//!   ("Trojan Source") without showing.
+//!   ("Trojan Source") without showing;
+//! - the line and paragraph separators (U+2028, U+2029), invisible line breaks to some renderers,
+//!   become `<U+2028>`.
 //!
 //! A lone carriage return is made visible too: on a terminal it moves the cursor to the start of
 //! the line, so later text would overwrite (hide) what came before it.
@@ -19,9 +21,14 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
 }
 
+/// Is `c` an invisible line or paragraph break (U+2028, U+2029)?
+fn is_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 /// Does `c` need replacing before it may reach a terminal?
 pub fn is_unsafe(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}') || is_bidi_control(c)
+    matches!(c, '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}') || is_bidi_control(c) || is_separator(c)
 }
 
 /// Returns `text` with every control and bidi character made visible. Borrowed when nothing changes.
@@ -54,7 +61,7 @@ pub fn push_visible(out: &mut String, c: char) {
         }
         '\u{7f}' => out.push('\u{2421}'),
         '\u{80}'..='\u{9f}' => out.push_str(&format!("<U+{:04X}>", c as u32)),
-        c if is_bidi_control(c) => out.push_str(&format!("<U+{:04X}>", c as u32)),
+        c if is_bidi_control(c) || is_separator(c) => out.push_str(&format!("<U+{:04X}>", c as u32)),
         _ => out.push(c),
     }
 }
@@ -91,6 +98,11 @@ mod tests {
     }
 
     #[test]
+    fn line_and_paragraph_separators_are_visible() {
+        assert_eq!(sanitize("a\u{2028}b\u{2029}c"), "a<U+2028>b<U+2029>c");
+    }
+
+    #[test]
     fn carriage_return_and_del_are_visible() {
         assert_eq!(sanitize("ok\rEVIL\x7f"), "ok␍EVIL␡");
     }
@@ -108,7 +120,7 @@ mod tests {
 
     #[test]
     fn every_control_is_replaced() {
-        let marks = [0x200e, 0x200f, 0x061c];
+        let marks = [0x200e, 0x200f, 0x061c, 0x2028, 0x2029];
         for cp in (0u32..0x20).chain(0x7f..0xa0).chain(0x202a..0x202f).chain(0x2066..0x206a).chain(marks) {
             let Some(c) = char::from_u32(cp) else { continue };
             if c == '\n' || c == '\t' {

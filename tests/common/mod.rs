@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod llama_server;
+pub mod terminal;
 pub mod tmux;
 
 use std::path::PathBuf;
