@@ -1,16 +1,20 @@
 //! The remote engine against a real llama.cpp llama-server (built from the same llama.cpp tree
 //! as the in-process engine, by scripts/build-llama-tools.sh) serving the default model on a
 //! loopback port: streamed chat in pipe mode and in the TUI, cancel, a multi-turn conversation
-//! in history, the API key, and the error paths.
+//! in history, a conversation longer than the server's context, the API key, the error paths
+//! (a server that dies or freezes mid-answer), and a hostile server (escapes in its answer and
+//! in its model's name) on real terminals.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::llama_server::{free_port, LlamaServer};
+use common::terminal::{forbidden_in, tui_stream_problems};
 use common::tmux::Tmux;
 use ember::engine::remote::RemoteOptions;
 use ember::engine::{EngineEvent, EngineHandle, Message, Role, SamplingParams, StopReason, TurnRequest};
@@ -104,9 +108,65 @@ fn the_context_budget_comes_from_the_server_and_models_are_listed() {
     engine.shutdown();
 }
 
+/// Waits for the engine's next event, failing instead of hanging (the guard is generous: it only
+/// stops a test that would otherwise wait forever).
+fn next_event(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+    what: &str,
+    guard: Duration,
+) -> EngineEvent {
+    let start = Instant::now();
+    loop {
+        match events.try_recv() {
+            Ok(event) => return event,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                assert!(start.elapsed() < guard, "no engine event after {guard:?} waiting for {what}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("the engine's events ended waiting for {what}: {e}"),
+        }
+    }
+}
+
+/// Freezes a process (SIGSTOP) until dropped (SIGCONT), so a panicking test does not leave it
+/// stopped.
+struct Frozen(u32);
+
+impl Frozen {
+    fn new(pid: u32) -> Frozen {
+        assert!(pid != 0);
+        assert!(Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap().success());
+        Frozen(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-CONT", &self.0.to_string()]).status();
+    }
+}
+
+/// What llama-server logged when its slot let go of the last task: whether the task was
+/// cancelled (the client went away) and the tokens in the slot then (prompt and generated).
+fn last_release(server: &LlamaServer) -> (bool, usize) {
+    let start = Instant::now();
+    loop {
+        // The server logs from a thread of its own: the line may come a moment after /slots.
+        let log = server.log_text();
+        let marker = "stop processing: n_tokens = ";
+        if let Some(at) = log.rfind(marker) {
+            let tokens = log[at + marker.len()..].split(|c: char| !c.is_ascii_digit()).next().unwrap();
+            return (log.contains("cancel task"), tokens.parse().unwrap());
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "llama-server logged no release:\n{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn cancel_closes_the_stream_at_once_and_the_server_stops() {
-    let server = LlamaServer::start();
+    // --ignore-eos: unless the cancel stops it, the server generates all 1500 tokens.
+    let server = LlamaServer::start_with(&["--ignore-eos"]);
     let (mut engine, mut events) = EngineHandle::spawn_remote(RemoteOptions::new(server.endpoint()));
     assert!(matches!(events.blocking_recv().unwrap(), EngineEvent::Ready(_)));
     let turn = engine.next_turn();
@@ -114,33 +174,45 @@ fn cancel_closes_the_stream_at_once_and_the_server_stops() {
     let messages = vec![Message::new(Role::User, "Count from 1 to 500, one number per line.")];
     engine.generate(TurnRequest { turn, messages, sampling }).unwrap();
     loop {
-        match events.blocking_recv().unwrap() {
+        match next_event(&mut events, "the first delta", Duration::from_secs(120)) {
             EngineEvent::Delta { .. } => break,
             EngineEvent::Failed { error, .. } => panic!("{error}"),
             _ => {}
         }
     }
     assert!(server.busy(), "the server should be generating");
-    let cancelled_at = Instant::now();
+    // Freeze the server: from now on it sends nothing. The cancel must end the turn without
+    // waiting for the server's next bytes (the read timeout is 300 s, the guard 60 s).
+    let frozen = Frozen::new(server.pid());
     engine.cancel(turn);
+    let mut in_flight = 0;
     loop {
-        match events.blocking_recv().unwrap() {
+        match next_event(&mut events, "Done after the cancel", Duration::from_secs(60)) {
             EngineEvent::Done { stop, .. } => {
                 assert_eq!(stop, StopReason::Cancelled);
                 break;
             }
-            EngineEvent::Delta { .. } => {}
+            // Deltas already on their way when the cancel came.
+            EngineEvent::Delta { .. } => in_flight += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
-    let took = cancelled_at.elapsed();
-    assert!(took < Duration::from_millis(500), "cancel took {took:?}");
-    // Closing the stream stops the server's generation too.
+    drop(frozen);
+    // Closing the stream stops the server's generation too: it ends long before its 1500 tokens.
     let start = Instant::now();
     while server.busy() {
-        assert!(start.elapsed() < Duration::from_secs(5), "the server kept generating after the cancel");
+        assert!(start.elapsed() < Duration::from_secs(60), "the server kept generating after the cancel");
         std::thread::sleep(Duration::from_millis(50));
     }
+    let (cancelled, tokens) = last_release(&server);
+    assert!(cancelled, "llama-server did not cancel the task:\n{}", server.log_text());
+    assert!(tokens < 1500, "the server generated its whole answer ({tokens} tokens): the stream stayed open");
+    // Nothing comes after Done.
+    match events.try_recv() {
+        Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {}
+        other => panic!("an event after Done: {other:?}"),
+    }
+    eprintln!("{in_flight} deltas in flight after the cancel; the slot held {tokens} tokens");
     engine.shutdown();
 }
 
@@ -148,13 +220,15 @@ fn cancel_closes_the_stream_at_once_and_the_server_stops() {
 /// returned vector).
 fn start_long_answer(
     endpoint: &str,
-    history: Option<&std::path::Path>,
+    history: Option<&Path>,
+    extra: &[&str],
 ) -> (std::process::Child, std::process::ChildStdout, Vec<u8>) {
     let mut cmd = ember(endpoint);
     if let Some(data) = history {
         cmd.env_remove("EMBER_NO_HISTORY").env("XDG_DATA_HOME", data);
     }
     let mut child = cmd
+        .args(extra)
         .args(["--max-tokens", "1500", "Count from 1 to 500, one number per line."])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -170,7 +244,7 @@ fn start_long_answer(
 #[test]
 fn ctrl_c_in_pipe_mode_stops_the_answer() {
     let server = LlamaServer::start();
-    let (mut child, _stdout, _) = start_long_answer(&server.endpoint(), None);
+    let (mut child, _stdout, _) = start_long_answer(&server.endpoint(), None, &[]);
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let start = Instant::now();
     let status = loop {
@@ -302,7 +376,7 @@ fn a_wrong_model_name_is_a_clear_error() {
 fn the_server_dying_mid_reply_keeps_the_partial_answer_and_fails() {
     let mut server = LlamaServer::start();
     let data = tempfile::tempdir().unwrap();
-    let (mut child, mut stdout, mut partial) = start_long_answer(&server.endpoint(), Some(data.path()));
+    let (mut child, mut stdout, mut partial) = start_long_answer(&server.endpoint(), Some(data.path()), &[]);
     server.kill();
     let mut rest = Vec::new();
     stdout.read_to_end(&mut rest).unwrap();
@@ -324,6 +398,284 @@ fn the_server_dying_mid_reply_keeps_the_partial_answer_and_fails() {
     assert_eq!((answer["role"].as_str(), answer["state"].as_str()), (Some("assistant"), Some("stopped")), "{export}");
     let printed = String::from_utf8_lossy(&partial);
     assert_eq!(answer["content"].as_str().map(str::trim), Some(printed.trim()), "{export}");
+}
+
+/// Waits for `child` to exit, reading its stdout and stderr meanwhile; kills it and fails if it
+/// runs past `guard` (which only stops a hang).
+fn finish_guarded(
+    mut child: std::process::Child,
+    stdout: impl Read + Send + 'static,
+    guard: Duration,
+) -> (std::process::ExitStatus, Vec<u8>, String) {
+    let mut stdout = stdout;
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        stdout.read_to_end(&mut bytes).unwrap();
+        bytes
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > guard {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ember still ran after {guard:?}: it hung; stderr: {}", err.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, out.join().unwrap(), err.join().unwrap())
+}
+
+#[test]
+fn a_frozen_server_is_a_read_timeout_that_says_so_and_keeps_the_partial_answer() {
+    let server = LlamaServer::start();
+    let data = tempfile::tempdir().unwrap();
+    // The read timeout: the longest wait for the server's next bytes (default 300 s).
+    let config = data.path().join("config.toml");
+    std::fs::write(&config, "[remote]\nread_timeout = 2\n").unwrap();
+    let (child, stdout, mut partial) =
+        start_long_answer(&server.endpoint(), Some(data.path()), &["--config", config.to_str().unwrap()]);
+    // The server stops mid-answer but keeps the connection open: only the timeout can end it.
+    let frozen = Frozen::new(server.pid());
+    let (status, rest, stderr) = finish_guarded(child, stdout, Duration::from_secs(60));
+    drop(frozen);
+    partial.extend(rest);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(partial.len() > 8, "the partial answer is printed");
+    // What happened (nothing came for 2 s: the timeout) and what to do (raise it).
+    assert!(stderr.contains("for 2 s"), "the error names the wait: {stderr}");
+    assert!(
+        stderr.contains("read_timeout") || stderr.contains("read timeout"),
+        "the error says what to do (raise the read timeout): {stderr}"
+    );
+    assert!(!stderr.contains("closed the connection"), "the server did not close it; it went silent: {stderr}");
+    // What was printed is in history, as a stopped answer.
+    let show = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(["history", "export", "1", "--format", "json"])
+        .env("XDG_DATA_HOME", data.path())
+        .output()
+        .unwrap();
+    let export: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let answer = &export["messages"][1];
+    assert_eq!((answer["role"].as_str(), answer["state"].as_str()), (Some("assistant"), Some("stopped")), "{export}");
+    let printed = String::from_utf8_lossy(&partial);
+    assert_eq!(answer["content"].as_str().map(str::trim), Some(printed.trim()), "{export}");
+    // ember dropped the connection: the server, running again, stops generating.
+    let start = Instant::now();
+    while server.busy() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the server kept generating after the timeout");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_conversation_longer_than_the_servers_context_drops_its_oldest_turns() {
+    // A later -c overrides LlamaServer's 2048.
+    let server = LlamaServer::start_with(&["-c", "512"]);
+    let props: serde_json::Value = reqwest::blocking::get(format!("{}/props", server.root())).unwrap().json().unwrap();
+    assert_eq!(props["default_generation_settings"]["n_ctx"], 512, "{props}");
+    // Six earlier turns of ~150 tokens each side: far more than 512 tokens.
+    let data = tempfile::tempdir().unwrap();
+    let id = {
+        let mut store = ember::store::Store::open(&data.path().join("ember/history.db")).unwrap();
+        let id = store
+            .create_conversation(&ember::store::NewConversation {
+                model: "earlier".into(),
+                system_prompt: None,
+                cwd: data.path().display().to_string(),
+            })
+            .unwrap();
+        let mut parent = None;
+        for turn in 1..=6 {
+            let filler = "Bridges carry roads and railways over rivers, valleys and other roads. ".repeat(10);
+            for (role, text) in [
+                (ember::store::StoredRole::User, format!("Tell me about bridges, part {turn}. {filler}")),
+                (ember::store::StoredRole::Assistant, format!("Part {turn} about bridges: {filler}")),
+            ] {
+                parent = Some(store.add_message(id, parent, &ember::store::NewMessage::new(role, &text)).unwrap());
+            }
+        }
+        id
+    };
+    let question = "What is the capital of France?";
+    let mut cmd = ember(&server.endpoint());
+    cmd.env_remove("EMBER_NO_HISTORY").env("XDG_DATA_HOME", data.path());
+    let (code, stdout, stderr) =
+        run(cmd.args(["--session", &id.to_string(), "--stats", "--max-tokens", "30", question]));
+    assert_eq!(code, 0, "the server answered (no context error): {stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    // The oldest turns were left out, and said so.
+    let note = "note: the conversation is longer than the context: its ";
+    let at = stderr.find(note).unwrap_or_else(|| panic!("no note about the dropped turns: {stderr}")) + note.len();
+    let dropped: usize = stderr[at..].split_whitespace().next().unwrap().parse().unwrap();
+    assert!(dropped > 0 && dropped < 12, "{stderr}");
+    assert!(stderr[at..].contains("earliest messages were left out"), "{stderr}");
+    let prompt_at = stderr.find("prompt: ").unwrap() + "prompt: ".len();
+    let prompt: usize = stderr[prompt_at..].split_whitespace().next().unwrap().parse().unwrap();
+    assert!(prompt > 10 && prompt < 512, "the server's prompt fits its context: {stderr}");
+    // The newest question was kept: it is what the server answered.
+    assert!(stdout.contains("Paris"), "{stdout}");
+    // History keeps the whole conversation, the new turn last.
+    let export = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(["history", "export", &id.to_string(), "--format", "json"])
+        .env("XDG_DATA_HOME", data.path())
+        .output()
+        .unwrap();
+    let export: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    let messages = export["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 14, "{export}");
+    assert_eq!(messages[12]["content"], question);
+    assert_eq!(messages[13]["content"].as_str().map(str::trim), Some(stdout.trim()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A hostile server: escape sequences in its answer and in its model's name.
+
+/// Code full of what a terminal would act on: a title (OSC 0), a clipboard write (OSC 52), a
+/// clear screen (CSI 2J), an 8-bit CSI (U+009B) and a right-to-left override (U+202E).
+const HOSTILE_CODE: &str = "echo safe \x1b]0;pwned-title\x07 \x1b]52;c;ZXZpbA==\x07 \x1b[2J \u{9b}31m \u{202E}gnp.exe";
+/// The same, as a terminal must show it.
+const HOSTILE_CODE_SHOWN: &str = "echo safe ␛]0;pwned-title␇ ␛]52;c;ZXZpbA==␇ ␛[2J <U+009B>31m <U+202E>gnp.exe";
+/// A model name as hostile (llama-server's `--alias`).
+const HOSTILE_NAME: &str = "evil\x1b]0;pwned\x07\x1b[2J\u{202E}\u{9b}model";
+const HOSTILE_NAME_SHOWN: &str = "evil␛]0;pwned␇␛[2J<U+202E><U+009B>model";
+
+/// `text` as a GBNF string literal's contents: anything but printable ASCII escaped.
+fn gbnf_escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\\' => format!("\\{c}"),
+            ' '..='~' => c.to_string(),
+            c if (c as u32) < 0x80 => format!("\\x{:02x}", c as u32),
+            c => format!("\\u{:04x}", c as u32),
+        })
+        .collect()
+}
+
+/// A tmux pane that runs `script` (sh) once its output is logged: every byte the script's
+/// programs write to the terminal is appended to the returned log, raw. Returns the pane's title
+/// before anything ran, too.
+fn logged_pane(script: &str, dir: &Path) -> (Tmux, PathBuf, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let script_path = dir.join("script.sh");
+    std::fs::write(
+        &script_path,
+        format!("while [ ! -e go ]; do sleep 0.05; done\n{script}\necho SCRIPT-DONE\nsleep 120\n"),
+    )
+    .unwrap();
+    let tmux = Tmux::start(&format!("sh '{}'", script_path.display()), dir);
+    let log = dir.join("terminal.log");
+    tmux.log_output(&log);
+    let title = pane_title(&tmux);
+    std::fs::write(dir.join("go"), "").unwrap();
+    (tmux, log, title)
+}
+
+fn pane_title(tmux: &Tmux) -> String {
+    tmux.out(&["display-message", "-p", "-t", "e2e", "#{pane_title}"]).trim_end().to_string()
+}
+
+/// The log of a pane once its script is done (pipe-pane forwards asynchronously: the last bytes
+/// get a moment).
+fn read_log(tmux: &Tmux, log: &Path, timeout: Duration) -> Vec<u8> {
+    tmux.wait_for("the script to finish", timeout, |s| s.contains("SCRIPT-DONE"));
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::read(log).unwrap()
+}
+
+/// Text written to a terminal by a line-oriented program: valid UTF-8, no forbidden character
+/// (the terminal's own CR before each LF aside), and nothing a terminal acted on: tmux's pane
+/// title unchanged, no clipboard write. Returns the text.
+fn assert_inert_on_terminal(tmux: &Tmux, raw: &[u8], title_before: &str) -> String {
+    let text = std::str::from_utf8(raw).unwrap_or_else(|e| panic!("raw 8-bit bytes reached the terminal: {e}"));
+    let text = text.replace("\r\n", "\n");
+    let bad = forbidden_in(&text);
+    assert!(bad.is_empty(), "control or bidi characters reached the terminal: {bad:?}\n{text}");
+    assert_eq!(pane_title(tmux), title_before, "the pane's title was changed");
+    assert_eq!(tmux.out(&["list-buffers"]).trim(), "", "something was copied to tmux's clipboard");
+    text
+}
+
+#[test]
+fn hostile_code_from_the_server_is_inert_on_a_terminal_and_exact_in_a_pipe() {
+    // The server's default grammar makes the real model answer with exactly this code block.
+    let grammar = format!("root ::= \"```sh\\n{}\\n```\\n\"", gbnf_escaped(HOSTILE_CODE));
+    let server = LlamaServer::start_with(&["--grammar", &grammar]);
+    let question = "Write a shell command.";
+
+    // To a pipe: the code, byte for byte, and nothing else (not the fence).
+    let out = ember(&server.endpoint())
+        .args(["--max-tokens", "200", "--code", question])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{HOSTILE_CODE}\n"), "{stderr}");
+
+    // To a terminal: the same code, every escape shown, none acted on.
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "EMBER_NO_HISTORY=1 EMBER_MODELS_DIR=/nonexistent {} --endpoint {} -t 0 --seed 42 --max-tokens 200 --code '{question}'; echo rc=$?",
+        env!("CARGO_BIN_EXE_ember"),
+        server.endpoint()
+    );
+    let (tmux, log, title) = logged_pane(&script, dir.path());
+    let raw = read_log(&tmux, &log, Duration::from_secs(120));
+    let shown = assert_inert_on_terminal(&tmux, &raw, &title);
+    assert!(shown.contains(&format!("{HOSTILE_CODE_SHOWN}\nrc=0")), "the code, shown inert:\n{shown}");
+    assert!(!shown.contains("```"), "only the code: {shown}");
+}
+
+#[test]
+fn a_hostile_model_name_from_the_server_is_inert_in_the_tui_and_history() {
+    let server = LlamaServer::start_with(&["--alias", HOSTILE_NAME]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_ember");
+    let env = format!("XDG_DATA_HOME='{}' EMBER_MODELS_DIR=/nonexistent NO_COLOR=", data.display());
+
+    // The TUI: history on, so the conversation is labelled with the server's model name.
+    let script = format!("{env} {bin} --endpoint {} -t 0 --seed 1 --max-tokens 20; echo EXIT=$?", server.endpoint());
+    let (tmux, log, title) = logged_pane(&script, &dir.path().join("tui"));
+    let status_line = |s: &str| s.lines().last().unwrap_or_default().to_string();
+    let ready = tmux.wait_for("the server to be ready", Duration::from_secs(30), |s| {
+        s.contains("○ idle") && s.contains("ctx 0/2048")
+    });
+    assert!(status_line(&ready).contains(HOSTILE_NAME_SHOWN), "the name, shown inert:\n{ready}");
+    tmux.keys(&["Say hi.", "Enter"]);
+    tmux.wait_for("an answer", Duration::from_secs(90), |s| {
+        let status = status_line(s);
+        status.contains("○ idle") && !status.contains("ctx 0/") && s.contains("▍ember")
+    });
+    tmux.keys(&["C-d"]);
+    let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+    let raw = read_log(&tmux, &log, Duration::from_secs(10));
+    let problems = tui_stream_problems(&raw, false);
+    assert!(problems.is_empty(), "more than drawing reached the terminal: {problems:?}");
+    assert!(String::from_utf8_lossy(&raw).contains(HOSTILE_NAME_SHOWN), "the name was drawn");
+    assert_eq!(pane_title(&tmux), title, "the pane's title was changed");
+    drop(tmux);
+
+    // `ember history list` on a terminal: the label, inert.
+    let (tmux, log, title) = logged_pane(&format!("{env} {bin} history list"), &dir.path().join("list"));
+    let raw = read_log(&tmux, &log, Duration::from_secs(30));
+    let shown = assert_inert_on_terminal(&tmux, &raw, &title);
+    assert!(shown.contains(HOSTILE_NAME_SHOWN), "the label, shown inert:\n{shown}");
+    // To a pipe: the label as the server sent it.
+    let list = Command::new(bin).args(["history", "list"]).env("XDG_DATA_HOME", &data).output().unwrap();
+    assert!(list.status.success());
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(list.contains(&format!("  {HOSTILE_NAME}  ")), "{list:?}");
 }
 
 #[test]

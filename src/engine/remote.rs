@@ -90,9 +90,13 @@ pub enum RemoteError {
     #[error("cannot connect to {url}: {reason}\n  Check --endpoint and that the server is reachable from here.")]
     Connect { url: String, reason: String },
     #[error(
-        "{url} sent nothing for {secs} s.\n  The server is overloaded or stuck; try again, or raise the read timeout."
+        "{url} sent nothing for {secs} s.\n  The server is overloaded or stuck; try again, or raise the read timeout (`read_timeout` in the config's [remote] section)."
     )]
     Timeout { url: String, secs: u64 },
+    #[error(
+        "{url} stopped sending mid-reply: nothing arrived for {secs} s; the answer above is incomplete.\n  The server is overloaded or stuck; try again, or raise the read timeout (`read_timeout` in the config's [remote] section)."
+    )]
+    StalledMidReply { url: String, secs: u64 },
     #[error("the environment variable {name} (named by --api-key-env) is not set.\n  Export the API key in it; ember reads it from there and never stores it.")]
     KeyMissing { name: String },
     #[error("the server refused the request ({status}): {message}\n  Check the API key: put it in an environment variable and name that with --api-key-env.")]
@@ -631,11 +635,7 @@ impl RemoteSession {
                     out.stop = Some(StopReason::Cancelled);
                     return Ok(out);
                 }
-                Next::TimedOut => {
-                    return Err(RemoteError::ClosedMidReply {
-                        reason: format!("nothing arrived for {} s", limit.as_secs()),
-                    })
-                }
+                Next::TimedOut => return Err(RemoteError::StalledMidReply { url, secs: limit.as_secs() }),
                 Next::Item(chunk) => chunk,
             };
             match chunk {
