@@ -5,10 +5,12 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use common::tmux::Tmux;
+use ember::store::{NewConversation, NewMessage, Store, StoredRole};
 
 #[test]
 fn ask_for_code_copy_save_and_quit_in_a_real_terminal() {
@@ -135,20 +137,67 @@ fn a_resize_storm_while_streaming_and_a_1_mb_paste() {
     assert!(!tmux.alternate_on());
 }
 
+/// Opens a FIFO for writing on drop, from a thread of its own, so that a reader blocked opening
+/// it (ember's loader) goes on, and the test never waits for one that is not there.
+struct ReleaseFifo(std::path::PathBuf);
+
+impl Drop for ReleaseFifo {
+    fn drop(&mut self) {
+        let path = self.0.clone();
+        std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(path));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn ctrl_c_while_loading_quits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let command = format!("{}; echo EXIT=$?; sleep 60", ember_command(dir.path(), "--no-history"));
+    // The model is a FIFO nobody writes to: the loader opens it to read the GGUF header and waits
+    // there, so the model is loading, deterministically, for as long as the test needs.
+    let model = dir.path().join("model.gguf");
+    assert!(Command::new("mkfifo").arg(&model).status().unwrap().success());
+    let _release = ReleaseFifo(model.clone());
+    let command = format!(
+        "XDG_DATA_HOME='{}' EMBER_MODELS_DIR=/nonexistent {} --model '{}' --no-history; echo EXIT=$?; sleep 60",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_ember"),
+        model.display()
+    );
     let tmux = Tmux::start(&command, dir.path());
-    // At once, before the model can be ready: the first Ctrl-C arms quitting, the second quits.
-    tmux.wait_for("ember to start", Duration::from_secs(30), |s| s.contains("loading") || s.contains("○ idle"));
-    let loading = tmux.screen().contains("loading");
+    let loading = |s: &str| s.contains("loading 0%") && s.contains("Loading the model") && !s.contains("ctx ");
+    tmux.wait_for("ember to show the model loading", Duration::from_secs(30), loading);
+    // The first Ctrl-C arms quitting, the second quits: both while the model loads.
     tmux.keys(&["C-c"]);
+    let armed = tmux.wait_for("the first Ctrl-C", Duration::from_secs(20), |s| s.contains("press Ctrl-C again"));
+    assert!(loading(&armed), "the model was not loading when the first Ctrl-C arrived:\n{armed}");
     tmux.keys(&["C-c"]);
-    let end = tmux.wait_for("ember to exit", Duration::from_secs(30), |s| s.contains("EXIT="));
+    let start = std::time::Instant::now();
+    while !tmux.screen().contains("EXIT=") {
+        let engine = tmux.child_pid().map(|pid| threads_of(&pid)).unwrap_or_default();
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "ember did not exit within 30 s of the second Ctrl-C while the model was loading; \
+             its threads: {engine}\nscreen:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let end = tmux.screen();
     assert!(end.contains("EXIT=0"), "{end}");
     assert!(!tmux.alternate_on());
-    eprintln!("Ctrl-C arrived while the status said loading: {loading}");
+}
+
+/// The threads of process `pid` and where each waits in the kernel, for failure messages.
+fn threads_of(pid: &str) -> String {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return String::new() };
+    tasks
+        .filter_map(Result::ok)
+        .map(|t| {
+            let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap_or_default().trim().to_string();
+            format!("{} in {}", read("comm"), read("wchan"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[test]
@@ -253,4 +302,520 @@ fn a_pause_in_typing_evaluates_the_message_ahead() {
     tmux.keys(&["C-d"]);
     let end = tmux.wait_for("ember to exit", Duration::from_secs(20), |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile text through the real TUI on a real terminal
+
+/// The pane title the hostile tests set before ember starts: an OSC 0 or 2 that reached tmux
+/// would replace it.
+const PANE_TITLE: &str = "ember-test-title";
+
+/// Text that must never reach a terminal as it is (the list of tests/hostile.rs
+/// `escape_fixtures`), each with the visible form ember must show in its place.
+fn escape_fixtures() -> Vec<(&'static str, String, &'static [&'static str])> {
+    vec![
+        (
+            "osc52-clipboard",
+            "copy this: \x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07 done\n".into(),
+            &["␛]52;c;Y3VybCBldmlsLnNoIHwgc2g=␇ done"],
+        ),
+        (
+            "osc8-link",
+            "see \x1b]8;;https://evil.example/\x1b\\the docs\x1b]8;;\x1b\\ here\n".into(),
+            &["␛]8;;https://evil.example/␛\\the docs␛]8;;␛\\ here"],
+        ),
+        (
+            "title",
+            "\x1b]0;pwned title\x07\x1b]2;pwned again\x1b\\text\n".into(),
+            &["␛]0;pwned title␇␛]2;pwned again␛\\text"],
+        ),
+        (
+            "clear-screen",
+            "before\x1b[2J\x1b[3J\x1b[Hafter\x1bc reset\n".into(),
+            &["before␛[2J␛[3J␛[Hafter␛c reset"],
+        ),
+        (
+            "cursor-moves",
+            "a\x1b[10;10Hb\x1b[5Ac\x1b7d\x1b8e\x1b[?1049h alt screen\x1b[?25l hidden cursor\n".into(),
+            &["a␛[10;10Hb␛[5Ac␛7d␛8e␛[?1049h alt screen␛[?25l hidden cursor"],
+        ),
+        (
+            "dcs-query",
+            "\x1bP+q544e\x1b\\\x1bP$qm\x1b\\\x1b[c\x1b[6n queries\n".into(),
+            &["␛P+q544e␛\\␛P$qm␛\\␛[c␛[6n queries"],
+        ),
+        (
+            "apc-pm-sos",
+            "\x1b_Gf=100;AAAA\x1b\\ \x1b^private\x1b\\ \x1bXstring\x1b\\ kitty graphics\n".into(),
+            &["␛_Gf=100;AAAA␛\\ ␛^private␛\\ ␛Xstring␛\\ kitty graphics"],
+        ),
+        (
+            "c1-controls",
+            "8-bit CSI \u{9b}2J, OSC \u{9d}0;t\u{9c}, DCS \u{90}q\u{9c}, NEL \u{85}\n".into(),
+            &["8-bit CSI <U+009B>2J, OSC <U+009D>0;t<U+009C>, DCS <U+0090>q<U+009C>, NEL <U+0085>"],
+        ),
+        (
+            "controls",
+            "bell\x07 backspace\x08\x08 cr\roverwritten vt\x0b ff\x0c del\x7f nul-free\n".into(),
+            &["bell␇ backspace␈␈ cr␍overwritten vt␋ ff␌ del␡ nul-free"],
+        ),
+        (
+            "bidi",
+            "if access != \"user\u{202E} \u{2066}// admin\u{2069} \u{2066}\" {\u{200F}\u{061C}\u{200E}\u{202A}\u{202B}\u{202C}\u{202D}\u{2067}\u{2068}\n"
+                .into(),
+            &[
+                "user<U+202E> <U+2066>// admin<U+2069> <U+2066>",
+                "{<U+200F><U+061C><U+200E><U+202A><U+202B><U+202C><U+202D><U+2067><U+2068>",
+            ],
+        ),
+        ("crlf", "line one\r\nline two\r\n".into(), &["line one", "line two"]),
+        ("separators", "one\u{2028}two\u{2029}three\n".into(), &["one<U+2028>two<U+2029>three"]),
+    ]
+}
+
+/// Every fixture in one text.
+fn all_fixtures() -> String {
+    escape_fixtures().into_iter().map(|(_, text, _)| text).collect()
+}
+
+/// A history database holding one conversation full of hostile text (title, model, cwd,
+/// system prompt, messages), as tests/hostile.rs `hostile_history` makes it.
+fn hostile_history(data: &Path) -> i64 {
+    let mut store = Store::open(&data.join("ember/history.db")).unwrap();
+    let all = all_fixtures();
+    let id = store
+        .create_conversation(&NewConversation {
+            model: "model\x1b]0;evil\x07\u{202E}".into(),
+            system_prompt: Some(format!("system {all}")),
+            cwd: "/tmp/\x1b[2Jdir".into(),
+        })
+        .unwrap();
+    let user =
+        store.add_message(id, None, &NewMessage::new(StoredRole::User, &format!("hostile question {all}"))).unwrap();
+    store
+        .add_message(id, Some(user), &NewMessage::new(StoredRole::Assistant, &format!("hostile answer {all}")))
+        .unwrap();
+    store.rename(id, "title \x1b]0;pwned\x07 \u{9b}2J \u{202E}txt.exe").unwrap();
+    id
+}
+
+/// Starts `command` in tmux (`width` x `height`) with every byte the pane writes logged to
+/// `log` from the very first: the pane waits for a file the test creates once the log runs.
+fn start_logged(command: &str, dir: &Path, log: &Path, (width, height): (u16, u16)) -> Tmux {
+    let go = log.with_extension("go");
+    let tmux = Tmux::start(&format!("while [ ! -e '{}' ]; do sleep 0.05; done; {command}", go.display()), dir);
+    let (w, h) = (width.to_string(), height.to_string());
+    assert!(tmux.run(&["resize-window", "-t", "e2e", "-x", &w, "-y", &h]).status().unwrap().success());
+    assert!(tmux.run(&["select-pane", "-t", "e2e", "-T", PANE_TITLE]).status().unwrap().success());
+    tmux.log_output(log);
+    std::fs::write(&go, "").unwrap();
+    tmux
+}
+
+/// Waits until `ok` holds on two screens taken 300 ms apart: one capture can catch a frame
+/// half drawn (a new transcript line with the old status line).
+fn wait_settled(tmux: &Tmux, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let left = timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
+        tmux.wait_for(what, left, &ok);
+        std::thread::sleep(Duration::from_millis(300));
+        let screen = tmux.screen();
+        if ok(&screen) {
+            return screen;
+        }
+    }
+}
+
+/// Asserts that every string of `expected` is on `screen`.
+fn assert_shown(screen: &str, expected: &[&str], what: &str) {
+    for e in expected {
+        assert!(screen.contains(e), "{what}: {e:?} is not on the screen:\n{screen}");
+    }
+}
+
+/// Asserts that every string of `expected` is in the transcript, the left `columns` of `screen`:
+/// it reflows Markdown paragraphs, so a line of a message can wrap anywhere. Whitespace is
+/// ignored on both sides.
+fn assert_in_transcript(screen: &str, columns: usize, expected: &[&str], what: &str) {
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let text: String = screen.lines().map(|l| squash(&l.chars().take(columns).collect::<String>())).collect();
+    for e in expected {
+        assert!(text.contains(&squash(e)), "{what}: {e:?} is not in the transcript:\n{screen}");
+    }
+}
+
+/// The visible form of every fixture: what the screen must show wherever the fixtures are.
+fn fixtures_shown() -> Vec<&'static str> {
+    escape_fixtures().into_iter().flat_map(|(_, _, shown)| shown.iter().copied()).collect()
+}
+
+/// Asserts that nothing ember wrote could command the terminal: the raw bytes hold only the
+/// drawing a TUI needs, the pane's title is the one the test set, and no OSC 52 reached tmux's
+/// paste buffers (set-clipboard is on).
+fn assert_terminal_untouched(tmux: &Tmux, log: &Path, what: &str) {
+    // pipe-pane forwards asynchronously: give the last bytes a moment.
+    std::thread::sleep(Duration::from_millis(500));
+    let raw = std::fs::read(log).unwrap();
+    // The log runs from ember's start (entering the alternate screen) to its end (leaving it).
+    let has = |seq: &[u8]| raw.windows(seq.len()).any(|w| w == seq);
+    assert!(has(b"\x1b[?1049h") && has(b"\x1b[?1049l"), "{what}: the log misses ember's start or end");
+    let problems = common::terminal::tui_stream_problems(&raw, false);
+    assert!(problems.is_empty(), "{what}: the terminal received {problems:#?}");
+    let title = tmux.out(&["display-message", "-p", "-t", "e2e", "#{pane_title}"]);
+    assert_eq!(title.trim(), PANE_TITLE, "{what}: the pane's title was changed");
+    let buffers = tmux.out(&["list-buffers"]);
+    assert!(buffers.trim().is_empty(), "{what}: a paste buffer appeared (OSC 52): {buffers}");
+}
+
+/// Quits with Ctrl-D on the empty composer; ember exits 0 and leaves the alternate screen.
+fn quit(tmux: &Tmux, what: &str) {
+    tmux.keys(&["C-d"]);
+    let end = tmux.wait_for("ember to exit", Duration::from_secs(30), |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{what}: {end}");
+    assert!(!tmux.alternate_on(), "{what}: still on the alternate screen");
+}
+
+#[test]
+fn a_hostile_file_attached_in_the_tui_reaches_the_terminal_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    // The name holds escapes too, in the extension as well (it becomes the fence's language).
+    let file = dir.path().join("evil\x1b]0;named\x07\u{9b}2J\u{202E}txt.e\x1b[2Jxe");
+    std::fs::write(&file, all_fixtures()).unwrap();
+    let name_shown = "evil␛]0;named␇<U+009B>2J<U+202E>txt.e␛[2Jxe";
+    let log = dir.path().join("terminal.log");
+    let command = format!("{}; echo EXIT=$?; sleep 60", ember_command(dir.path(), "--no-history --max-tokens 12"));
+    let tmux = start_logged(&command, dir.path(), &log, (250, 60));
+    tmux.wait_loaded();
+
+    // Typed keys would turn the name's ESC and BEL into Escape and Ctrl-G: it is pasted.
+    let typed = dir.path().join("typed.txt");
+    std::fs::write(&typed, format!("/file {}", file.display())).unwrap();
+    assert!(tmux.run(&["load-buffer", "-b", "path"]).arg(&typed).status().unwrap().success());
+    assert!(tmux.run(&["paste-buffer", "-d", "-p", "-b", "path", "-t", "e2e"]).status().unwrap().success());
+    tmux.wait_for("the command in the composer", Duration::from_secs(20), |s| s.contains(name_shown));
+    tmux.keys(&["Enter"]);
+    let attached = tmux.wait_for("the file to be attached", Duration::from_secs(20), |s| s.contains("attached: "));
+    let label = format!("attached: {}", dir.path().join(name_shown).display());
+    assert_shown(&attached, &[label.as_str()], "attached");
+
+    tmux.keys(&["What does this file say?", "Enter"]);
+    let screen =
+        wait_settled(&tmux, "the answer", Duration::from_secs(120), |s| s.contains("▍ember") && s.contains("○ idle"));
+    let mut expected = fixtures_shown();
+    expected.push(name_shown);
+    // The code block's header: its language is the name's extension.
+    expected.push("] e␛[2Jxe ─");
+    assert_shown(&screen, &expected, "the attached file in the transcript");
+    quit(&tmux, "hostile file");
+    assert_terminal_untouched(&tmux, &log, "hostile file");
+}
+
+#[test]
+fn a_hostile_conversation_opened_from_history_reaches_the_terminal_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = hostile_history(dir.path());
+    let listed = ["title ␛]0;pwned␇ <U+009B>2J <U+202E>txt.exe", "model␛]0;evil␇<U+202E>", "/tmp/␛[2Jdir"];
+    for how in ["--session", "the picker"] {
+        let log = dir.path().join(format!("terminal-{}.log", how.trim_start_matches('-').replace(' ', "-")));
+        let args = if how == "--session" { format!("--session {id}") } else { String::new() };
+        let command = format!("{}; echo EXIT=$?; sleep 60", ember_command(dir.path(), &args));
+        let tmux = start_logged(&command, dir.path(), &log, (250, 70));
+        tmux.wait_for("ember to start", Duration::from_secs(60), |s| s.contains("○ idle"));
+        if how == "the picker" {
+            tmux.keys(&["C-o"]);
+            let picker =
+                tmux.wait_for("the session picker", Duration::from_secs(20), |s| s.contains(&format!("{id:>4}  ")));
+            assert_shown(&picker, &listed, "the picker's list");
+            // A search shows snippets of the messages.
+            tmux.keys(&["hostile"]);
+            let found = tmux.wait_for("the search", Duration::from_secs(20), |s| s.contains("[hostile]"));
+            assert_shown(&found, &listed[..1], "the picker's search");
+            tmux.keys(&["Enter"]);
+        }
+        let screen = wait_settled(&tmux, "the conversation", Duration::from_secs(60), |s| {
+            s.contains("hostile answer") && s.contains("ctx ")
+        });
+        let mut expected = fixtures_shown();
+        expected.extend(["hostile question", "hostile answer"]);
+        // 250 columns: the code pane takes 56 of them.
+        assert_in_transcript(&screen, 250 - 56, &expected, how);
+        assert_shown(&screen, &[&format!("continuing conversation {id}: {}", listed[0])], how);
+        quit(&tmux, how);
+        assert_terminal_untouched(&tmux, &log, how);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Versions (/retry, /edit) and resuming, with history on
+
+/// `ember history export ID --format json` on the data folder `data`.
+fn export(data: &Path, id: i64) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(["history", "export", &id.to_string(), "--format", "json"])
+        .env("XDG_DATA_HOME", data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "export {id}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Exports conversation `id` until `ok` holds (the history thread writes a moment after the
+/// screen shows a change).
+fn export_when(data: &Path, id: i64, what: &str, ok: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
+    let start = std::time::Instant::now();
+    loop {
+        let json = export(data, id);
+        let messages = json["messages"].as_array().cloned().unwrap_or_default();
+        if ok(&messages) {
+            return messages;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{what}: the saved conversation is {json:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A stored message's id and its version ("branch": [at, of]).
+fn version(m: &serde_json::Value) -> (i64, (u64, u64)) {
+    (m["id"].as_i64().unwrap(), (m["branch"][0].as_u64().unwrap(), m["branch"][1].as_u64().unwrap()))
+}
+
+#[test]
+fn retry_and_edit_versions_are_saved_switched_and_shown_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let ember = ember_command(data, "--max-tokens 16");
+    let command = format!("{ember}; echo EXIT=$?; {ember} -c; echo EXIT2=$?; sleep 60");
+    let tmux = Tmux::start(&command, data);
+    tmux.wait_loaded();
+    let idle_with_answer = |s: &str| s.contains("▍ember") && s.contains("○ idle");
+
+    // A question and its answer.
+    tmux.keys(&["What is the capital of France?", "Enter"]);
+    wait_settled(&tmux, "the first answer", Duration::from_secs(120), idle_with_answer);
+    let first = export_when(data, 1, "the first answer", |m| m.len() == 2);
+    let (q1, _) = version(&first[0]);
+    let (a1, _) = version(&first[1]);
+
+    // /retry: a second version of the answer, the first kept.
+    tmux.keys(&["/retry", "Enter"]);
+    let retried = wait_settled(&tmux, "the retried answer", Duration::from_secs(120), |s| {
+        idle_with_answer(s) && s.contains("‹ 2/2 ›")
+    });
+    assert!(retried.contains("France"), "{retried}");
+    let after_retry = export_when(data, 1, "the retried answer", |m| m.len() == 2 && m[1]["id"] != a1);
+    let (a1b, v) = version(&after_retry[1]);
+    assert_eq!((version(&after_retry[0]), v), ((q1, (1, 1)), (2, 2)), "{after_retry:#?}");
+
+    // /edit: the question comes back into the composer; a changed one is a second version of it.
+    tmux.keys(&["/edit", "Enter"]);
+    tmux.wait_for("the question in the composer", Duration::from_secs(20), |s| {
+        s.contains("edit the message") && s.contains("What is the capital of France?") && !s.contains("▍you")
+    });
+    tmux.keys(&["C-u"]);
+    tmux.wait_for("the composer to clear", Duration::from_secs(20), |s| !s.contains("capital of France"));
+    tmux.keys(&["What is the capital of Italy?", "Enter"]);
+    let edited = wait_settled(&tmux, "the edited question's answer", Duration::from_secs(120), |s| {
+        idle_with_answer(s) && s.contains("Italy") && s.contains("‹ 2/2 ›")
+    });
+    assert!(!edited.contains("France?"), "{edited}");
+    let after_edit = export_when(data, 1, "the edited question", |m| m.len() == 2 && m[0]["id"] != q1);
+    let (q2, v) = version(&after_edit[0]);
+    let (a2, _) = version(&after_edit[1]);
+    assert_eq!(v, (2, 2), "{after_edit:#?}");
+    assert!(after_edit[0]["content"].as_str().unwrap().contains("Italy"), "{after_edit:#?}");
+
+    // ← with the transcript focused: the latest message with versions (the question) goes back
+    // to the first; its answer is the newest under it (the retried one).
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["Left"]);
+    let back = wait_settled(&tmux, "the first question again", Duration::from_secs(20), |s| {
+        s.contains("France?") && !s.contains("Italy") && s.contains("‹ 1/2 ›") && s.contains("‹ 2/2 ›")
+    });
+    assert!(back.contains("showing another version"), "{back}");
+    let m = export_when(data, 1, "the first question again", |m| m.len() == 2 && m[0]["id"] == q1);
+    assert_eq!((version(&m[0]), version(&m[1])), ((q1, (1, 2)), (a1b, (2, 2))), "{m:#?}");
+    // ← again: now the answer is the latest message with versions; back to its first version.
+    tmux.keys(&["Left"]);
+    wait_settled(&tmux, "the first answer again", Duration::from_secs(20), |s| {
+        s.contains("France?") && s.matches("‹ 1/2 ›").count() == 2 && !s.contains("‹ 2/2 ›")
+    });
+    let m = export_when(data, 1, "the first answer again", |m| m.len() == 2 && m[1]["id"] == a1);
+    assert_eq!((version(&m[0]), version(&m[1])), ((q1, (1, 2)), (a1, (1, 2))), "{m:#?}");
+
+    // Quit (typing in the transcript goes to the composer) and continue with -c.
+    tmux.keys(&["/quit", "Enter"]);
+    let resumed = wait_settled(&tmux, "the conversation to continue", Duration::from_secs(60), |s| {
+        (s.contains("continuing conversation 1") || s.contains("resumed with")) && s.contains("○ idle")
+    });
+    // The version left on is shown: the first question and its first answer, each "1 of 2".
+    assert!(resumed.contains("France?") && !resumed.contains("Italy"), "{resumed}");
+    assert_eq!(resumed.matches("‹ 1/2 ›").count(), 2, "{resumed}");
+    assert!(!resumed.contains("‹ 2/2 ›"), "{resumed}");
+    let answer_start: String = m[1]["content"].as_str().unwrap().chars().take(20).collect();
+    assert!(resumed.contains(answer_start.trim()), "{answer_start:?} not shown:\n{resumed}");
+
+    // The other versions are reachable: → shows the retried answer...
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["Right"]);
+    wait_settled(&tmux, "the retried answer after the restart", Duration::from_secs(20), |s| {
+        s.contains("France?") && s.contains("‹ 1/2 ›") && s.contains("‹ 2/2 ›")
+    });
+    let m = export_when(data, 1, "the retried answer after the restart", |m| m.len() == 2 && m[1]["id"] == a1b);
+    assert_eq!((version(&m[0]), version(&m[1])), ((q1, (1, 2)), (a1b, (2, 2))), "{m:#?}");
+    // ...and, scrolled back so that the question is the first message with versions in view
+    // (a small window: the transcript no longer fits), → shows the edited question.
+    assert!(tmux.run(&["resize-window", "-t", "e2e", "-x", "50", "-y", "10"]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys(&["Home"]);
+    tmux.keys(&["Right"]);
+    let italy = wait_settled(&tmux, "the edited question after the restart", Duration::from_secs(20), |s| {
+        s.contains("Italy") && s.contains("‹ 2/2 ›")
+    });
+    let m = export_when(data, 1, "the edited question after the restart", |m| m.len() == 2 && m[0]["id"] == q2);
+    assert_eq!((version(&m[0]), version(&m[1])), ((q2, (2, 2)), (a2, (1, 1))), "{m:#?}\n{italy}");
+    assert!(tmux.run(&["resize-window", "-t", "e2e", "-x", "120", "-y", "35"]).status().unwrap().success());
+    tmux.keys(&["/quit", "Enter"]);
+    let end = tmux.wait_for("ember to exit", Duration::from_secs(30), |s| s.contains("EXIT2="));
+    assert!(end.contains("EXIT=0") && end.contains("EXIT2=0"), "{end}");
+    assert!(!tmux.alternate_on());
+    // The export follows the branch left on.
+    let last = export(data, 1);
+    assert_eq!(last["messages"].as_array().map(Vec::len), Some(2), "{last:#}");
+    assert_eq!(version(&last["messages"][0]), (q2, (2, 2)), "{last:#}");
+    assert_eq!(version(&last["messages"][1]).0, a2, "{last:#}");
+}
+
+/// One finished turn as the debug log records it ("turn done").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LoggedTurn {
+    prompt: usize,
+    reused: usize,
+    evaluated: usize,
+    generated: usize,
+}
+
+/// Every turn in the debug log at `log`, in order.
+fn logged_turns(log: &Path) -> Vec<LoggedTurn> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let field = |line: &str, name: &str| -> usize {
+        let at = line.find(&format!("{name}: ")).unwrap_or_else(|| panic!("no {name} in {line}"));
+        let rest = &line[at + name.len() + 2..];
+        rest[..rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())].parse().unwrap()
+    };
+    text.lines()
+        .filter(|l| l.contains("turn done"))
+        .map(|l| LoggedTurn {
+            prompt: field(l, "prompt_tokens"),
+            reused: field(l, "reused_tokens"),
+            evaluated: field(l, "evaluated_tokens"),
+            generated: field(l, "generated_tokens"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_conversation_resumed_in_the_tui_answers_as_it_would_from_scratch() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let state = dir.path().join("state");
+    // One thread, in the chat and in the run from scratch alike.
+    let flags = "--threads 1 --max-tokens 24";
+    let command = format!(
+        "XDG_STATE_HOME='{}' EMBER_LOG=ember=debug {}; echo EXIT=$?; sleep 60",
+        state.display(),
+        ember_command(&data, flags)
+    );
+    let tmux = Tmux::start(&command, dir.path());
+    tmux.wait_loaded();
+    let question = "What is the capital of France?";
+    let follow_up = "What is its population?";
+
+    // Conversation A, then a new conversation B: leaving A saves its evaluated context.
+    tmux.keys(&[question, "Enter"]);
+    wait_settled(&tmux, "A's answer", Duration::from_secs(120), |s| s.contains("▍ember") && s.contains("○ idle"));
+    tmux.keys(&["/new", "Enter"]);
+    tmux.wait_for("a new conversation", Duration::from_secs(20), |s| s.contains("new conversation"));
+    let kv = data.join("ember/kv");
+    let saved = || std::fs::read_dir(&kv).map(|d| d.filter_map(Result::ok).count()).unwrap_or(0);
+    let start = std::time::Instant::now();
+    while saved() == 0 {
+        assert!(start.elapsed() < Duration::from_secs(20), "A's context was not saved in {}", kv.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tmux.keys(&["Name three colours.", "Enter"]);
+    wait_settled(&tmux, "B's answer", Duration::from_secs(120), |s| {
+        s.contains("colours") && s.contains("▍ember") && s.contains("○ idle")
+    });
+
+    // Back to A through the picker: its saved context is loaded, then the follow-up is asked.
+    tmux.keys(&["C-o"]);
+    tmux.wait_for("the picker", Duration::from_secs(20), |s| s.matches(" msgs ").count() == 2);
+    tmux.keys(&["France"]);
+    tmux.wait_for("the search", Duration::from_secs(20), |s| s.contains("[France]"));
+    tmux.keys(&["Enter"]);
+    let resumed = tmux.wait_for("A's context to load", Duration::from_secs(30), |s| s.contains("resumed with"));
+    assert!(resumed.contains(question) && !resumed.contains("colours"), "{resumed}");
+    tmux.keys(&[follow_up, "Enter"]);
+    wait_settled(&tmux, "the follow-up's answer", Duration::from_secs(120), |s| {
+        s.contains(follow_up) && s.matches("▍ember").count() == 2 && s.contains("○ idle")
+    });
+    quit(&tmux, "resumed conversation");
+
+    let a = export(&data, 1);
+    let messages = a["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 4, "{a:#}");
+    assert_eq!(messages[2]["content"], follow_up, "{a:#}");
+    let resumed_answer = messages[3]["content"].as_str().unwrap().to_string();
+
+    // The saved context was used: the follow-up reused more than A's whole first prompt (from
+    // B's context only the start of the template would have matched).
+    let turns = logged_turns(&state.join("ember/ember.log"));
+    assert_eq!(turns.len(), 3, "{turns:?}");
+    let (first, follow) = (turns[0], turns[2]);
+    assert!(follow.reused > first.prompt, "the saved context was not used: {turns:?}");
+    assert_eq!(follow.reused + follow.evaluated, follow.prompt, "{turns:?}");
+
+    // The same conversation from scratch: a fresh data folder (no saved contexts) holding A's
+    // first question and answer, continued in pipe mode with the same follow-up.
+    let fresh = dir.path().join("fresh");
+    let fresh_state = dir.path().join("fresh-state");
+    let id = {
+        let mut store = Store::open(&fresh.join("ember/history.db")).unwrap();
+        let id = store
+            .create_conversation(&NewConversation {
+                model: a["model"].as_str().unwrap().into(),
+                system_prompt: a["system_prompt"].as_str().map(String::from),
+                cwd: dir.path().display().to_string(),
+            })
+            .unwrap();
+        let text = |i: usize| messages[i]["content"].as_str().unwrap();
+        let q = store.add_message(id, None, &NewMessage::new(StoredRole::User, text(0))).unwrap();
+        store.add_message(id, Some(q), &NewMessage::new(StoredRole::Assistant, text(1))).unwrap();
+        id
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .arg("--model")
+        .arg(common::default_model())
+        .args(["-t", "0", "--seed", "1", "--threads", "1", "--max-tokens", "24", "--session", &id.to_string()])
+        .args(["-p", follow_up])
+        .env("XDG_DATA_HOME", &fresh)
+        .env("XDG_STATE_HOME", &fresh_state)
+        .env("EMBER_LOG", "ember=debug")
+        .env("EMBER_MODELS_DIR", "/nonexistent")
+        .env_remove("EMBER_NO_HISTORY")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let scratch = logged_turns(&fresh_state.join("ember/ember.log"));
+    assert_eq!(scratch.len(), 1, "{scratch:?}");
+    assert_eq!(scratch[0].reused, 0, "not from scratch: {scratch:?}");
+    assert_eq!(scratch[0].prompt, follow.prompt, "not the same conversation: {scratch:?} against {follow:?}");
+    let from_scratch = export(&fresh, id)["messages"][3]["content"].as_str().unwrap().to_string();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), from_scratch.trim_end());
+    eprintln!("resumed ({follow:?}): {resumed_answer:?}\nfrom scratch ({:?}): {from_scratch:?}", scratch[0]);
+    assert_eq!(resumed_answer, from_scratch, "the resumed conversation answered differently");
+    assert_eq!(follow.generated, scratch[0].generated);
 }

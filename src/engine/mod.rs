@@ -421,16 +421,31 @@ impl EngineHandle {
         self.commands.send(command).map_err(|_| EngineError::Crashed("the engine thread has exited".into()))
     }
 
-    /// Stops the engine thread and waits for it (the current turn is cancelled first).
+    /// Stops the engine thread and waits for it (the current turn is cancelled first), for at
+    /// most [`SHUTDOWN_WAIT`]: a thread blocked where no cancel reaches it (opening a model file
+    /// that is a FIFO, or on a stalled network filesystem) is left behind rather than hanging
+    /// the quit; the process ends it.
     pub fn shutdown(&mut self) {
         self.cancel.cancel_through(TurnId::MAX);
         self.cancel.sent();
         let _ = self.commands.send(Command::Shutdown);
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            let started = std::time::Instant::now();
+            while !thread.is_finished() && started.elapsed() < SHUTDOWN_WAIT {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            } else {
+                tracing::warn!("the engine thread did not stop in time (blocked loading?); leaving it");
+            }
         }
     }
 }
+
+/// How long quitting waits for the engine thread. A cancel reaches a decode within one step,
+/// which on a CPU is at most a few seconds for the largest prompt batch.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 impl Drop for EngineHandle {
     fn drop(&mut self) {
