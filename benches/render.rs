@@ -53,6 +53,8 @@ fn state_with(messages: usize, streaming: bool) -> (AppState, u64) {
         prompt_format: "chatml".into(),
         devices: vec![],
         notice: None,
+        reasoning_format: "none".into(),
+        reasoning_switch: false,
     };
     update(&mut state, AppEvent::Engine(EngineEvent::Ready(info)));
     for i in 0..messages / 2 {

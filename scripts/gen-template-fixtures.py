@@ -91,9 +91,21 @@ def make_env():
     return env
 
 
-def render(env, source, tokens, conv):
+# ember's --reasoning settings and the keyword arguments each passes to the template (as
+# transformers' apply_chat_template(**kwargs) does); the same table as `Reasoning::template_vars`
+# in src/engine/template.rs. Rendered for the conversations in REASONING_CONVERSATIONS.
+REASONING = {
+    "on": {"enable_thinking": True, "thinking": True},
+    "off": {"enable_thinking": False, "thinking": False},
+    "high": {"enable_thinking": True, "thinking": True, "reasoning_effort": "high"},
+}
+REASONING_CONVERSATIONS = ("multi", "think")
+
+
+def render(env, source, tokens, conv, extra=None):
     template = env.from_string(source)
     kwargs = {k: v for k, v in tokens.items() if v is not None}
+    kwargs.update(extra or {})
     return template.render(
         messages=conv["messages"],
         tools=None,
@@ -119,10 +131,16 @@ def main():
     for name, tokens in cases["templates"].items():
         with open(os.path.join(FIXTURES, name + ".jinja"), "rb") as f:
             source = f.read().decode("utf-8")
-        for conv_name, conv in cases["conversations"].items():
+        variants = [(conv_name, conv, None) for conv_name, conv in cases["conversations"].items()]
+        variants += [
+            ("%s.reasoning-%s" % (conv_name, setting), cases["conversations"][conv_name], extra)
+            for conv_name in REASONING_CONVERSATIONS
+            for setting, extra in REASONING.items()
+        ]
+        for conv_name, conv, extra in variants:
             base = os.path.join(EXPECTED, "%s.%s" % (name, conv_name))
             try:
-                out = render(env, source, tokens, conv)
+                out = render(env, source, tokens, conv, extra)
             except TemplateError as e:
                 msg = str(e)
                 errors.append("%s.%s: %s" % (name, conv_name, msg))

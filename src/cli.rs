@@ -162,6 +162,20 @@ pub struct Cli {
     #[arg(long)]
     pub stats: bool,
 
+    /// How much a reasoning model thinks: auto (the model's default), on, off, or an effort of
+    /// low, medium or high, passed to its chat template (`enable_thinking`, `reasoning_effort`).
+    #[arg(long, env = "EMBER_REASONING", value_name = "MODE", value_parser = parse_reasoning)]
+    pub reasoning: Option<crate::engine::Reasoning>,
+
+    /// Show the model's reasoning on stderr even when stdout is not a terminal (it never goes
+    /// to stdout).
+    #[arg(long, conflicts_with = "hide_reasoning")]
+    pub show_reasoning: bool,
+
+    /// Do not show the model's reasoning on stderr (on a terminal it is shown dim by default).
+    #[arg(long)]
+    pub hide_reasoning: bool,
+
     // Remote engine (an OpenAI-compatible server instead of a local model).
     /// Chat with an OpenAI-compatible server instead of a local model: the API's base URL, e.g.
     /// http://127.0.0.1:8080/v1 (llama-server, vLLM, Ollama, hosted APIs). --model then names the
@@ -330,6 +344,10 @@ fn parse_penalty(s: &str) -> Result<f32, String> {
 }
 
 /// `gpu_layers` from the config file, in the flag's syntax.
+fn parse_reasoning(s: &str) -> Result<crate::engine::Reasoning, String> {
+    s.parse()
+}
+
 pub fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
     if s.eq_ignore_ascii_case("all") {
         return Ok(GpuLayers::All);

@@ -30,24 +30,87 @@ fn say(prefix: &str, text: &str) {
     let _ = writeln!(err, "ember: {prefix}{}", sanitize(text));
 }
 
-/// Pipe mode's notices go to stderr; the question is saved once the answer begins.
+/// Pipe mode's notices go to stderr; the question is saved once the answer begins; the
+/// model's reasoning goes to stderr (dim on a terminal) or nowhere, never to stdout.
 struct PipeNotices<'a> {
     recorder: &'a mut Option<Recorder>,
     question: &'a str,
     question_saved: bool,
+    reasoning: ReasoningOut,
+    /// The last reasoning shown did not end its line.
+    reasoning_line_open: bool,
+    /// The reasoning so far, saved with the answer.
+    thought: String,
+}
+
+/// Where pipe mode shows the model's reasoning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReasoningOut {
+    Hidden,
+    /// On stderr: a terminal (sanitized, `dim` when colours are wanted), or raw to a file.
+    Stderr {
+        terminal: bool,
+        dim: bool,
+    },
+}
+
+impl ReasoningOut {
+    /// On a terminal the reasoning is shown unless hidden; piped, only when asked for.
+    fn choose(cli: &Cli, stdout_tty: bool) -> Self {
+        let show = !cli.hide_reasoning && (cli.show_reasoning || stdout_tty);
+        let terminal = std::io::stderr().is_terminal();
+        if show {
+            ReasoningOut::Stderr { terminal, dim: terminal && color_wanted() }
+        } else {
+            ReasoningOut::Hidden
+        }
+    }
 }
 
 impl pipe::Notices for PipeNotices<'_> {
     fn notice(&mut self, text: &str) {
+        self.end_reasoning();
         say("note: ", text);
     }
 
-    fn answer_began(&mut self, model: Option<&str>) {
+    fn output_began(&mut self, model: Option<&str>) {
         self.save_question(model);
+    }
+
+    fn answer_began(&mut self) {
+        self.end_reasoning();
+    }
+
+    fn reasoning(&mut self, text: &str) {
+        self.thought.push_str(text);
+        let ReasoningOut::Stderr { terminal, dim } = self.reasoning else { return };
+        let shown = if terminal { sanitize(text) } else { text.into() };
+        let mut err = std::io::stderr().lock();
+        let _ = if dim { write!(err, "\x1b[2m{shown}\x1b[0m") } else { write!(err, "{shown}") };
+        let _ = err.flush();
+        self.reasoning_line_open = !text.ends_with('\n');
     }
 }
 
 impl PipeNotices<'_> {
+    fn new<'a>(recorder: &'a mut Option<Recorder>, question: &'a str, reasoning: ReasoningOut) -> PipeNotices<'a> {
+        PipeNotices {
+            recorder,
+            question,
+            question_saved: false,
+            reasoning,
+            reasoning_line_open: false,
+            thought: String::new(),
+        }
+    }
+
+    /// Ends the line the reasoning left open, so what follows on stderr starts on its own.
+    fn end_reasoning(&mut self) {
+        if std::mem::take(&mut self.reasoning_line_open) {
+            let _ = writeln!(std::io::stderr().lock());
+        }
+    }
+
     /// Saves the question (once), the conversation labelled with the model that answers (a
     /// server's own name).
     fn save_question(&mut self, model: Option<&str>) {
@@ -58,7 +121,7 @@ impl PipeNotices<'_> {
         if let (Some(recorder), Some(model)) = (self.recorder.as_mut(), model) {
             let _ = recorder.apply(RecordOp::NameModel(model.to_string()));
         }
-        record(self.recorder, StoredRole::User, self.question, MessageState::Complete, None);
+        record(self.recorder, StoredRole::User, self.question, MessageState::Complete, None, None);
     }
 }
 
@@ -69,10 +132,12 @@ fn record(
     content: &str,
     state: MessageState,
     stats: Option<RecordStats>,
+    reasoning: Option<String>,
 ) {
     if let Some(r) = recorder.as_mut() {
         let keep = r.branch_len();
-        if let Err(e) = r.apply(RecordOp::Append { keep, role, content: content.to_string(), state, stats }) {
+        if let Err(e) = r.apply(RecordOp::Append { keep, role, content: content.to_string(), state, stats, reasoning })
+        {
             say("warning: ", &format!("{e}; this conversation is not saved"));
             *recorder = None;
         }
@@ -103,7 +168,7 @@ fn env_source(arg: &str, value: &str) -> Option<String> {
     let command = Cli::command();
     let spec = command.get_arguments().find(|a| a.get_long() == Some(long))?;
     let var = spec.get_env()?.to_string_lossy().into_owned();
-    let on_command_line = std::env::args().skip(1).any(|a| {
+    let on_command_line = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).any(|a| {
         a == format!("--{long}")
             || a.starts_with(&format!("--{long}="))
             || spec.get_short().is_some_and(|s| a.starts_with(&format!("-{s}")) && !a.starts_with("--"))
@@ -580,14 +645,15 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
 
     if let (true, Some(remote)) = (cli.print_prompt, &remote) {
         // The server formats the prompt: show the exact request instead (it holds no key).
-        let body = remote::request_body(&remote.label(), &messages, &sampling(effective), false);
+        let answered = ember::engine::template::without_unanswered(&messages);
+        let body = remote::request_body(&remote.label(), &answered, &sampling(effective), false);
         let text = serde_json::to_string_pretty(&body).unwrap_or_default() + "\n";
         let shown = if stdout_tty { sanitize(&text) } else { text.as_str().into() };
         std::io::stdout().lock().write_all(shown.as_bytes()).map_err(PipeError::Output)?;
         return Ok(0);
     }
     if cli.print_prompt {
-        let (text, tokens, notice) = llama::print_prompt(&options, &messages)?;
+        let (text, tokens, notice) = llama::print_prompt(&options, &messages, sampling(effective).reasoning)?;
         if let Some(notice) = notice {
             say("note: ", &notice);
         }
@@ -601,6 +667,7 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
         return Ok(0);
     }
 
+    let reasoning_out = ReasoningOut::choose(&cli, stdout_tty);
     let mode = match (cli.code, stdout_tty) {
         (true, terminal) => OutputMode::CodeOnly { terminal },
         (false, true) => OutputMode::Terminal { color: color_wanted() },
@@ -634,10 +701,12 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
                 std::process::exit(i32::from(EXIT_INTERRUPTED));
             });
         };
-        let mut notices = PipeNotices { recorder: &mut recorder, question: &user, question_saved: false };
+        let mut notices = PipeNotices::new(&mut recorder, &user, reasoning_out);
         let outcome =
             pipe::answer(&mut engine, &mut events, messages, sampling, &mut printer, &mut notices, interrupt).await?;
+        notices.end_reasoning();
         let question_saved = notices.question_saved;
+        let thought = std::mem::take(&mut notices.thought);
         let state = if outcome.interrupted || outcome.broken_pipe || outcome.failed.is_some() {
             MessageState::Stopped
         } else {
@@ -651,9 +720,11 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
         // The question was saved when the answer began (a run killed mid-answer keeps it), or is
         // saved now, with whatever answer came (none, when stopped before its first token). A
         // question the engine refused (too long) never got here and leaves no trace.
-        let mut notices = PipeNotices { recorder: &mut recorder, question: &user, question_saved };
+        let mut notices = PipeNotices::new(&mut recorder, &user, ReasoningOut::Hidden);
+        notices.question_saved = question_saved;
         notices.save_question(outcome.model.as_deref());
-        record(&mut recorder, StoredRole::Assistant, printer.answer(), state, Some(stats));
+        let thought = (!thought.trim().is_empty()).then_some(thought);
+        record(&mut recorder, StoredRole::Assistant, printer.answer(), state, Some(stats), thought);
         if let Some(error) = outcome.failed {
             // What was printed is saved (a later -c carries it); the failure is still the exit status.
             return Err(error.into());
@@ -677,7 +748,16 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
                 ),
             );
         }
-        if outcome.no_code {
+        if outcome.stats.reasoning_tokens > 0 && printer.answer().trim().is_empty() && !outcome.interrupted {
+            let hint = if reasoning_out == ReasoningOut::Hidden { "; --show-reasoning shows it" } else { "" };
+            say(
+                "note: ",
+                &format!(
+                    "the model gave no answer beyond its reasoning ({} tokens){hint}",
+                    outcome.stats.reasoning_tokens
+                ),
+            );
+        } else if outcome.no_code {
             say("warning: ", "the answer had no fenced code block; printed it whole");
         }
         if cli.stats {

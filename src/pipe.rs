@@ -176,8 +176,9 @@ impl<W: Write> AnswerPrinter<W> {
             }
         }
         let written_ends_line = match self.mode {
+            // No code and no answer (all of it was reasoning): nothing to end.
             OutputMode::CodeOnly { .. } if !no_code => {
-                pending.ends_with('\n') || (pending.is_empty() && self.blocks > 0)
+                pending.ends_with('\n') || (pending.is_empty() && (self.blocks > 0 || self.answer.trim().is_empty()))
             }
             OutputMode::CodeOnly { .. } => pending.ends_with('\n'),
             OutputMode::Raw | OutputMode::Terminal { .. } => self.answer.ends_with('\n') || self.answer.is_empty(),
@@ -245,8 +246,17 @@ pub fn stats_line(stats: &TurnStats) -> String {
         String::new()
     };
     let llama = stats.llama_eval_tps().map_or_else(String::new, |v| format!(" (llama.cpp decode alone: {v:.1})"));
+    let reasoning = if stats.reasoning_tokens > 0 {
+        format!(
+            " | thought for {:.1} s, {} of the reply's tokens",
+            stats.reasoning_time.as_secs_f64(),
+            stats.reasoning_tokens
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama} | first token after {:.3} s{dropped}",
+        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama}{reasoning} | first token after {:.3} s{dropped}",
         stats.prompt_tokens,
         stats.reused_tokens,
         stats.evaluated_tokens,
@@ -282,10 +292,15 @@ pub struct Outcome {
 pub trait Notices {
     /// Something the user should hear about on stderr.
     fn notice(&mut self, text: &str);
-    /// The answer's first text is about to be printed: the engine took the question. `model` is
-    /// the name the engine reported. (Pipe mode saves the question here, so a run killed
-    /// mid-answer keeps it; one SQLite write, without fsync in WAL mode.)
-    fn answer_began(&mut self, _model: Option<&str>) {}
+    /// The engine's first output (answer or reasoning) is about to be shown: it took the
+    /// question. `model` is the name the engine reported. (Pipe mode saves the question here, so
+    /// a run killed mid-answer, or while the model thinks, keeps it; one SQLite write, without
+    /// fsync in WAL mode.)
+    fn output_began(&mut self, _model: Option<&str>) {}
+    /// The answer's first text is about to be printed (after any reasoning).
+    fn answer_began(&mut self) {}
+    /// More of the model's reasoning: never on stdout; the caller shows it apart or drops it.
+    fn reasoning(&mut self, _text: &str) {}
 }
 
 impl Outcome {
@@ -317,6 +332,7 @@ pub async fn answer<W: Write>(
     interrupt: impl std::future::Future<Output = ()>,
 ) -> Result<Outcome, PipeError> {
     let turn = engine.next_turn();
+    let reasoning_setting = sampling.reasoning;
     // If the thread has already stopped (a failed load), its last events say why: read on.
     let _ = engine.generate(TurnRequest { turn, messages, sampling });
     let mut interrupt = std::pin::pin!(interrupt);
@@ -326,6 +342,7 @@ pub async fn answer<W: Write>(
     let mut model = None;
     let mut broken_pipe = false;
     let mut began = false;
+    let mut answering = false;
     loop {
         tokio::select! {
             event = events.recv() => {
@@ -346,15 +363,40 @@ pub async fn answer<W: Write>(
                         if let Some(notice) = info.notice {
                             notices.notice(&notice);
                         }
+                        // Said when it matters: the model reasons, or the user asked it to. (Off
+                        // for a model that never reasons needs no word.)
+                        let asks_to_reason =
+                            !matches!(reasoning_setting, crate::engine::Reasoning::Auto | crate::engine::Reasoning::Off);
+                        let reasons = info.reasoning_format != "none";
+                        if reasoning_setting != crate::engine::Reasoning::Auto
+                            && !info.reasoning_switch
+                            && (reasons || asks_to_reason)
+                        {
+                            notices.notice(&format!(
+                                "this model's chat template has no reasoning switch: --reasoning {} changes nothing",
+                                reasoning_setting.as_str()
+                            ));
+                        }
                     }
                     EngineEvent::LoadFailed(error) => return Err(error.into()),
-                    EngineEvent::Delta { turn: t, .. } | EngineEvent::Done { turn: t, .. } | EngineEvent::Failed { turn: t, .. } if t != turn => {}
+                    EngineEvent::Delta { turn: t, .. } | EngineEvent::Reasoning { turn: t, .. } | EngineEvent::Done { turn: t, .. } | EngineEvent::Failed { turn: t, .. } if t != turn => {}
+                    EngineEvent::Reasoning { text, .. } => {
+                        if !began {
+                            began = true;
+                            notices.output_began(model.as_deref());
+                        }
+                        notices.reasoning(&text);
+                    }
                     EngineEvent::Delta { text, .. } => {
                         if !began {
                             // Before the first text is printed: whoever sees the answer begin can
                             // count on the question being kept.
                             began = true;
-                            notices.answer_began(model.as_deref());
+                            notices.output_began(model.as_deref());
+                        }
+                        if !answering {
+                            answering = true;
+                            notices.answer_began();
                         }
                         if broken_pipe {
                             continue;

@@ -51,6 +51,7 @@ pub struct SamplingOverrides {
     pub min_p: Option<f32>,
     pub repeat_penalty: Option<f32>,
     pub max_tokens: Option<usize>,
+    pub reasoning: Option<crate::engine::Reasoning>,
 }
 
 impl SamplingOverrides {
@@ -73,6 +74,9 @@ impl SamplingOverrides {
         }
         if let Some(v) = self.max_tokens {
             params.max_tokens = v;
+        }
+        if let Some(v) = self.reasoning {
+            params.reasoning = v;
         }
     }
 }
@@ -157,6 +161,10 @@ impl Role {
                         "min_p" => role.sampling.min_p = Some(number_of("number")?.min(1.0)),
                         "repeat_penalty" => role.sampling.repeat_penalty = Some(number_of("number")?),
                         "top_k" => role.sampling.top_k = Some(number_of("integer")? as i32),
+                        "reasoning" => {
+                            role.sampling.reasoning =
+                                Some(value.parse().map_err(|e| invalid(number, format!("`reasoning`: {e}")))?)
+                        }
                         "max_tokens" => {
                             let n = number_of("integer")? as usize;
                             role.sampling.max_tokens = Some(n.max(1));
@@ -170,7 +178,7 @@ impl Role {
                                     number,
                                     format!(
                                         "unknown key `{key}` (known: name, description, temperature, top_k, top_p, \
-                                         min_p, repeat_penalty, max_tokens, default.VARIABLE)"
+                                         min_p, repeat_penalty, max_tokens, reasoning, default.VARIABLE)"
                                     ),
                                 ))
                             }

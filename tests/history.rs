@@ -154,6 +154,29 @@ fn sigkill_during_a_piped_reply_keeps_every_completed_message_and_the_question()
     let got: Vec<(&str, &str, &str)> =
         messages.iter().map(|(r, s, c)| (r.as_str(), s.as_str(), c.trim_end())).collect();
     assert_eq!(got, expected, "{list}");
+    // The question never answered does not break the next turn, even with a template that
+    // refuses two user turns in a row.
+    let strict = work.path().join("strict.jinja");
+    std::fs::write(
+        &strict,
+        "{% for m in messages %}{% if loop.index0 > 0 and m['role'] == messages[loop.index0 - 1]['role'] %}\
+         {{ raise_exception('Conversation roles must alternate') }}{% endif %}\
+         {{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}\
+         {% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}",
+    )
+    .unwrap();
+    let prompt = out(ember_in(data.path(), work.path()).arg("--template-file").arg(&strict).args([
+        "-c",
+        "--print-prompt",
+        "Third question.",
+    ]));
+    assert!(!prompt.contains("Now write a very long story."), "the unanswered question was sent: {prompt}");
+    out(ember_in(data.path(), work.path()).arg("--template-file").arg(&strict).args([
+        "-c",
+        "--max-tokens",
+        "4",
+        "Third question.",
+    ]));
 }
 
 #[test]
@@ -253,4 +276,39 @@ fn continuing_past_the_context_says_which_turns_were_left_out() {
     // Nothing is lost from history: the left-out turn is only out of the model's view.
     let list = out(ember_in(data.path(), work.path()).args(["history", "list"]));
     assert!(list.contains("4 msgs"), "{list}");
+}
+
+#[test]
+fn a_replys_thinking_is_shown_folded_exported_and_never_searched() {
+    use ember::store::{NewConversation, NewMessage, Store, StoredRole};
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // A conversation as a reasoning model's turn is saved: the thinking apart from the answer.
+    let thought = "The user asks for a colour of the sky; azure is the precise word.";
+    {
+        let mut store = Store::open(&data.path().join("ember/history.db")).unwrap();
+        let c = store.create_conversation(&NewConversation { model: "thinker".into(), ..Default::default() }).unwrap();
+        let q = store.add_message(c, None, &NewMessage::new(StoredRole::User, "What colour is the sky?")).unwrap();
+        let answer = NewMessage { reasoning: Some(thought), ..NewMessage::new(StoredRole::Assistant, "Blue.") };
+        store.add_message(c, Some(q), &answer).unwrap();
+    }
+    let shown = out(ember_in(data.path(), work.path()).args(["history", "show", "1"]));
+    assert!(
+        shown.contains(&format!(
+            "## ember\n\n<details><summary>Thinking</summary>\n\n{thought}\n\n</details>\n\nBlue.\n"
+        )),
+        "{shown}"
+    );
+    let md = out(ember_in(data.path(), work.path()).args(["history", "export", "1", "--format", "md"]));
+    assert_eq!(md, shown);
+    let json = out(ember_in(data.path(), work.path()).args(["history", "export", "1", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["messages"][1]["reasoning_content"], thought);
+    assert_eq!(v["messages"][1]["content"], "Blue.");
+    assert!(v["messages"][0].get("reasoning_content").is_none(), "{json}");
+    // Search finds what was said, never what was only thought.
+    let found = out(ember_in(data.path(), work.path()).args(["history", "search", "azure"]));
+    assert!(found.trim().is_empty(), "{found}");
+    let found = out(ember_in(data.path(), work.path()).args(["history", "search", "sky"]));
+    assert!(found.contains("[sky]") && !found.contains("azure"), "{found}");
 }

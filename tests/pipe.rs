@@ -254,3 +254,125 @@ fn default_threads_give_way_to_other_programs() {
     assert!(explicit.contains("| 2 threads\n"), "{explicit}");
     drop(hogs);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reasoning models. No small reasoning model is available: the default model with templates
+// that put it inside a reasoning block, as DeepSeek-R1's and Qwen3's generation prompts do.
+
+/// ChatML with a generation prompt that opens `<think>` (DeepSeek-R1 style): the model's output
+/// starts inside its reasoning, which it closes with `</think>` (this 135M model never does).
+const R1_TEMPLATE: &str = "{%- for message in messages -%}\
+{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}\
+{%- endfor -%}\
+{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n<think>\\n' }}{%- endif -%}";
+
+/// Qwen3 style: `enable_thinking=false` closes the reasoning block in the generation prompt.
+const QWEN3_TEMPLATE: &str = "{%- for message in messages -%}\
+{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}\
+{%- endfor -%}\
+{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}\
+{%- if enable_thinking is defined and enable_thinking is false -%}{{ '<think>\\n\\n</think>\\n\\n' }}\
+{%- else -%}{{ '<think>\\n' }}{%- endif -%}{%- endif -%}";
+
+fn with_template(dir: &std::path::Path, name: &str, source: &str) -> assert_cmd::Command {
+    let path = dir.join(name);
+    std::fs::write(&path, source).unwrap();
+    let mut cmd = ember();
+    cmd.arg("--template-file").arg(path);
+    cmd
+}
+
+#[test]
+fn reasoning_never_reaches_stdout_and_is_shown_apart_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let ask = ["--max-tokens", "40", "--stats", "Write a Python function add(a, b)."];
+    // Piped: stdout holds no reasoning, stderr neither (dropped), and the user is told why
+    // nothing came.
+    let out = with_template(dir.path(), "r1.jinja", R1_TEMPLATE).args(ask).assert().success().get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.stdout.is_empty(), "reasoning reached stdout: {:?}", stdout_of(&out));
+    assert!(err.contains("no answer beyond its reasoning") && err.contains("--show-reasoning"), "{err}");
+    assert!(err.contains("thought for"), "--stats says how long it thought: {err}");
+    assert!(!err.contains("def "), "reasoning shown without --show-reasoning: {err}");
+    // --show-reasoning: on stderr, still not on stdout.
+    let shown = with_template(dir.path(), "r1.jinja", R1_TEMPLATE)
+        .arg("--show-reasoning")
+        .args(ask)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&shown.stderr);
+    assert!(shown.stdout.is_empty(), "{:?}", stdout_of(&shown));
+    assert!(err.contains("def add"), "the reasoning (with its code) on stderr: {err}");
+    // --code takes code from the answer only: the code the model only considered is not printed.
+    let code = with_template(dir.path(), "r1.jinja", R1_TEMPLATE)
+        .arg("--code")
+        .args(ask)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(code.stdout.is_empty(), "--code printed code from the reasoning: {:?}", stdout_of(&code));
+    // With history on, the reasoning is saved apart from the (empty) answer.
+    let data = tempfile::tempdir().unwrap();
+    with_template(dir.path(), "r1.jinja", R1_TEMPLATE)
+        .env_remove("EMBER_NO_HISTORY")
+        .env("XDG_DATA_HOME", data.path())
+        .args(ask)
+        .assert()
+        .success();
+    let json = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(["history", "export", "1", "--format", "json"])
+        .env("XDG_DATA_HOME", data.path())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let answer = &v["messages"][1];
+    assert_eq!(answer["content"], "", "{v}");
+    assert!(answer["reasoning_content"].as_str().is_some_and(|r| r.contains("def add")), "{v}");
+}
+
+#[test]
+fn reasoning_off_reaches_the_template_and_a_template_without_a_switch_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let ask = ["--max-tokens", "40", "Write a Python function add(a, b)."];
+    // The template's default thinks: nothing on stdout.
+    let thinking =
+        with_template(dir.path(), "q3.jinja", QWEN3_TEMPLATE).args(ask).assert().success().get_output().clone();
+    assert!(thinking.stdout.is_empty(), "{:?}", stdout_of(&thinking));
+    // --reasoning off: the template closes the block in the prompt, and the answer comes.
+    let prompt = with_template(dir.path(), "q3.jinja", QWEN3_TEMPLATE)
+        .args(["--reasoning", "off", "--print-prompt", "hi"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(stdout_of(&prompt).ends_with("<|im_start|>assistant\n<think>\n\n</think>\n\n"), "{}", stdout_of(&prompt));
+    let answered = with_template(dir.path(), "q3.jinja", QWEN3_TEMPLATE)
+        .args(["--reasoning", "off"])
+        .args(ask)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(stdout_of(&answered).contains("def add"), "no answer with --reasoning off: {:?}", stdout_of(&answered));
+    // The same setting from the environment.
+    let from_env = with_template(dir.path(), "q3.jinja", QWEN3_TEMPLATE)
+        .env("EMBER_REASONING", "off")
+        .args(ask)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(from_env.stdout, answered.stdout);
+    // A template with no switch: told, not silently ignored.
+    with_template(dir.path(), "r1.jinja", R1_TEMPLATE)
+        .args(["--reasoning", "off"])
+        .args(ask)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("has no reasoning switch: --reasoning off changes nothing"));
+    // The model's own template (no reasoning) with the default setting: no notice.
+    ember().args(["--max-tokens", "4", "hi"]).assert().success().stderr(predicate::str::contains("reasoning").not());
+}

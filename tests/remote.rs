@@ -744,3 +744,128 @@ fn the_api_key_is_sent_but_never_stored_logged_or_shown() {
         assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "{} holds the key", file.display());
     }
 }
+
+/// A DeepSeek-R1-style ChatML template: the generation prompt opens the thinking (`<think>\n`)
+/// unless `enable_thinking` is false, and past answers carry their `reasoning_content` — what
+/// llama-server's template analysis needs to see a reasoning model.
+const THINKING_TEMPLATE: &str = r#"{%- for message in messages -%}
+{{- '<|im_start|>' + message['role'] + '\n' -}}
+{%- if message['role'] == 'assistant' and message['reasoning_content'] is defined and message['reasoning_content'] -%}
+{{- '<think>\n' + message['reasoning_content'] + '\n</think>\n\n' -}}
+{%- endif -%}
+{{- message['content'] + '<|im_end|>\n' -}}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+{{- '<|im_start|>assistant\n' -}}
+{%- if enable_thinking is defined and enable_thinking is false -%}
+{{- '<think>\n\n</think>\n\n' -}}
+{%- else -%}
+{{- '<think>\n' -}}
+{%- endif -%}
+{%- endif -%}
+"#;
+/// What the model thinks, and answers (the server's grammar makes it write exactly this).
+const THOUGHT: &str = "Two and two make four.";
+const ANSWER: &str = "The answer is 4.";
+
+/// llama-server with the thinking template and `--reasoning-format FORMAT`; the grammar makes
+/// the small model write a thought, close it, and answer, as a reasoning model does.
+fn thinking_server(format: &str) -> (LlamaServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("r1.jinja");
+    std::fs::write(&template, THINKING_TEMPLATE).unwrap();
+    let grammar = format!("root ::= \"{}\\n</think>\\n\\n{}\"", gbnf_escaped(THOUGHT), gbnf_escaped(ANSWER));
+    let server = LlamaServer::start_with(&[
+        "--jinja",
+        "--chat-template-file",
+        template.to_str().unwrap(),
+        "--reasoning-format",
+        format,
+        "--grammar",
+        &grammar,
+    ]);
+    (server, dir)
+}
+
+/// One turn through the remote engine: (reasoning events' text, answer deltas' text, stats).
+fn engine_turn(
+    server: &LlamaServer,
+    reasoning: ember::engine::Reasoning,
+) -> (String, String, ember::engine::TurnStats) {
+    let (mut engine, mut events) = EngineHandle::spawn_remote(RemoteOptions::new(server.endpoint()));
+    assert!(matches!(next_event(&mut events, "Ready", Duration::from_secs(60)), EngineEvent::Ready(_)));
+    let turn = engine.next_turn();
+    let sampling = SamplingParams { temperature: 0.0, max_tokens: 60, reasoning, ..SamplingParams::default() };
+    engine.generate(TurnRequest { turn, messages: vec![Message::new(Role::User, "What is 2+2?")], sampling }).unwrap();
+    let (mut thought, mut answer) = (String::new(), String::new());
+    let stats = loop {
+        match next_event(&mut events, "the answer", Duration::from_secs(120)) {
+            EngineEvent::Reasoning { text, .. } => thought.push_str(&text),
+            EngineEvent::Delta { text, .. } => answer.push_str(&text),
+            EngineEvent::Done { stats, stop, .. } => {
+                assert_eq!(stop, StopReason::EndOfText);
+                break stats;
+            }
+            EngineEvent::Failed { error, .. } => panic!("{error}\n{}", server.log_text()),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    engine.shutdown();
+    (thought, answer, stats)
+}
+
+/// In pipe mode the answer alone reaches stdout; `--show-reasoning` puts the thinking on stderr.
+fn assert_pipe_keeps_reasoning_apart(server: &LlamaServer) {
+    let (code, stdout, stderr) = run(ember(&server.endpoint()).args(["--max-tokens", "60", "What is 2+2?"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), ANSWER, "stderr: {stderr}");
+    assert!(!stderr.contains(THOUGHT), "the thinking is not shown unless asked when stdout is a pipe: {stderr}");
+    let (code, stdout, stderr) =
+        run(ember(&server.endpoint()).args(["--show-reasoning", "--max-tokens", "60", "What is 2+2?"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), ANSWER, "stderr: {stderr}");
+    assert!(stderr.contains(THOUGHT), "--show-reasoning shows the thinking on stderr: {stderr}");
+}
+
+#[test]
+fn reasoning_the_server_sends_apart_stays_out_of_the_answer() {
+    let (server, _dir) = thinking_server("deepseek");
+    assert_pipe_keeps_reasoning_apart(&server);
+    let (thought, answer, stats) = engine_turn(&server, ember::engine::Reasoning::Auto);
+    assert_eq!((thought.trim(), answer.as_str()), (THOUGHT, ANSWER));
+    assert!(stats.reasoning_tokens >= 5 && stats.reasoning_tokens < stats.generated_tokens, "{stats:?}");
+    assert!(!stats.reasoning_time.is_zero(), "{stats:?}");
+
+    // The setting reaches the server's chat template: with thinking off the generation prompt
+    // closes the block, so the server takes every word the model writes for answer, and the
+    // prompt is longer by the closed block.
+    let (thought_on, _, on) = engine_turn(&server, ember::engine::Reasoning::On);
+    assert_eq!(thought_on.trim(), THOUGHT);
+    let (thought_off, answer_off, off) = engine_turn(&server, ember::engine::Reasoning::Off);
+    assert_eq!(thought_off, "", "enable_thinking=false reached the template");
+    assert!(answer_off.starts_with(THOUGHT), "{answer_off}");
+    assert!(off.prompt_tokens > on.prompt_tokens, "{on:?}\n{off:?}");
+    // An effort is accepted too (and the thinking stays on).
+    let (thought_low, answer_low, _) = engine_turn(&server, ember::engine::Reasoning::Low);
+    assert_eq!((thought_low.trim(), answer_low.as_str()), (THOUGHT, ANSWER));
+}
+
+#[test]
+fn think_tags_the_server_leaves_in_the_answer_are_taken_out_by_ember() {
+    // --reasoning-format none: llama-server sends the generation prompt's `<think>` and the
+    // model's `</think>` in `content`, as any server that does not parse reasoning would.
+    let (server, _dir) = thinking_server("none");
+    let raw: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}/chat/completions", server.endpoint()))
+        .json(&serde_json::json!({"messages": [{"role": "user", "content": "What is 2+2?"}], "max_tokens": 60}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let content = raw["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(content.contains("<think>") && content.contains(THOUGHT), "the server left the tags in: {raw}");
+    assert_pipe_keeps_reasoning_apart(&server);
+    let (thought, answer, stats) = engine_turn(&server, ember::engine::Reasoning::Auto);
+    assert_eq!((thought.trim(), answer.as_str()), (THOUGHT, ANSWER));
+    assert!(stats.reasoning_tokens > 0 && stats.reasoning_tokens < stats.generated_tokens, "{stats:?}");
+}

@@ -50,6 +50,7 @@ fn two_hundred_turns_keep_memory_flat_and_store_every_message() {
                 content: question,
                 state: MessageState::Complete,
                 stats: None,
+                reasoning: None,
             })
             .unwrap();
         let turn = engine.next_turn();
@@ -74,6 +75,7 @@ fn two_hundred_turns_keep_memory_flat_and_store_every_message() {
                 content: reply,
                 state: MessageState::Complete,
                 stats: Some(RecordStats::from(&stats)),
+                reasoning: None,
             })
             .unwrap();
         rss_at.push(rss_kib());

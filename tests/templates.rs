@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use ember::engine::template::{segment, segment_folding_system, JinjaTemplate};
-use ember::engine::{Message, Role};
+use ember::engine::{Message, Reasoning, Role};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/templates");
@@ -44,13 +44,27 @@ fn real_templates_render_like_transformers() {
             Some(FIXED_NOW),
         )
         .unwrap_or_else(|e| panic!("{name} does not compile: {e}"));
-        for (conv_name, conv) in cases["conversations"].as_object().unwrap() {
+        // Each conversation as it is, and two of them with each --reasoning setting (the
+        // keyword arguments transformers would pass: scripts/gen-template-fixtures.py).
+        let conversations = cases["conversations"].as_object().unwrap();
+        let mut variants: Vec<(String, &Value, Reasoning)> =
+            conversations.iter().map(|(c, conv)| (c.clone(), conv, Reasoning::Auto)).collect();
+        for conv_name in ["multi", "think"] {
+            for setting in [Reasoning::On, Reasoning::Off, Reasoning::High] {
+                variants.push((
+                    format!("{conv_name}.reasoning-{}", setting.as_str()),
+                    &conversations[conv_name],
+                    setting,
+                ));
+            }
+        }
+        for (conv_name, conv, setting) in variants {
             let msgs = messages(conv);
             let add_gen = conv["add_generation_prompt"].as_bool().unwrap();
-            let base = Path::new(FIXTURES).join("expected").join(format!("{name}.{conv_name}"));
-            let got = template.render(&msgs, add_gen);
-            let expected_text = std::fs::read_to_string(base.with_extension(format!("{conv_name}.txt"))).ok();
-            let expected_err = std::fs::read_to_string(base.with_extension(format!("{conv_name}.error"))).ok();
+            let expected = |ext: &str| Path::new(FIXTURES).join("expected").join(format!("{name}.{conv_name}.{ext}"));
+            let got = template.render_with(&msgs, add_gen, setting);
+            let expected_text = std::fs::read_to_string(expected("txt")).ok();
+            let expected_err = std::fs::read_to_string(expected("error")).ok();
             match (got, expected_text, expected_err) {
                 (Ok(got), Some(want), _) if got == want => {}
                 (Err(got), None, Some(want)) if got.trim() == want.trim() => {}
@@ -60,7 +74,7 @@ fn real_templates_render_like_transformers() {
             checked += 1;
         }
     }
-    assert!(checked >= 6 * 4, "too few cases checked: {checked}");
+    assert!(checked >= 7 * 12, "too few cases checked: {checked}");
     assert!(failures.is_empty(), "{} of {checked} renderings differ:\n{}", failures.len(), failures.join("\n"));
 }
 

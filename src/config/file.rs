@@ -68,6 +68,7 @@ pub const DEFAULT_CONFIG: &str = r##"# ember's configuration: $XDG_CONFIG_HOME/e
 # repeat_penalty = 1.1   # over the last 64 tokens; 1.0 disables
 # seed = 42              # unset: a different seed each run
 # max_tokens = 2048      # the most tokens one answer may have
+# reasoning = "auto"     # reasoning models: on, off, low, medium, high (EMBER_REASONING)
 
 [remote]
 # An OpenAI-compatible server (llama-server, vLLM, Ollama...) instead of a local model.
@@ -132,6 +133,8 @@ pub struct SamplingSettings {
     pub repeat_penalty: Option<f32>,
     pub seed: Option<u32>,
     pub max_tokens: Option<usize>,
+    /// How much a reasoning model thinks: auto, on, off, low, medium, high.
+    pub reasoning: Option<String>,
 }
 
 /// `[remote]`.
@@ -236,6 +239,11 @@ impl Settings {
         }
         if let Some(k) = s.top_k.filter(|&k| k < 0) {
             return Err(invalid("top_k", format!("{k} is negative (0 disables top-k)")));
+        }
+        if let Some(r) = &s.reasoning {
+            if let Err(e) = r.parse::<crate::engine::Reasoning>() {
+                return Err(invalid("reasoning", e));
+            }
         }
         if s.max_tokens == Some(0) {
             return Err(invalid("max_tokens", "must be at least 1".into()));

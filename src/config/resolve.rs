@@ -170,6 +170,7 @@ impl Effective {
             min_p: cli.min_p,
             repeat_penalty: cli.repeat_penalty,
             max_tokens: cli.max_tokens.map(|n| n as usize),
+            reasoning: cli.reasoning,
         };
         macro_rules! sample {
             ($field:ident, $env:literal) => {{
@@ -192,6 +193,18 @@ impl Effective {
         sample!(min_p, "EMBER_MIN_P");
         sample!(repeat_penalty, "EMBER_REPEAT_PENALTY");
         sample!(max_tokens, "EMBER_MAX_TOKENS");
+        // Validated when the file was read.
+        if let Some(r) = fs.reasoning.as_deref().and_then(|r| r.parse().ok()) {
+            base.reasoning = r;
+        }
+        let reasoning = flags.reasoning.or(rs.reasoning).unwrap_or(base.reasoning);
+        let from = match (flags.reasoning, rs.reasoning, &fs.reasoning) {
+            (Some(_), _, _) => origin(matches, "reasoning", "EMBER_REASONING"),
+            (None, Some(_), _) => Origin::Role,
+            (None, None, Some(_)) => Origin::File,
+            (None, None, None) => Origin::Default,
+        };
+        p.report.push(("sampling.reasoning".into(), reasoning.as_str().into(), from));
         let seed = p.pick("sampling.seed", "seed", "EMBER_SEED", cli.seed, fs.seed, None);
         if let Some(seed) = seed {
             base.seed = seed;

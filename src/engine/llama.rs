@@ -2,6 +2,7 @@
 //! `Send`), and serves turns from a channel.
 
 use std::num::NonZeroU32;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -14,7 +15,8 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
-use super::template::{self, JinjaTemplate, Message, Segment};
+use super::reasoning::{self, ReasoningFormat, ReasoningParser, SegmentKind};
+use super::template::{self, JinjaTemplate, Message, Reasoning, Segment};
 use super::utf8::Utf8Stream;
 use super::{
     Backend, CancelFloor, Command, EngineError, EngineEvent, ModelInfo, StopReason, TurnRequest, TurnSink, TurnStats,
@@ -248,7 +250,9 @@ impl PromptFormat {
                     .map_err(|_| EngineError::Template(format!("invalid template name {name:?}")))?;
                 let format = PromptFormat::Builtin { name: name.clone(), template };
                 // Fail now, not at the first turn, if llama.cpp does not know the name.
-                format.render_raw(model, &[Message::new(super::Role::User, "hi")], true).map_err(EngineError::Template)?;
+                format
+                    .render_raw(model, &[Message::new(super::Role::User, "hi")], true, Reasoning::Auto)
+                    .map_err(EngineError::Template)?;
                 Ok((format, format!("llama.cpp template {name}"), None))
             }
             TemplateChoice::Model => match model.chat_template(None) {
@@ -270,9 +274,10 @@ impl PromptFormat {
         model: &LlamaModel,
         messages: &[Message],
         add_generation_prompt: bool,
+        reasoning: Reasoning,
     ) -> Result<String, String> {
         match self {
-            PromptFormat::Jinja(template) => template.render(messages, add_generation_prompt),
+            PromptFormat::Jinja(template) => template.render_with(messages, add_generation_prompt, reasoning),
             PromptFormat::Builtin { name, template } => {
                 let chat = messages
                     .iter()
@@ -292,7 +297,17 @@ impl PromptFormat {
     /// Renders and segments the conversation for generation. When a template rejects the system
     /// role (Gemma, some Mistral), the system prompt is folded into the first user message.
     pub fn segments(&self, model: &LlamaModel, messages: &[Message]) -> Result<(String, Vec<Segment>), EngineError> {
-        let render = |m: &[Message]| self.render_raw(model, m, true);
+        self.segments_with(model, messages, Reasoning::Auto)
+    }
+
+    /// [`PromptFormat::segments`] with a reasoning setting passed to the template.
+    pub fn segments_with(
+        &self,
+        model: &LlamaModel,
+        messages: &[Message],
+        reasoning: Reasoning,
+    ) -> Result<(String, Vec<Segment>), EngineError> {
+        let render = |m: &[Message]| self.render_raw(model, m, true, reasoning);
         match self {
             PromptFormat::Jinja(_) => template::segment_folding_system(messages, &render),
             PromptFormat::Builtin { .. } | PromptFormat::Plain => template::segment(messages, &render),
@@ -321,6 +336,42 @@ pub fn tokenize(model: &LlamaModel, full: &str, segments: &[Segment]) -> Vec<Lla
         tokens.extend(vocab.tokenize(segment.text.as_bytes(), false, segment.special));
     }
     tokens
+}
+
+/// The id of `text` when the vocabulary has it as one token (a control or added token).
+fn single_token(model: &LlamaModel, text: &str) -> Option<i32> {
+    match model.vocab().tokenize(text.as_bytes(), false, true).as_slice() {
+        [one] => Some(one.0),
+        _ => None,
+    }
+}
+
+/// When a turn's reasoning began and when its answer began, for `TurnStats::reasoning_time`.
+#[derive(Default)]
+struct SegmentTimes {
+    reasoning: Option<Instant>,
+    answer: Option<Instant>,
+}
+
+impl SegmentTimes {
+    fn saw(&mut self, kind: SegmentKind) {
+        match kind {
+            SegmentKind::Reasoning | SegmentKind::ToolCall => {
+                self.reasoning.get_or_insert_with(Instant::now);
+            }
+            SegmentKind::Answer => {
+                self.answer.get_or_insert_with(Instant::now);
+            }
+        }
+    }
+
+    fn reasoning_time(&self) -> std::time::Duration {
+        match (self.reasoning, self.answer) {
+            (Some(r), Some(a)) if a > r => a - r,
+            (Some(r), None) => r.elapsed(),
+            _ => std::time::Duration::ZERO,
+        }
+    }
 }
 
 /// Holds back text that may be the start of a stop string, and reports when one appears.
@@ -372,6 +423,12 @@ pub struct LlamaSession<'m> {
     summarize_dropped: bool,
     /// The summary of the turns dropped so far, and the hashes of the messages it covers.
     summary: Option<(Vec<u64>, String)>,
+    /// The chat template's source, which says how the model reasons (none for other formats).
+    template_source: Option<String>,
+    /// The reasoning setting of the turn being rendered (the request's, set when it starts).
+    reasoning: Reasoning,
+    /// The reasoning format found for each setting (by `Reasoning::ALL` order), once.
+    reasoning_formats: [Option<ReasoningFormat>; 6],
 }
 
 /// Most tokens a summary of dropped turns may take.
@@ -485,9 +542,34 @@ impl<'m> LlamaSession<'m> {
         Ok(true)
     }
 
+    /// How this turn's output splits into reasoning and answer: the template's family, and
+    /// whether its generation prompt (with this turn's reasoning setting) opens the reasoning.
+    fn reasoning_format(&mut self) -> ReasoningFormat {
+        let slot = Reasoning::ALL.iter().position(|&r| r == self.reasoning).unwrap_or(0);
+        if let Some(format) = self.reasoning_formats[slot] {
+            return format;
+        }
+        let format = self.detect_reasoning_format();
+        self.reasoning_formats[slot] = Some(format);
+        format
+    }
+
+    fn detect_reasoning_format(&self) -> ReasoningFormat {
+        let Some(source) = self.template_source.as_deref() else { return ReasoningFormat::None };
+        // The generation prompt alone: what the template writes after a one-word question.
+        let probe = [Message::new(Role::User, "\u{F8F0}")];
+        let tail = self
+            .format
+            .render_raw(self.model, &probe, true, self.reasoning)
+            .ok()
+            .and_then(|text| text.rsplit_once('\u{F8F0}').map(|(_, tail)| tail.to_string()))
+            .unwrap_or_default();
+        reasoning::detect(Some(source), &tail, |text| single_token(self.model, text))
+    }
+
     /// The prompt for `messages`, all of them, as tokens.
     fn prompt_tokens(&self, messages: &[Message]) -> Result<Vec<LlamaToken>, EngineError> {
-        let (full, segments) = self.format.segments(self.model, messages)?;
+        let (full, segments) = self.format.segments_with(self.model, messages, self.reasoning)?;
         let tokens = tokenize(self.model, &full, &segments);
         if tokens.is_empty() {
             return Err(EngineError::Template("the prompt is empty".into()));
@@ -585,16 +667,23 @@ impl<'m> LlamaSession<'m> {
                     sampling: crate::engine::SamplingParams {
                         temperature: 0.0,
                         max_tokens: SUMMARY_TOKENS,
+                        // A reasoning model would spend the summary's tokens thinking.
+                        reasoning: Reasoning::Off,
                         ..req.sampling.clone()
                     },
                 };
                 let mut collect = SummarySink { text: String::new(), outer: &*sink };
                 match self.generate_inner(&summary_req, &mut collect) {
                     Ok((_, StopReason::Cancelled)) => return Ok((TurnStats::default(), StopReason::Cancelled)),
-                    Ok(_) => {
+                    Ok(_) if !collect.text.trim().is_empty() => {
                         let text = collect.text.trim().to_string();
                         self.summary = Some((hashes, text.clone()));
                         text
+                    }
+                    Ok(_) => {
+                        // Nothing written (all of it was reasoning): drop the turns unsummarised.
+                        tracing::warn!("the summary of the dropped turns came out empty");
+                        return self.generate_inner(req, sink);
                     }
                     Err(e) => {
                         // The turns are still dropped, just not summarised.
@@ -624,6 +713,7 @@ impl<'m> LlamaSession<'m> {
         sink: &mut dyn TurnSink,
     ) -> Result<(TurnStats, StopReason), EngineError> {
         let started = Instant::now();
+        self.reasoning = req.sampling.reasoning;
         let n_ctx = self.ctx.n_ctx() as usize;
         let room = self.reply_room(req.sampling.max_tokens, false);
         let (tokens, kept) = self.fit(&req.messages, n_ctx, room)?;
@@ -664,6 +754,8 @@ impl<'m> LlamaSession<'m> {
             Vec::new()
         };
         let mut sampler = req.sampling.sampler(&banned);
+        let mut parser = ReasoningParser::new(self.reasoning_format());
+        let mut segments = SegmentTimes::default();
         let mut utf8 = Utf8Stream::default();
         let mut stop_matcher = StopMatcher::default();
         let stops = self.format.stops();
@@ -689,8 +781,27 @@ impl<'m> LlamaSession<'m> {
                 leading = trimmed.is_empty();
                 text = trimmed.to_string();
             }
-            let (out, hit_stop) = stop_matcher.push(&text, stops);
-            if !out.is_empty() && sink.text(&out).is_break() {
+            let mut flow = ControlFlow::Continue(());
+            let mut hit_stop = false;
+            parser.push_with(token.0, &text, |kind, text| {
+                segments.saw(kind);
+                if flow.is_break() || hit_stop {
+                    return;
+                }
+                flow = match kind {
+                    SegmentKind::Answer => {
+                        let (out, hit) = stop_matcher.push(text, stops);
+                        hit_stop = hit;
+                        if out.is_empty() {
+                            ControlFlow::Continue(())
+                        } else {
+                            sink.text(&out)
+                        }
+                    }
+                    SegmentKind::Reasoning | SegmentKind::ToolCall => sink.reasoning(text),
+                };
+            });
+            if flow.is_break() {
                 break StopReason::Cancelled;
             }
             if hit_stop {
@@ -714,12 +825,33 @@ impl<'m> LlamaSession<'m> {
             logits_index = 0;
         };
         if stop != StopReason::StopString && stop != StopReason::Cancelled {
-            let rest = format!("{}{}", stop_matcher.finish(), utf8.finish());
-            let rest = if leading { rest.trim_start().to_string() } else { rest };
-            if !rest.is_empty() {
-                let _ = sink.text(&rest);
+            // What the UTF-8 stream and the parser still hold (a turn cut inside its reasoning
+            // keeps that reasoning), the answer's part through the stop matcher as in the loop.
+            let tail = utf8.finish();
+            let tail = if leading { tail.trim_start().to_string() } else { tail };
+            let mut rest = Vec::new();
+            if !tail.is_empty() {
+                parser.push(-1, &tail, &mut rest);
+            }
+            parser.finish(&mut rest);
+            let mut answer = String::new();
+            for delta in rest {
+                segments.saw(delta.kind);
+                match delta.kind {
+                    SegmentKind::Answer => answer.push_str(&stop_matcher.push(&delta.text, stops).0),
+                    SegmentKind::Reasoning | SegmentKind::ToolCall => {
+                        let _ = sink.reasoning(&delta.text);
+                    }
+                }
+            }
+            answer.push_str(&stop_matcher.finish());
+            if !answer.is_empty() {
+                let _ = sink.text(&answer);
             }
         }
+        // (The tail above is not a token of its own.)
+        stats.reasoning_tokens = parser.reasoning_tokens().min(stats.generated_tokens);
+        stats.reasoning_time = segments.reasoning_time();
         stats.generation_time = gen_started.elapsed();
         let timings = self.ctx.timings();
         let n_eval = usize::try_from(timings.n_eval()).unwrap_or(0);
@@ -733,6 +865,15 @@ impl<'m> LlamaSession<'m> {
 
 impl Backend for LlamaSession<'_> {
     fn generate(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<(TurnStats, StopReason), EngineError> {
+        self.reasoning = req.sampling.reasoning;
+        let answered;
+        let req = match template::without_unanswered(&req.messages) {
+            std::borrow::Cow::Borrowed(_) => req,
+            std::borrow::Cow::Owned(messages) => {
+                answered = TurnRequest { turn: req.turn, messages, sampling: req.sampling.clone() };
+                &answered
+            }
+        };
         let result =
             if self.summarize_dropped { self.generate_summarizing(req, sink) } else { self.generate_inner(req, sink) };
         if result.is_err() {
@@ -758,6 +899,7 @@ impl Backend for LlamaSession<'_> {
     }
 
     fn prefill(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<usize, EngineError> {
+        self.reasoning = req.sampling.reasoning;
         let result = self.prefill_prompt(req, sink);
         if result.is_err() {
             // Only a failed decode gets here: the cache may hold a half-evaluated step.
@@ -790,8 +932,9 @@ pub fn render_prompt(
     model: &LlamaModel,
     format: &PromptFormat,
     messages: &[Message],
+    reasoning: Reasoning,
 ) -> Result<(String, usize), EngineError> {
-    let (full, segments) = format.segments(model, messages)?;
+    let (full, segments) = format.segments_with(model, messages, reasoning)?;
     let tokens = tokenize(model, &full, &segments).len();
     Ok((full, tokens))
 }
@@ -924,6 +1067,11 @@ pub fn open_session<'m>(
         .map_err(|e| EngineError::ContextFailed { n_ctx, reason: llama_reason(&e.to_string()) })?;
     let n_batch = ctx.n_batch() as usize;
     let (format, prompt_format, notice) = PromptFormat::for_model(model, &options.template)?;
+    let template_source = match &format {
+        PromptFormat::Jinja(t) => t.source(),
+        PromptFormat::Builtin { .. } | PromptFormat::Plain => None,
+    };
+    let reasoning_format = reasoning::detect(template_source.as_deref(), "", |text| single_token(model, text));
     let gpu_layers = match options.gpu_layers {
         GpuLayers::Auto if has_gpu() => model.n_layer() + 1,
         GpuLayers::Auto => 0,
@@ -940,6 +1088,8 @@ pub fn open_session<'m>(
         prompt_format,
         devices: devices(),
         notice,
+        reasoning_format: reasoning_format.name().to_string(),
+        reasoning_switch: template_source.as_deref().is_some_and(Reasoning::has_switch),
     };
     let session = LlamaSession {
         model,
@@ -950,6 +1100,9 @@ pub fn open_session<'m>(
         n_batch: n_batch.max(1),
         summarize_dropped: options.summarize_dropped,
         summary: None,
+        template_source,
+        reasoning: Reasoning::Auto,
+        reasoning_formats: [None; 6],
     };
     Ok((session, info))
 }
@@ -958,10 +1111,12 @@ pub fn open_session<'m>(
 pub fn print_prompt(
     options: &EngineOptions,
     messages: &[Message],
+    reasoning: Reasoning,
 ) -> Result<(String, usize, Option<String>), EngineError> {
     let model = load_model(options, true, None)?;
     let (format, _, notice) = PromptFormat::for_model(&model, &options.template)?;
-    let (text, tokens) = render_prompt(&model, &format, messages)?;
+    let messages = template::without_unanswered(messages);
+    let (text, tokens) = render_prompt(&model, &format, &messages, reasoning)?;
     Ok((text, tokens, notice))
 }
 

@@ -7,6 +7,7 @@
 
 pub mod cpu_load;
 pub mod llama;
+pub mod reasoning;
 pub mod remote;
 pub mod sampling;
 mod sse;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use sampling::SamplingParams;
-pub use template::{Message, Role};
+pub use template::{Message, Reasoning, Role};
 
 /// Identifies one generation request. Ids only grow.
 pub type TurnId = u64;
@@ -94,6 +95,11 @@ pub struct TurnStats {
     pub llama_eval: Option<(usize, Duration)>,
     /// The dropped messages were replaced by a summary (`context_policy = "summarize"`).
     pub summarized: bool,
+    /// Of the generated tokens, those of the reasoning (thinking) before the answer.
+    pub reasoning_tokens: usize,
+    /// From the first reasoning token to the first answer token (or the end, when the answer
+    /// never began).
+    pub reasoning_time: Duration,
 }
 
 impl TurnStats {
@@ -138,6 +144,12 @@ pub struct ModelInfo {
     pub devices: Vec<String>,
     /// Something the user should know about the model (e.g. it has no chat template).
     pub notice: Option<String>,
+    /// How the model's reasoning is told apart from its answer ("none", "<think> tags",
+    /// "harmony channels", ...), from its template and vocabulary.
+    pub reasoning_format: String,
+    /// Whether the template reads a reasoning setting (`enable_thinking`, `reasoning_effort`):
+    /// without one, `--reasoning` changes nothing, and the user is told so.
+    pub reasoning_switch: bool,
 }
 
 /// Events from the engine thread.
@@ -149,8 +161,11 @@ pub enum EngineEvent {
     Ready(ModelInfo),
     /// The model could not be loaded; the engine has stopped.
     LoadFailed(EngineError),
-    /// More of the reply.
+    /// More of the reply's answer.
     Delta { turn: TurnId, text: String },
+    /// More of the reply's reasoning (a reasoning model's thinking, or a message to a tool):
+    /// never part of the answer.
+    Reasoning { turn: TurnId, text: String },
     /// The reply is complete.
     Done { turn: TurnId, stats: TurnStats, stop: StopReason },
     /// The turn failed; the engine takes further turns.
@@ -176,9 +191,10 @@ impl EngineEvent {
             | EngineEvent::Ready(_)
             | EngineEvent::LoadFailed(_)
             | EngineEvent::State { .. } => None,
-            EngineEvent::Delta { turn, .. } | EngineEvent::Done { turn, .. } | EngineEvent::Failed { turn, .. } => {
-                Some(*turn)
-            }
+            EngineEvent::Delta { turn, .. }
+            | EngineEvent::Reasoning { turn, .. }
+            | EngineEvent::Done { turn, .. }
+            | EngineEvent::Failed { turn, .. } => Some(*turn),
         }
     }
 }
@@ -200,8 +216,12 @@ pub enum Command {
 
 /// Where a backend sends the reply as it is generated.
 pub trait TurnSink {
-    /// More reply text. `Break` stops the turn.
+    /// More of the answer. `Break` stops the turn.
     fn text(&mut self, text: &str) -> ControlFlow<()>;
+    /// More of the reasoning (never part of the answer). Ignored unless a sink wants it.
+    fn reasoning(&mut self, _text: &str) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
     /// Has this turn been cancelled? Checked before each evaluation step.
     fn cancelled(&self) -> bool;
 }
@@ -228,6 +248,8 @@ pub trait Backend {
 pub struct CancelFloor {
     floor: AtomicU64,
     sent: AtomicU64,
+    /// The thread has its model and serves commands (a cancel now reaches it within a step).
+    serving: std::sync::atomic::AtomicBool,
 }
 
 impl CancelFloor {
@@ -238,6 +260,12 @@ impl CancelFloor {
     /// The number of the last command sent.
     fn last_sent(&self) -> u64 {
         self.sent.load(Ordering::SeqCst)
+    }
+    fn mark_serving(&self) {
+        self.serving.store(true, Ordering::SeqCst);
+    }
+    fn is_serving(&self) -> bool {
+        self.serving.load(Ordering::SeqCst)
     }
     pub fn cancel_through(&self, turn: TurnId) {
         self.floor.fetch_max(turn, Ordering::SeqCst);
@@ -254,17 +282,25 @@ pub(crate) struct ChannelSink<'a> {
     pub cancel: &'a CancelFloor,
 }
 
-impl TurnSink for ChannelSink<'_> {
-    fn text(&mut self, text: &str) -> ControlFlow<()> {
+impl ChannelSink<'_> {
+    fn send(&mut self, event: EngineEvent) -> ControlFlow<()> {
         if self.cancelled() {
             return ControlFlow::Break(());
         }
-        let event = EngineEvent::Delta { turn: self.turn, text: text.to_string() };
         match self.events.send(event) {
             Ok(()) => ControlFlow::Continue(()),
             // Nobody is listening any more: stop generating.
             Err(_) => ControlFlow::Break(()),
         }
+    }
+}
+
+impl TurnSink for ChannelSink<'_> {
+    fn text(&mut self, text: &str) -> ControlFlow<()> {
+        self.send(EngineEvent::Delta { turn: self.turn, text: text.to_string() })
+    }
+    fn reasoning(&mut self, text: &str) -> ControlFlow<()> {
+        self.send(EngineEvent::Reasoning { turn: self.turn, text: text.to_string() })
     }
     fn cancelled(&self) -> bool {
         self.cancel.is_cancelled(self.turn) || self.events.is_closed()
@@ -293,6 +329,7 @@ pub(crate) fn serve(
     events: &tokio::sync::mpsc::UnboundedSender<EngineEvent>,
     cancel: &CancelFloor,
 ) {
+    cancel.mark_serving();
     while let Ok(command) = commands.recv() {
         let event = match command {
             Command::Shutdown => return,
@@ -421,30 +458,31 @@ impl EngineHandle {
         self.commands.send(command).map_err(|_| EngineError::Crashed("the engine thread has exited".into()))
     }
 
-    /// Stops the engine thread and waits for it (the current turn is cancelled first), for at
-    /// most [`SHUTDOWN_WAIT`]: a thread blocked where no cancel reaches it (opening a model file
-    /// that is a FIFO, or on a stalled network filesystem) is left behind rather than hanging
-    /// the quit; the process ends it.
+    /// Stops the engine thread and waits for it (the current turn is cancelled first). A thread
+    /// that serves commands stops within one evaluation step, and is waited for (llama.cpp must
+    /// not be torn down under a running decode). One still loading its model is waited for at
+    /// most [`SHUTDOWN_WAIT`]: blocked where no cancel reaches it (a model file that is a FIFO,
+    /// a stalled network filesystem), it is left behind rather than hanging the quit.
     pub fn shutdown(&mut self) {
         self.cancel.cancel_through(TurnId::MAX);
         self.cancel.sent();
         let _ = self.commands.send(Command::Shutdown);
         if let Some(thread) = self.thread.take() {
             let started = std::time::Instant::now();
-            while !thread.is_finished() && started.elapsed() < SHUTDOWN_WAIT {
+            while !thread.is_finished() && !self.cancel.is_serving() && started.elapsed() < SHUTDOWN_WAIT {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            if thread.is_finished() {
+            if thread.is_finished() || self.cancel.is_serving() {
                 let _ = thread.join();
             } else {
-                tracing::warn!("the engine thread did not stop in time (blocked loading?); leaving it");
+                tracing::warn!("the engine thread is still loading its model (blocked?); leaving it");
             }
         }
     }
 }
 
-/// How long quitting waits for the engine thread. A cancel reaches a decode within one step,
-/// which on a CPU is at most a few seconds for the largest prompt batch.
+/// How long quitting waits for an engine thread that is still loading its model (llama.cpp's
+/// load checks for the abort often; opening the file may block where nothing can interrupt it).
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 impl Drop for EngineHandle {

@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use super::reasoning::{ReasoningFormat, ReasoningParser, SegmentKind, TagFormat, ThinkTags};
 use super::sse::{SseEvent, SseParser};
 use super::template::{self, Message};
 use super::{
-    Backend, CancelFloor, Command, EngineError, EngineEvent, ModelInfo, SamplingParams, StopReason, TurnRequest,
-    TurnSink, TurnStats,
+    Backend, CancelFloor, Command, EngineError, EngineEvent, ModelInfo, Reasoning, SamplingParams, StopReason,
+    TurnRequest, TurnSink, TurnStats,
 };
 
 /// The context budget when the server reports none and none is configured.
@@ -413,8 +414,66 @@ struct Streamed {
     finish_reason: Option<String>,
     usage: Option<Value>,
     timings: Option<Value>,
-    first_text: Option<Instant>,
+    /// The first chunk of reasoning or answer.
+    first_token: Option<Instant>,
+    /// The first chunk of reasoning, and of the answer.
+    first_reasoning: Option<Instant>,
+    first_answer: Option<Instant>,
+    /// Chunks with text (reasoning or answer): a rough count of tokens when the server gives none.
     chunks: usize,
+    /// Of those, chunks the server sent as reasoning (`reasoning_content`).
+    reasoning_chunks: usize,
+    /// Splits `<think>` blocks out of `content` when the server leaves them there (llama-server
+    /// with `--reasoning-format none`, vLLM without a reasoning parser). Made at the first content.
+    tags: Option<ReasoningParser>,
+}
+
+impl Streamed {
+    /// Chunks of reasoning: those the server marked, and content chunks the tags made reasoning.
+    fn reasoning_chunks(&self) -> usize {
+        self.reasoning_chunks + self.tags.as_ref().map_or(0, ReasoningParser::reasoning_tokens)
+    }
+
+    /// Sends classified text on: reasoning (and anything addressed to a tool) is never answer.
+    fn emit(&mut self, kind: SegmentKind, text: &str, sink: &mut dyn TurnSink) -> std::ops::ControlFlow<()> {
+        let now = Instant::now();
+        match kind {
+            SegmentKind::Answer => {
+                self.first_answer.get_or_insert(now);
+                sink.text(text)
+            }
+            SegmentKind::Reasoning | SegmentKind::ToolCall => {
+                self.first_reasoning.get_or_insert(now);
+                sink.reasoning(text)
+            }
+        }
+    }
+
+    /// Runs `content` through the tag parser and on to the sink.
+    fn content(&mut self, content: &str, sink: &mut dyn TurnSink) -> std::ops::ControlFlow<()> {
+        let parser = self.tags.get_or_insert_with(|| {
+            ReasoningParser::new(ReasoningFormat::Tags(TagFormat::new(ThinkTags::Think, false)))
+        });
+        let mut pieces: Vec<(SegmentKind, String)> = Vec::new();
+        parser.push_with(-1, content, |kind, text| pieces.push((kind, text.to_string())));
+        self.emit_all(pieces, sink)
+    }
+
+    /// The stream ended: text the tag parser held back (a possible start of a tag) goes out.
+    fn finish(&mut self, sink: &mut dyn TurnSink) -> std::ops::ControlFlow<()> {
+        let mut pieces: Vec<(SegmentKind, String)> = Vec::new();
+        if let Some(parser) = self.tags.as_mut() {
+            parser.finish_with(|kind, text| pieces.push((kind, text.to_string())));
+        }
+        self.emit_all(pieces, sink)
+    }
+
+    fn emit_all(&mut self, pieces: Vec<(SegmentKind, String)>, sink: &mut dyn TurnSink) -> std::ops::ControlFlow<()> {
+        for (kind, text) in pieces {
+            self.emit(kind, &text, sink)?;
+        }
+        std::ops::ControlFlow::Continue(())
+    }
 }
 
 enum Next<T> {
@@ -494,6 +553,9 @@ impl RemoteSession {
             },
             devices: vec![format!("remote {}", http.base)],
             notice: None,
+            reasoning_format: "the server's".into(),
+            // Only llama-server is sent the setting (chat_template_kwargs).
+            reasoning_switch: props_n_ctx.is_some(),
         };
         tracing::info!(base = %http.base, model = %model, n_ctx, llama_server = props_n_ctx.is_some(), "remote server ready");
         let session = RemoteSession {
@@ -635,12 +697,23 @@ impl RemoteSession {
                     out.stop = Some(StopReason::Cancelled);
                     return Ok(out);
                 }
-                Next::TimedOut => return Err(RemoteError::StalledMidReply { url, secs: limit.as_secs() }),
+                Next::TimedOut => {
+                    let _ = out.finish(sink);
+                    // Nothing yet (a long prompt fill behind headers sent at once, as vLLM does)
+                    // is a plain timeout; a stall after some of the reply is a stall mid-reply.
+                    let secs = limit.as_secs();
+                    return Err(if out.first_answer.is_some() || out.first_reasoning.is_some() {
+                        RemoteError::StalledMidReply { url, secs }
+                    } else {
+                        RemoteError::Timeout { url, secs }
+                    });
+                }
                 Next::Item(chunk) => chunk,
             };
             match chunk {
                 Some(Ok(data)) => parser.push(&data, &mut events),
                 Some(Err(e)) => {
+                    let _ = out.finish(sink);
                     return Err(RemoteError::ClosedMidReply { reason: classify(&e, &url, limit).to_string() });
                 }
                 None => {
@@ -661,12 +734,16 @@ impl RemoteSession {
             }
             if ended && !done {
                 if out.finish_reason.is_none() {
+                    let _ = out.finish(sink);
                     return Err(RemoteError::ClosedMidReply {
                         reason: "the stream ended without a finish reason or [DONE]".into(),
                     });
                 }
                 done = true;
             }
+        }
+        if out.finish(sink).is_break() {
+            out.stop = Some(StopReason::Cancelled);
         }
         Ok(out)
     }
@@ -696,13 +773,25 @@ impl RemoteSession {
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
             out.finish_reason = Some(reason.to_string());
         }
-        let text = choice.pointer("/delta/content").and_then(Value::as_str).unwrap_or_default();
-        if text.is_empty() {
-            return Ok(std::ops::ControlFlow::Continue(()));
+        let text = |pointer: &str| choice.pointer(pointer).and_then(Value::as_str).filter(|t| !t.is_empty());
+        // llama-server and vLLM's reasoning parsers send the thinking apart from the answer
+        // (vLLM's newer releases call the field `reasoning`).
+        let reasoning = text("/delta/reasoning_content").or_else(|| text("/delta/reasoning"));
+        let content = text("/delta/content");
+        if reasoning.is_some() || content.is_some() {
+            out.chunks += 1;
+            out.first_token.get_or_insert_with(Instant::now);
         }
-        out.chunks += 1;
-        out.first_text.get_or_insert_with(Instant::now);
-        Ok(sink.text(text))
+        if let Some(reasoning) = reasoning {
+            out.reasoning_chunks += 1;
+            if out.emit(SegmentKind::Reasoning, reasoning, sink).is_break() {
+                return Ok(std::ops::ControlFlow::Break(()));
+            }
+        }
+        match content {
+            Some(content) => Ok(out.content(content, sink)),
+            None => Ok(std::ops::ControlFlow::Continue(())),
+        }
     }
 }
 
@@ -726,7 +815,30 @@ pub fn request_body(model: &str, messages: &[Message], sampling: &SamplingParams
         // The figures ember shows next to its own.
         body["timings_per_token"] = json!(false);
     }
+    add_reasoning(&mut body, sampling.reasoning, llama_server);
     body
+}
+
+/// The reasoning setting on the wire: `chat_template_kwargs` reach llama-server's chat template
+/// (with `--jinja`) as the local engine passes them to its own; other servers get only
+/// `reasoning_effort`, OpenAI's field, for an explicit effort (hosted APIs refuse fields they do
+/// not know). `Auto` adds nothing: the server's default.
+fn add_reasoning(body: &mut Value, reasoning: Reasoning, llama_server: bool) {
+    if reasoning == Reasoning::Auto {
+        return;
+    }
+    if matches!(reasoning, Reasoning::Low | Reasoning::Medium | Reasoning::High) {
+        body["reasoning_effort"] = json!(reasoning.as_str());
+    }
+    if !llama_server {
+        return;
+    }
+    let kwargs: serde_json::Map<String, Value> = reasoning
+        .template_vars()
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_string(), serde_json::to_value(value).ok()?)))
+        .collect();
+    body["chat_template_kwargs"] = Value::Object(kwargs);
 }
 
 /// An f32 setting as the decimal the user wrote (0.7, not 0.699999988079071).
@@ -752,8 +864,19 @@ fn stats_from(streamed: &Streamed, started: Instant, estimated_prompt: usize, dr
         .or_else(|| count(number(timings, "predicted_n")))
         .unwrap_or(streamed.chunks);
     let ms = |v: Option<f64>| v.filter(|m| m.is_finite() && *m >= 0.0).map(|m| Duration::from_secs_f64(m / 1000.0));
-    let ttft = streamed.first_text.map(|t| t.duration_since(started)).unwrap_or_default();
+    let ttft = streamed.first_token.map(|t| t.duration_since(started)).unwrap_or_default();
     let predicted = count(number(timings, "predicted_n")).zip(ms(number(timings, "predicted_ms")));
+    // OpenAI and vLLM report the reasoning's tokens; otherwise one chunk is about one token.
+    let reasoning_tokens = usage
+        .and_then(|u| u.pointer("/completion_tokens_details/reasoning_tokens"))
+        .and_then(Value::as_f64)
+        .map(|n| n.max(0.0) as usize)
+        .unwrap_or_else(|| streamed.reasoning_chunks().min(generated_tokens));
+    let reasoning_time = match (streamed.first_reasoning, streamed.first_answer) {
+        (Some(start), Some(answer)) => answer.saturating_duration_since(start),
+        (Some(start), None) => start.elapsed(),
+        (None, _) => Duration::ZERO,
+    };
     TurnStats {
         prompt_tokens,
         dropped_messages: dropped,
@@ -762,16 +885,19 @@ fn stats_from(streamed: &Streamed, started: Instant, estimated_prompt: usize, dr
         generated_tokens,
         time_to_first_token: ttft,
         prompt_time: ms(number(timings, "prompt_ms")).unwrap_or(ttft),
-        generation_time: streamed.first_text.map(|t| t.elapsed()).unwrap_or_default(),
+        generation_time: streamed.first_token.map(|t| t.elapsed()).unwrap_or_default(),
         llama_eval: predicted.filter(|(n, d)| *n > 0 && !d.is_zero()),
         summarized: false,
+        reasoning_tokens,
+        reasoning_time,
     }
 }
 
 impl Backend for RemoteSession {
     fn generate(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<(TurnStats, StopReason), EngineError> {
         let started = Instant::now();
-        let (messages, dropped, estimated) = self.fit(&req.messages, req.sampling.max_tokens)?;
+        let answered = crate::engine::template::without_unanswered(&req.messages);
+        let (messages, dropped, estimated) = self.fit(&answered, req.sampling.max_tokens)?;
         let body = self.request_body(&messages, &req.sampling);
         let streamed = self.http.runtime.block_on(self.stream(&body, sink))?;
         let stats = stats_from(&streamed, started, estimated, dropped);
@@ -895,7 +1021,7 @@ mod tests {
             timings: Some(
                 json!({"cache_n": 10, "prompt_n": 20, "prompt_ms": 40.0, "predicted_n": 12, "predicted_ms": 120.0}),
             ),
-            first_text: Some(started),
+            first_token: Some(started),
             chunks: 11,
             ..Streamed::default()
         };
@@ -961,9 +1087,10 @@ mod tests {
         (base, thread)
     }
 
-    /// Collects text; cancels itself once it has `cancel_after` pieces.
+    /// Collects text and reasoning apart; cancels itself once it has `cancel_after` pieces of text.
     struct TestSink {
         text: String,
+        reasoning: String,
         pieces: usize,
         cancel_after: usize,
     }
@@ -972,6 +1099,10 @@ mod tests {
         fn text(&mut self, text: &str) -> std::ops::ControlFlow<()> {
             self.text.push_str(text);
             self.pieces += 1;
+            std::ops::ControlFlow::Continue(())
+        }
+        fn reasoning(&mut self, text: &str) -> std::ops::ControlFlow<()> {
+            self.reasoning.push_str(text);
             std::ops::ControlFlow::Continue(())
         }
         fn cancelled(&self) -> bool {
@@ -992,7 +1123,7 @@ mod tests {
     }
 
     fn ask(base: &str, cancel_after: usize) -> (Result<(TurnStats, StopReason), EngineError>, TestSink) {
-        let mut sink = TestSink { text: String::new(), pieces: 0, cancel_after };
+        let mut sink = TestSink { text: String::new(), reasoning: String::new(), pieces: 0, cancel_after };
         let req = TurnRequest {
             turn: 1,
             messages: vec![Message::new(Role::User, "hi")],
@@ -1056,6 +1187,98 @@ mod tests {
         assert_eq!(result.unwrap().1, StopReason::Cancelled);
         assert_eq!(sink.text, "one");
         assert!(started.elapsed() < Duration::from_secs(2), "cancel waited {:?}", started.elapsed());
+    }
+
+    /// An SSE answer of `deltas` (each a `delta` object), then a stop and `[DONE]`.
+    fn sse_answer(deltas: &[Value]) -> &'static str {
+        let mut answer =
+            String::from("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n");
+        for delta in deltas {
+            answer.push_str(&format!("data: {}\n\n", json!({"choices": [{"delta": delta}]})));
+        }
+        answer.push_str("data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+        Box::leak(answer.into_boxed_str())
+    }
+
+    #[test]
+    fn reasoning_content_is_reasoning_and_never_answer() {
+        // llama-server (--reasoning-format deepseek) and vLLM's older field, then vLLM's newer one.
+        let answer = sse_answer(&[
+            json!({"role": "assistant", "content": null}),
+            json!({"reasoning_content": "Two and two"}),
+            json!({"reasoning": " make four."}),
+            json!({"content": "The answer"}),
+            json!({"content": " is 4."}),
+        ]);
+        let (base, _server) = fake_server(vec![(answer, Duration::ZERO)]);
+        let (result, sink) = ask(&base, usize::MAX);
+        let (stats, stop) = result.unwrap();
+        assert_eq!((sink.reasoning.as_str(), sink.text.as_str()), ("Two and two make four.", "The answer is 4."));
+        assert_eq!(stop, StopReason::EndOfText);
+        assert_eq!((stats.generated_tokens, stats.reasoning_tokens), (4, 2), "chunks, roughly");
+    }
+
+    #[test]
+    fn think_tags_left_in_the_content_are_reasoning() {
+        // llama-server with --reasoning-format none: the tags in the content, split across chunks
+        // as the tokenizer split them.
+        let answer = sse_answer(&[
+            json!({"content": "<think>\nTwo"}),
+            json!({"content": " and two.\n<"}),
+            json!({"content": "/"}),
+            json!({"content": "think"}),
+            json!({"content": ">\n\nThe answer"}),
+            json!({"content": " is 4."}),
+        ]);
+        let (base, _server) = fake_server(vec![(answer, Duration::ZERO)]);
+        let (result, sink) = ask(&base, usize::MAX);
+        let (stats, _) = result.unwrap();
+        assert_eq!(sink.text, "The answer is 4.");
+        assert_eq!(sink.reasoning.trim_end(), "Two and two.");
+        assert!(stats.reasoning_tokens >= 4 && stats.reasoning_tokens < stats.generated_tokens, "{stats:?}");
+
+        // An answer that only mentions the tag later is all answer.
+        let answer = sse_answer(&[json!({"content": "Use "}), json!({"content": "<think> tags."})]);
+        let (base, _server) = fake_server(vec![(answer, Duration::ZERO)]);
+        let (result, sink) = ask(&base, usize::MAX);
+        assert_eq!((sink.text.as_str(), sink.reasoning.as_str()), ("Use <think> tags.", ""));
+        assert_eq!(result.unwrap().0.reasoning_tokens, 0);
+
+        // A stream that ends on what could have been the start of a tag keeps that text.
+        let answer = sse_answer(&[json!({"content": "<thi"})]);
+        let (base, _server) = fake_server(vec![(answer, Duration::ZERO)]);
+        assert_eq!(ask(&base, usize::MAX).1.text, "<thi");
+    }
+
+    #[test]
+    fn the_reasoning_setting_reaches_the_chat_template_and_auto_sends_nothing() {
+        let messages = [Message::new(Role::User, "hi")];
+        let with = |reasoning: Reasoning| {
+            request_body("m", &messages, &SamplingParams { reasoning, ..SamplingParams::default() }, true)
+        };
+        let auto = with(Reasoning::Auto);
+        assert!(auto.get("chat_template_kwargs").is_none() && auto.get("reasoning_effort").is_none(), "{auto}");
+        let off = with(Reasoning::Off);
+        assert_eq!(off["chat_template_kwargs"]["enable_thinking"], json!(false), "{off}");
+        assert!(off.get("reasoning_effort").is_none(), "{off}");
+        let on = with(Reasoning::On);
+        assert_eq!(on["chat_template_kwargs"]["enable_thinking"], json!(true), "{on}");
+        assert!(on.get("reasoning_effort").is_none(), "{on}");
+        for (setting, effort) in [(Reasoning::Low, "low"), (Reasoning::Medium, "medium"), (Reasoning::High, "high")] {
+            let body = with(setting);
+            assert_eq!(body["chat_template_kwargs"]["enable_thinking"], json!(true), "{body}");
+            assert_eq!(body["chat_template_kwargs"]["reasoning_effort"], json!(effort), "{body}");
+            assert_eq!(body["reasoning_effort"], json!(effort), "{body}");
+        }
+        // Other servers (hosted APIs refuse unknown fields): only an explicit effort.
+        let other = |reasoning: Reasoning| {
+            request_body("m", &messages, &SamplingParams { reasoning, ..SamplingParams::default() }, false)
+        };
+        let off = other(Reasoning::Off);
+        assert!(off.get("chat_template_kwargs").is_none() && off.get("reasoning_effort").is_none(), "{off}");
+        let high = other(Reasoning::High);
+        assert!(high.get("chat_template_kwargs").is_none(), "{high}");
+        assert_eq!(high["reasoning_effort"], json!("high"), "{high}");
     }
 
     #[test]

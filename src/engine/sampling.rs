@@ -23,6 +23,9 @@ pub struct SamplingParams {
     pub max_tokens: usize,
     /// Never end the reply: end-of-generation tokens are masked (benchmarks, as llama-bench).
     pub ignore_eos: bool,
+    /// How much a reasoning model should think (`--reasoning`): a setting of the request that
+    /// reaches the chat template, not the sampler, but travels with the other per-turn settings.
+    pub reasoning: crate::engine::Reasoning,
 }
 
 impl Default for SamplingParams {
@@ -37,6 +40,7 @@ impl Default for SamplingParams {
             seed: 0xE4BE_5EED,
             max_tokens: 2048,
             ignore_eos: false,
+            reasoning: crate::engine::Reasoning::Auto,
         }
     }
 }

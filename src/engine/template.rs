@@ -52,6 +52,75 @@ impl Message {
     }
 }
 
+/// How much a reasoning model should think (`--reasoning`, `/think`). Passed to the chat
+/// template the way transformers' `apply_chat_template(**kwargs)` passes extra variables:
+/// `enable_thinking` (Qwen3, SmolLM3, GLM), `thinking` (DeepSeek V3.1), `reasoning_effort`
+/// (gpt-oss). `Auto` passes nothing: the template's own default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reasoning {
+    #[default]
+    Auto,
+    On,
+    Off,
+    Low,
+    Medium,
+    High,
+}
+
+impl Reasoning {
+    /// Every setting, in the order `--help` lists them.
+    pub const ALL: [Reasoning; 6] =
+        [Reasoning::Auto, Reasoning::On, Reasoning::Off, Reasoning::Low, Reasoning::Medium, Reasoning::High];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reasoning::Auto => "auto",
+            Reasoning::On => "on",
+            Reasoning::Off => "off",
+            Reasoning::Low => "low",
+            Reasoning::Medium => "medium",
+            Reasoning::High => "high",
+        }
+    }
+
+    /// The template variables this setting sets, as transformers' kwargs would.
+    pub fn template_vars(self) -> Vec<(&'static str, Value)> {
+        let effort = |e: &str| {
+            vec![
+                ("enable_thinking", Value::from(true)),
+                ("thinking", Value::from(true)),
+                ("reasoning_effort", Value::from(e)),
+            ]
+        };
+        match self {
+            Reasoning::Auto => Vec::new(),
+            Reasoning::On => vec![("enable_thinking", Value::from(true)), ("thinking", Value::from(true))],
+            Reasoning::Off => vec![("enable_thinking", Value::from(false)), ("thinking", Value::from(false))],
+            Reasoning::Low => effort("low"),
+            Reasoning::Medium => effort("medium"),
+            Reasoning::High => effort("high"),
+        }
+    }
+
+    /// Whether a template `source` reads any variable this setting sets (else a setting other
+    /// than `Auto` changes nothing, and the user should be told).
+    pub fn has_switch(source: &str) -> bool {
+        ["enable_thinking", "reasoning_effort", "thinking is", "thinking %}", "if thinking", "not thinking"]
+            .iter()
+            .any(|name| source.contains(name))
+    }
+}
+
+impl std::str::FromStr for Reasoning {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Reasoning::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("expected one of auto, on, off, low, medium, high; got {s:?}"))
+    }
+}
+
 /// A piece of a rendered prompt. `special` pieces come from the template and may contain control
 /// tokens such as `<|im_start|>`; the others are message text and are tokenized literally.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,10 +168,32 @@ impl JinjaTemplate {
 
     /// Renders `messages` exactly as transformers would.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, String> {
+        self.render_with(messages, add_generation_prompt, Reasoning::Auto)
+    }
+
+    /// The template's source text.
+    pub fn source(&self) -> Option<String> {
+        self.env.get_template(TEMPLATE_NAME).ok().map(|t| t.source().to_string())
+    }
+
+    /// [`JinjaTemplate::render`] with a reasoning setting passed to the template.
+    pub fn render_with(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+        reasoning: Reasoning,
+    ) -> Result<String, String> {
         let template = self.env.get_template(TEMPLATE_NAME).map_err(|e| e.to_string())?;
         let mut vars = std::collections::BTreeMap::new();
         vars.insert("messages", Value::from_serialize(messages));
         vars.insert("add_generation_prompt", Value::from(add_generation_prompt));
+        // Defined and none, as transformers passes them: `tools is not none` differs from an
+        // undefined `tools` in some templates.
+        vars.insert("tools", Value::from(()));
+        vars.insert("documents", Value::from(()));
+        for (name, value) in reasoning.template_vars() {
+            vars.insert(name, value);
+        }
         if let Some(bos) = &self.bos_token {
             vars.insert("bos_token", Value::from(bos.as_str()));
         }
@@ -386,6 +477,20 @@ pub fn drop_oldest_turn(messages: &[Message]) -> Option<Vec<Message>> {
     Some(out)
 }
 
+/// The conversation without questions that were never answered: a user message followed by
+/// another user message (a run killed mid-answer saved its question; strict templates refuse two
+/// user turns in a row, "roles must alternate"). Borrowed when there is none.
+pub fn without_unanswered(messages: &[Message]) -> std::borrow::Cow<'_, [Message]> {
+    let unanswered =
+        |i: usize| messages[i].role == Role::User && messages.get(i + 1).is_some_and(|next| next.role == Role::User);
+    if !(0..messages.len()).any(unanswered) {
+        return std::borrow::Cow::Borrowed(messages);
+    }
+    std::borrow::Cow::Owned(
+        messages.iter().enumerate().filter(|&(i, _)| !unanswered(i)).map(|(_, m)| m.clone()).collect(),
+    )
+}
+
 /// Where the oldest unpinned turn is (see [`drop_oldest_turn`]).
 pub fn oldest_droppable_turn(messages: &[Message]) -> Option<std::ops::Range<usize>> {
     let mut start = messages.iter().position(|m| m.role != Role::System)?;
@@ -500,6 +605,21 @@ fn locate_contents(full: &str, messages: &[Message]) -> Vec<Segment> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_question_never_answered_is_left_out() {
+        let m = |role, text: &str| Message::new(role, text);
+        let convo = [
+            m(Role::System, "s"),
+            m(Role::User, "q1"),
+            m(Role::Assistant, "a1"),
+            m(Role::User, "q2"),
+            m(Role::User, "q3"),
+        ];
+        let kept: Vec<String> = without_unanswered(&convo).iter().map(|m| m.content.clone()).collect();
+        assert_eq!(kept, ["s", "q1", "a1", "q3"]);
+        assert!(matches!(without_unanswered(&convo[..4]), std::borrow::Cow::Borrowed(_)));
+    }
 
     const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 

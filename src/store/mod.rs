@@ -108,6 +108,8 @@ pub struct NewMessage<'a> {
     pub tokens: Option<i64>,
     pub time_to_first_token_ms: Option<i64>,
     pub tokens_per_second: Option<f64>,
+    /// A reasoning model's thinking before the answer (never searched); empty is none.
+    pub reasoning: Option<&'a str>,
 }
 
 impl<'a> NewMessage<'a> {
@@ -119,6 +121,7 @@ impl<'a> NewMessage<'a> {
             tokens: None,
             time_to_first_token_ms: None,
             tokens_per_second: None,
+            reasoning: None,
         }
     }
 }
@@ -137,6 +140,8 @@ pub struct StoredMessage {
     pub sibling: (usize, usize),
     /// Kept in the context when older turns leave it.
     pub pinned: bool,
+    /// A reasoning model's thinking before the answer, if it thought.
+    pub reasoning: Option<String>,
 }
 
 /// What starts a conversation.
@@ -283,8 +288,8 @@ impl Store {
             tx.query_row("SELECT title FROM conversations WHERE id = ?1", [conversation], |r| r.get(0)).optional()?;
         let Some(title) = exists else { return Err(StoreError::NoConversation(conversation)) };
         tx.execute(
-            "INSERT INTO messages (conversation_id, parent_id, role, content, state, tokens, ttft_ms, tps, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO messages (conversation_id, parent_id, role, content, state, tokens, ttft_ms, tps, created_at, reasoning)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 conversation,
                 parent,
@@ -294,7 +299,8 @@ impl Store {
                 message.tokens,
                 message.time_to_first_token_ms,
                 message.tokens_per_second,
-                now
+                now,
+                message.reasoning.filter(|r| !r.is_empty()),
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -410,7 +416,7 @@ impl Store {
         // Walk from the leaf to the root.
         let mut stmt = self.conn.prepare_cached(
             "WITH RECURSIVE branch(id) AS (SELECT ?1 UNION ALL SELECT m.parent_id FROM messages m JOIN branch b ON m.id = b.id WHERE m.parent_id IS NOT NULL)
-             SELECT m.id, m.parent_id, m.role, m.content, m.state, m.tokens, m.created_at, m.pinned,
+             SELECT m.id, m.parent_id, m.role, m.content, m.state, m.tokens, m.created_at, m.pinned, m.reasoning,
                     (SELECT count(*) FROM messages s WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id AND s.id <= m.id),
                     (SELECT count(*) FROM messages s WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id)
              FROM messages m JOIN branch b ON m.id = b.id ORDER BY m.id",
@@ -428,7 +434,8 @@ impl Store {
                         tokens: r.get(5)?,
                         created_at: r.get(6)?,
                         pinned: r.get(7)?,
-                        sibling: (r.get::<_, i64>(8)? as usize, r.get::<_, i64>(9)? as usize),
+                        reasoning: r.get(8)?,
+                        sibling: (r.get::<_, i64>(9)? as usize, r.get::<_, i64>(10)? as usize),
                     })
                 })?
                 .collect::<Result<_, _>>()?,

@@ -12,7 +12,15 @@ pub enum RecordOp {
     NewConversation(NewConversation),
     /// Records a message after the first `keep` messages of the current branch. A `keep` shorter
     /// than the branch makes the message a sibling (/retry, /edit), keeping the old ones.
-    Append { keep: usize, role: StoredRole, content: String, state: MessageState, stats: Option<RecordStats> },
+    /// `reasoning`: a reasoning model's thinking before the answer, stored apart from it.
+    Append {
+        keep: usize,
+        role: StoredRole,
+        content: String,
+        state: MessageState,
+        stats: Option<RecordStats>,
+        reasoning: Option<String>,
+    },
     /// The model's name, known once the engine is ready (a server's model when none was named):
     /// the label of a conversation not created yet. A conversation that exists keeps its own.
     NameModel(String),
@@ -141,7 +149,7 @@ impl Recorder {
                 self.conversation = None;
                 self.branch.clear();
             }
-            RecordOp::Append { keep, role, content, state, stats } => {
+            RecordOp::Append { keep, role, content, state, stats, reasoning } => {
                 let conversation = match self.conversation {
                     Some(c) => c,
                     None => {
@@ -158,6 +166,7 @@ impl Recorder {
                     tokens: stats.map(|s| s.tokens),
                     time_to_first_token_ms: stats.map(|s| s.time_to_first_token_ms),
                     tokens_per_second: stats.and_then(|s| s.tokens_per_second),
+                    reasoning: reasoning.as_deref(),
                 };
                 let id = self.store.add_message(conversation, self.branch.last().copied(), &message)?;
                 self.branch.push(id);
@@ -356,7 +365,14 @@ mod tests {
     use super::*;
 
     fn append(keep: usize, role: StoredRole, content: &str) -> RecordOp {
-        RecordOp::Append { keep, role, content: content.into(), state: MessageState::Complete, stats: None }
+        RecordOp::Append {
+            keep,
+            role,
+            content: content.into(),
+            state: MessageState::Complete,
+            stats: None,
+            reasoning: None,
+        }
     }
 
     #[test]
@@ -461,6 +477,25 @@ mod tests {
             now.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
             vec!["q", "second answer", "next"]
         );
+    }
+
+    #[test]
+    fn an_answers_thinking_is_recorded_with_it() {
+        let store = Store::open_in_memory().unwrap();
+        let mut r = Recorder::new(store, NewConversation::default(), None);
+        let c = r.apply(append(0, StoredRole::User, "q")).unwrap().unwrap();
+        let op = RecordOp::Append {
+            keep: 1,
+            role: StoredRole::Assistant,
+            content: "a".into(),
+            state: MessageState::Complete,
+            stats: None,
+            reasoning: Some("thinking it over".into()),
+        };
+        r.apply(op).unwrap();
+        let conv = r.store.load(c).unwrap();
+        assert_eq!(conv.messages[1].reasoning.as_deref(), Some("thinking it over"));
+        assert_eq!(conv.messages[0].reasoning, None);
     }
 
     #[test]

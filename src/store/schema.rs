@@ -47,6 +47,9 @@ const MIGRATIONS: &[&str] = &[
     END;",
     // 2: pinned messages stay in the context when older turns leave it.
     "ALTER TABLE messages ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;",
+    // 3: a reasoning model's thinking, apart from its answer. Not in the full-text index: the
+    // triggers above index `content` only, so a search finds what was said, not what was thought.
+    "ALTER TABLE messages ADD COLUMN reasoning TEXT;",
 ];
 
 /// The schema version this build writes.

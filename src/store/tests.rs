@@ -203,3 +203,70 @@ fn branches_survive_a_restart() {
     assert_eq!(conv.messages.last().map(|m| (m.id, m.sibling)), Some((second, (2, 2))));
     assert_eq!(s.siblings(second).unwrap(), vec![first, second]);
 }
+
+#[test]
+fn reasoning_is_kept_apart_from_the_answer_and_never_searched() {
+    let (mut s, c, ids) = store_with_chat();
+    let thought = "The user wants a palindrome check; slicing is the idiom.";
+    let msg =
+        NewMessage { reasoning: Some(thought), ..NewMessage::new(StoredRole::Assistant, "Compare `s == s[::-1]`.") };
+    let u2 = s.add_message(c, Some(ids[1]), &NewMessage::new(StoredRole::User, "And a palindrome?")).unwrap();
+    let a2 = s.add_message(c, Some(u2), &msg).unwrap();
+    let conv = s.load(c).unwrap();
+    let last = conv.messages.last().unwrap();
+    assert_eq!(
+        (last.id, last.content.as_str(), last.reasoning.as_deref()),
+        (a2, "Compare `s == s[::-1]`.", Some(thought))
+    );
+    assert_eq!(conv.messages[1].reasoning, None, "a reply without thinking has none");
+    // Empty thinking is no thinking.
+    let a3 =
+        s.add_message(c, Some(u2), &NewMessage { reasoning: Some(""), ..NewMessage::new(StoredRole::Assistant, "x") });
+    assert_eq!(s.load(c).unwrap().messages.last().map(|m| (m.id, m.reasoning.clone())), Some((a3.unwrap(), None)));
+    // Search finds what was said, not what was thought.
+    assert!(s.search("idiom", 10).unwrap().is_empty(), "a word only in the thinking is not found");
+    assert!(s.search("slicing", 10).unwrap().is_empty());
+    assert_eq!(s.search("palindrome", 10).unwrap().len(), 1, "only the question, not the thinking");
+    // Deleting removes the thinking with the message (and the index stays consistent).
+    s.delete(c).unwrap();
+    assert!(s.search("palindrome", 10).unwrap().is_empty());
+}
+
+#[test]
+fn a_version_2_database_migrates_and_its_messages_gain_no_reasoning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    // A database as the previous release wrote it: schema 2 (pins), no reasoning column.
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        schema::migrate_to(&mut conn, 2).unwrap();
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('messages')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(columns.contains(&"pinned".to_string()) && !columns.contains(&"reasoning".to_string()), "{columns:?}");
+        conn.execute_batch(
+            "INSERT INTO conversations (id, title, created_at, updated_at, model, cwd, current_leaf)
+                 VALUES (1, 'old chat', 10, 20, 'smol', '/src', 2);
+             INSERT INTO messages (id, conversation_id, parent_id, role, content, state, created_at, pinned)
+                 VALUES (1, 1, NULL, 'user', 'What is a lifetime?', 'complete', 10, 1),
+                        (2, 1, 1, 'assistant', 'A scope for references.', 'complete', 11, 0);",
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(&path).unwrap();
+    let v: i64 = Connection::open(&path).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    let old = s.load(1).unwrap();
+    let got: Vec<_> = old.messages.iter().map(|m| (m.content.as_str(), m.pinned, m.reasoning.clone())).collect();
+    assert_eq!(got, [("What is a lifetime?", true, None), ("A scope for references.", false, None)]);
+    assert_eq!(s.search("lifetime", 5).unwrap().len(), 1, "the full-text index came through");
+    // New replies in the old conversation keep their thinking.
+    let msg = NewMessage { reasoning: Some("borrowck"), ..NewMessage::new(StoredRole::Assistant, "More.") };
+    s.add_message(1, Some(2), &msg).unwrap();
+    assert_eq!(s.load(1).unwrap().messages[2].reasoning.as_deref(), Some("borrowck"));
+    assert!(s.search("borrowck", 5).unwrap().is_empty());
+}

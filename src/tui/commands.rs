@@ -13,6 +13,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/model", args: "[PATH|NAME]", help: "show or switch the model (GGUF file or server)" },
     CommandHelp { name: "/system", args: "[TEXT|clear]", help: "show, set or clear the system prompt" },
     CommandHelp { name: "/role", args: "[NAME]", help: "list the roles, or switch to one" },
+    CommandHelp { name: "/think", args: "[MODE]", help: "reasoning: on off auto low medium high" },
     CommandHelp { name: "/file", args: "PATH", help: "attach a file to the next message" },
     CommandHelp { name: "/copy", args: "N", help: "copy code block N to the clipboard" },
     CommandHelp { name: "/save", args: "N PATH", help: "save code block N to a file" },
@@ -33,6 +34,8 @@ pub enum SlashCommand {
     Model(Option<String>),
     System(Option<String>),
     Role(Option<String>),
+    /// The reasoning setting for the next answers; `None` shows it.
+    Think(Option<crate::engine::Reasoning>),
     File(String),
     Copy(usize),
     Save(usize, Option<String>),
@@ -64,6 +67,13 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
         "/model" => Ok(SlashCommand::Model(arg)),
         "/system" => Ok(SlashCommand::System(arg)),
         "/role" => Ok(SlashCommand::Role(arg)),
+        "/think" | "/reasoning" => match arg {
+            None => Ok(SlashCommand::Think(None)),
+            Some(setting) => setting
+                .parse()
+                .map(|r| SlashCommand::Think(Some(r)))
+                .map_err(|_| format!("usage: /think on|off|auto|low|medium|high (not {setting:?})")),
+        },
         "/file" => arg.map(SlashCommand::File).ok_or_else(|| "usage: /file PATH".into()),
         "/copy" => number(rest).map(SlashCommand::Copy).ok_or_else(|| "usage: /copy N (a code block number)".into()),
         "/save" => {
@@ -134,12 +144,16 @@ mod tests {
         assert_eq!(parse("/export notes.md"), Ok(SlashCommand::Export { json: false, path: Some("notes.md".into()) }));
         assert_eq!(parse("/export"), Ok(SlashCommand::Export { json: false, path: None }));
         assert!(parse("/copy x").unwrap_err().contains("usage"));
+        assert_eq!(parse("/think"), Ok(SlashCommand::Think(None)));
+        assert_eq!(parse("/think High"), Ok(SlashCommand::Think(Some(crate::engine::Reasoning::High))));
+        assert!(parse("/think lots").unwrap_err().contains("usage: /think on|off|auto|low|medium|high"));
         assert!(parse("/nope").unwrap_err().contains("unknown command"));
     }
 
     #[test]
     fn completes_names() {
         assert_eq!(complete("/he").as_deref(), Some("/help"));
+        assert_eq!(complete("/th").as_deref(), Some("/think "));
         assert_eq!(complete("/co").as_deref(), Some("/copy "));
         assert_eq!(complete("/s"), None, "/system, /save and /sessions share only '/s'");
         assert_eq!(completions("/s").len(), 3);

@@ -3,9 +3,14 @@
 //! Drawing a frame costs what is visible, not the transcript's length: rows are counted from an
 //! anchor (or from the bottom when following), walking only the entries on screen. A reply being
 //! streamed keeps its finished blocks rendered and re-renders only its last block.
+//!
+//! A reasoning model's thinking is kept apart from the answer ([`Thinking`]): shown dim above
+//! it as plain text, folded to one line once the answer begins. It is never markdown, and its
+//! code never becomes a numbered code block: only the answer (`content`) is parsed for those.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -43,6 +48,42 @@ pub struct Entry {
     pub versions: Option<(usize, usize)>,
     /// Stays in the context when older turns leave it (/pin).
     pub pinned: bool,
+    /// A reasoning model's thinking before the answer, shown apart from it.
+    pub thinking: Option<Thinking>,
+}
+
+/// A reasoning model's thinking: never part of the answer, never parsed for code.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Thinking {
+    pub text: String,
+    /// Reasoning tokens: counted as pieces arrive (about one a token), then the engine's count.
+    pub tokens: usize,
+    /// How long the model thought: measured while streaming, then the engine's figure.
+    pub time: Duration,
+    /// The model is still thinking (no answer yet, the turn goes on).
+    pub live: bool,
+    /// Shown as one line.
+    pub folded: bool,
+    /// Loaded from history: no figures are known.
+    pub stored: bool,
+}
+
+impl Thinking {
+    /// The section's one-line summary (its first row, folded or not).
+    pub fn label(&self) -> String {
+        let marker = if self.folded { '▸' } else { '▾' };
+        let tokens = if self.tokens == 1 { "1 token".to_string() } else { format!("{} tokens", self.tokens) };
+        if self.stored {
+            let words = self.text.split_whitespace().count();
+            return format!("{marker} thought · {words} words");
+        }
+        let secs = self.time.as_secs_f64();
+        if self.live {
+            format!("{marker} thinking… {secs:.1} s · {tokens}")
+        } else {
+            format!("{marker} thought for {secs:.1} s · {tokens}")
+        }
+    }
 }
 
 /// A code block of the conversation, byte-exact as the model wrote it.
@@ -76,6 +117,8 @@ struct Cached {
     tail: Rc<Vec<Line<'static>>>,
     /// The content length `tail` was rendered for.
     rendered_len: usize,
+    /// Rows of the thinking section (after the header row).
+    thinking_rows: usize,
     valid: bool,
 }
 
@@ -137,6 +180,36 @@ fn header(entry: &Entry, color: bool) -> Line<'static> {
     Line::from(spans)
 }
 
+/// The style of reasoning text: dim, like a margin note (a modifier, so also without colour).
+pub fn thinking_style(color: bool) -> Style {
+    let st = Style::default().add_modifier(Modifier::DIM);
+    if color {
+        st.add_modifier(Modifier::ITALIC)
+    } else {
+        st
+    }
+}
+
+/// The thinking section: its label, then (unfolded) its text, plain and sanitized.
+fn thinking_rows(thinking: &Thinking, answered: bool, width: usize, color: bool) -> Vec<Line<'static>> {
+    let st = thinking_style(color);
+    let mut rows = vec![Line::from(Span::styled(thinking.label(), st))];
+    if thinking.folded {
+        return rows;
+    }
+    // Not the code blocks' "│": this text is no code block, whatever it contains.
+    let gutter = [Span::styled("┊ ", st)];
+    let text = crate::render::sanitize::for_cells(thinking.text.trim_matches('\n'));
+    for line in text.split('\n') {
+        let line = line.trim_end_matches('\r');
+        rows.extend(crate::render::wrap::wrap_spans(&[Span::styled(line.to_string(), st)], width, &gutter, &gutter));
+    }
+    if answered {
+        rows.push(Line::default());
+    }
+    rows
+}
+
 fn render_block(block: &Block, next_code: &mut usize, opts: RenderOptions) -> Vec<Line<'static>> {
     match block {
         Block::Prose(text) => markdown::render_prose(text, opts),
@@ -174,7 +247,15 @@ impl Transcript {
     pub fn push(&mut self, author: Author, content: impl Into<String>, state: EntryState) {
         let first_block = self.code_blocks.len() + 1;
         let finished = state != EntryState::Streaming;
-        self.entries.push(Entry { author, content: content.into(), state, first_block, versions: None, pinned: false });
+        self.entries.push(Entry {
+            author,
+            content: content.into(),
+            state,
+            first_block,
+            versions: None,
+            pinned: false,
+            thinking: None,
+        });
         self.cache.borrow_mut().push(Cached::default());
         if finished {
             self.collect_code(self.entries.len() - 1);
@@ -200,6 +281,7 @@ impl Transcript {
                 first_block,
                 versions: None,
                 pinned: false,
+                thinking: None,
             },
         );
         self.cache.borrow_mut().insert(at, Cached::default());
@@ -211,6 +293,61 @@ impl Transcript {
         if let Some(last) = self.entries.last_mut() {
             last.content.push_str(text);
         }
+    }
+
+    /// Appends reasoning to the last entry (a streaming reply): `tokens` and `time` so far.
+    pub fn append_thinking(&mut self, text: &str, time: Duration) {
+        let Some(i) = self.entries.len().checked_sub(1) else { return };
+        let thinking = self.entries[i].thinking.get_or_insert_with(|| Thinking { live: true, ..Thinking::default() });
+        thinking.text.push_str(text);
+        thinking.tokens += 1;
+        thinking.time = time;
+        self.invalidate(i);
+    }
+
+    /// The answer of the last entry began: its thinking ends and folds to one line.
+    pub fn end_thinking(&mut self, time: Duration) {
+        let Some(i) = self.entries.len().checked_sub(1) else { return };
+        if let Some(thinking) = self.entries[i].thinking.as_mut().filter(|t| t.live) {
+            thinking.live = false;
+            thinking.folded = true;
+            thinking.time = time;
+            self.invalidate(i);
+        }
+    }
+
+    /// The last entry's turn ended: its thinking stops (shown as it is: a turn cut while
+    /// thinking keeps it unfolded), with the engine's figures when it has them.
+    pub fn finish_thinking(&mut self, figures: Option<(usize, Duration)>) {
+        let Some(i) = self.entries.len().checked_sub(1) else { return };
+        if let Some(thinking) = self.entries[i].thinking.as_mut() {
+            thinking.live = false;
+            if let Some((tokens, time)) = figures {
+                thinking.tokens = tokens;
+                thinking.time = time;
+            }
+            self.invalidate(i);
+        }
+    }
+
+    /// Gives entry `i` stored thinking (a conversation loaded from history), folded.
+    pub fn set_stored_thinking(&mut self, i: usize, text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        if let Some(entry) = self.entries.get_mut(i) {
+            entry.thinking =
+                Some(Thinking { text: text.to_string(), folded: true, stored: true, ..Thinking::default() });
+            self.invalidate(i);
+        }
+    }
+
+    /// Folds or unfolds entry `i`'s thinking; false when it has none.
+    pub fn toggle_thinking(&mut self, i: usize) -> bool {
+        let Some(thinking) = self.entries.get_mut(i).and_then(|e| e.thinking.as_mut()) else { return false };
+        thinking.folded = !thinking.folded;
+        self.invalidate(i);
+        true
     }
 
     /// Pins or unpins entry `i`.
@@ -236,6 +373,9 @@ impl Transcript {
             return;
         }
         self.entries[i].state = state;
+        if let Some(thinking) = self.entries[i].thinking.as_mut() {
+            thinking.live = false;
+        }
         self.invalidate(i);
         self.collect_code(i);
     }
@@ -282,7 +422,14 @@ impl Transcript {
         let streaming = entry.state == EntryState::Streaming;
         if !cache.valid || cache.width != width || cache.stable_bytes > entry.content.len() {
             *cache = Cached { width, valid: true, rendered_len: usize::MAX, ..Cached::default() };
-            cache.stable = Rc::new(vec![header(entry, self.color)]);
+            let mut first = vec![header(entry, self.color)];
+            if let Some(thinking) = &entry.thinking {
+                let answered = !entry.content.trim().is_empty();
+                let rows = thinking_rows(thinking, answered, usize::from(opts.width), self.color);
+                cache.thinking_rows = rows.len();
+                first.extend(rows);
+            }
+            cache.stable = Rc::new(first);
         }
         if cache.rendered_len == entry.content.len() {
             return EntryRows { stable: Rc::clone(&cache.stable), tail: Rc::clone(&cache.tail) };
@@ -322,6 +469,61 @@ impl Transcript {
         cache.tail = Rc::new(tail);
         cache.rendered_len = entry.content.len();
         EntryRows { stable: Rc::clone(&cache.stable), tail: Rc::clone(&cache.tail) }
+    }
+
+    /// The rows of entry `i`'s thinking section at `width` (the label is the first), if any.
+    pub fn thinking_rows(&self, i: usize, width: u16) -> Option<std::ops::Range<usize>> {
+        self.entries.get(i)?.thinking.as_ref()?;
+        self.rows(i, width);
+        let n = self.cache.borrow().get(i).map_or(0, |c| c.thinking_rows);
+        Some(1..1 + n)
+    }
+
+    /// The entry and row of that entry shown at row `y` of a view of `height` rows (the same
+    /// walk as [`visible`](Self::visible)).
+    pub fn position_at(&self, width: u16, height: usize, scroll: Scroll, y: usize) -> Option<(usize, usize)> {
+        if y >= height || self.entries.is_empty() {
+            return None;
+        }
+        if let Scroll::Anchor { entry, row } = scroll {
+            // The view starts at the anchor when the rows below it fill the view.
+            let mut below = 0;
+            let mut found = None;
+            let (mut i, mut r) = (entry, row);
+            while i < self.entries.len() && below < height {
+                let h = self.height(i, width);
+                while r < h && below < height {
+                    if below == y {
+                        found = Some((i, r));
+                    }
+                    below += 1;
+                    r += 1;
+                }
+                i += 1;
+                r = 0;
+            }
+            if below == height {
+                return found;
+            }
+        }
+        // From the bottom.
+        let mut total = 0;
+        let mut i = self.entries.len();
+        while i > 0 && total < height {
+            i -= 1;
+            total += self.height(i, width);
+        }
+        // Row `y` of the view is row `skip + y` counted from the top of entry `i`.
+        let mut at = total.saturating_sub(height) + y;
+        while i < self.entries.len() {
+            let h = self.height(i, width);
+            if at < h {
+                return Some((i, at));
+            }
+            at -= h;
+            i += 1;
+        }
+        None
     }
 
     /// Row count of entry `i` at `width`.
@@ -538,6 +740,44 @@ mod tests {
         t.truncate(2);
         assert_eq!(t.code_blocks().len(), 1);
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn stored_thinking_shows_folded_and_unfolds() {
+        let mut t = sample(1);
+        t.push(Author::Assistant, "Four.", EntryState::Complete);
+        t.set_stored_thinking(1, "Two and two\nmake four.");
+        t.set_stored_thinking(0, "  \n");
+        assert!(t.entries()[0].thinking.is_none(), "empty reasoning shows nothing");
+        assert_eq!(text(&t.rows(1, 40).stable), vec!["▍ember", "▸ thought · 5 words", "Four.", ""]);
+        assert_eq!(t.thinking_rows(1, 40), Some(1..2));
+        assert!(t.toggle_thinking(1));
+        assert_eq!(
+            text(&t.rows(1, 40).stable),
+            vec!["▍ember", "▾ thought · 5 words", "┊ Two and two", "┊ make four.", "", "Four.", ""]
+        );
+        assert_eq!(t.thinking_rows(1, 40), Some(1..5));
+        assert!(!t.toggle_thinking(0), "a message without reasoning");
+        assert!(t.code_blocks().is_empty());
+    }
+
+    #[test]
+    fn position_at_finds_the_row_drawn_there() {
+        let mut t = sample(3);
+        t.push(Author::Assistant, "", EntryState::Streaming);
+        t.append_thinking("a long thought that wraps over several rows of a narrow view", Duration::ZERO);
+        t.append("answer\n\nmore");
+        for height in 1..20 {
+            for scroll in [Scroll::Follow, Scroll::Anchor { entry: 1, row: 1 }, Scroll::Anchor { entry: 3, row: 0 }] {
+                let shown = text(&t.visible(16, height, scroll));
+                for (y, want) in shown.iter().enumerate() {
+                    let (i, r) = t.position_at(16, height, scroll, y).expect("a row is drawn there");
+                    let rows = t.rows(i, 16);
+                    assert_eq!(&text(&[rows.get(r).cloned().unwrap()])[0], want, "{height} {scroll:?} {y}");
+                }
+                assert_eq!(t.position_at(16, height, scroll, shown.len()), None);
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: the real default model and the real binary.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod hostile;
 pub mod llama_server;
 pub mod terminal;
 pub mod tmux;

@@ -87,6 +87,7 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
                 KeyCode::End | KeyCode::Char('G') => state.scroll = Scroll::Follow,
                 KeyCode::Left => return state.switch_version(false),
                 KeyCode::Right => return state.switch_version(true),
+                KeyCode::Char('t') => state.toggle_thinking(),
                 KeyCode::Char('?') => state.overlay = Some(Overlay::Help),
                 KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
                     // Typing goes to the composer.

@@ -6,14 +6,15 @@ mod keys;
 mod slash;
 
 use std::path::PathBuf;
+use std::time::Instant;
 
-use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 
 use super::commands;
 use super::composer::Composer;
 use super::transcript::{Author, EntryState, Scroll, Transcript};
 use crate::engine::{
-    EngineEvent, Message, ModelInfo, Role, SamplingParams, StopReason, TurnId, TurnRequest, TurnStats,
+    EngineEvent, Message, ModelInfo, Reasoning, Role, SamplingParams, StopReason, TurnId, TurnRequest, TurnStats,
 };
 use crate::pipe::Attachment;
 use crate::store::recorder::{PickerItem, Query, RecordOp, RecordStats, Reply};
@@ -196,6 +197,12 @@ pub struct AppState {
     pub cwd: String,
     /// Earlier messages the last turn had to leave out of the context.
     pub dropped_messages: usize,
+    /// `/think` chose the reasoning setting (`sampling.reasoning`): a role switch keeps it.
+    pub reasoning_chosen: bool,
+    /// When the streaming reply's reasoning began (it is timed while it streams).
+    reasoning_started: Option<Instant>,
+    /// The clock thinking is timed by (tests stop it).
+    pub clock: fn() -> Instant,
 }
 
 /// Layout facts `update` needs for scrolling (the view computes the same).
@@ -269,6 +276,9 @@ impl AppState {
             conversation_id: None,
             cwd: String::new(),
             dropped_messages: 0,
+            reasoning_chosen: false,
+            reasoning_started: None,
+            clock: Instant::now,
         }
     }
 
@@ -285,6 +295,10 @@ impl AppState {
                 (StoredRole::Assistant, MessageState::Stopped) => (Author::Assistant, EntryState::Stopped),
             };
             self.transcript.push(author, m.content.clone(), state);
+            if let Some(reasoning) = &m.reasoning {
+                // Shown folded, as a finished reply's thinking is.
+                self.transcript.set_stored_thinking(self.transcript.len() - 1, reasoning);
+            }
             if m.pinned {
                 self.transcript.set_pinned(self.transcript.len() - 1, true);
             }
@@ -333,6 +347,56 @@ impl AppState {
         vec![Effect::Query(Query::Sibling { keep: self.recorded_before(i), forward })]
     }
 
+    /// Folds or unfolds a reply's thinking (`t` in the transcript): the first one from the top
+    /// of the view when the transcript is scrolled back, else the latest one.
+    fn toggle_thinking(&mut self) {
+        let entries = self.transcript.entries();
+        let latest = || entries.iter().rposition(|e| e.thinking.is_some());
+        let target = match self.scroll {
+            Scroll::Anchor { entry, .. } => entries
+                .iter()
+                .enumerate()
+                .skip(entry)
+                .find(|(_, e)| e.thinking.is_some())
+                .map(|(i, _)| i)
+                .or_else(latest),
+            Scroll::Follow => latest(),
+        };
+        match target {
+            Some(i) => {
+                self.transcript.toggle_thinking(i);
+            }
+            None => self.info("no reasoning to show: only reasoning models think before answering"),
+        }
+    }
+
+    /// A click in the transcript on a reply's thinking folds or unfolds it.
+    fn click(&mut self, column: u16, row: u16) {
+        let (width, height) = transcript_area(self);
+        let covered = self.focus == Focus::CodePane && !super::view::is_wide(self.size.0);
+        if self.overlay.is_some() || covered || column >= width {
+            return;
+        }
+        let Some((entry, at)) = self.transcript.position_at(width, height, self.scroll, usize::from(row)) else {
+            return;
+        };
+        if self.transcript.thinking_rows(entry, width).is_some_and(|rows| rows.contains(&at)) {
+            self.transcript.toggle_thinking(entry);
+        }
+    }
+
+    /// The reasoning setting in words, with a notice when the model cannot follow it.
+    fn reasoning_notice(&self) -> Option<String> {
+        let setting = self.sampling.reasoning;
+        match &self.model {
+            ModelStatus::Ready(info) if !info.reasoning_switch && setting != Reasoning::Auto => Some(format!(
+                "this model's chat template has no reasoning switch: reasoning {} changes nothing",
+                setting.as_str()
+            )),
+            _ => None,
+        }
+    }
+
     /// How many recorded messages (user, and finished assistant ones) precede entry `index`.
     fn recorded_before(&self, index: usize) -> usize {
         self.transcript.entries()[..index.min(self.transcript.len())]
@@ -351,8 +415,18 @@ impl AppState {
             return None;
         }
         let last = self.transcript.len().checked_sub(1)?;
-        let content = self.transcript.entries()[last].content.clone();
-        Some(Effect::Record(RecordOp::Append { keep: self.recorded_before(last), role, content, state, stats }))
+        let entry = &self.transcript.entries()[last];
+        let content = entry.content.clone();
+        // The thinking is saved apart from the answer, never in it.
+        let reasoning = entry.thinking.as_ref().map(|t| t.text.clone()).filter(|t| !t.trim().is_empty());
+        Some(Effect::Record(RecordOp::Append {
+            keep: self.recorded_before(last),
+            role,
+            content,
+            state,
+            stats,
+            reasoning,
+        }))
     }
 
     fn model_name(&self) -> String {
@@ -393,6 +467,7 @@ impl AppState {
         let messages = self.conversation();
         self.transcript.push(Author::Assistant, "", EntryState::Streaming);
         self.generating = Some(turn);
+        self.reasoning_started = None;
         self.scroll = Scroll::Follow;
         // A different seed each turn, so /retry gives another answer (still reproducible for a
         // given --seed and sequence of turns).
@@ -541,6 +616,7 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             match mouse.kind {
                 MouseEventKind::ScrollUp => state.scroll_by(true, 3),
                 MouseEventKind::ScrollDown => state.scroll_by(false, 3),
+                MouseEventKind::Down(MouseButton::Left) => state.click(mouse.column, mouse.row),
                 _ => {}
             }
             Vec::new()
@@ -628,6 +704,9 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
             }
             let name = info.name.clone();
             state.model = ModelStatus::Ready(info);
+            if let Some(notice) = state.reasoning_notice() {
+                state.info(notice);
+            }
             if state.history {
                 return vec![Effect::Record(RecordOp::NameModel(name))];
             }
@@ -663,11 +742,31 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
             }
         },
         // Events of a superseded turn are dropped by id, not by timing.
-        EngineEvent::Delta { turn, .. } | EngineEvent::Done { turn, .. } | EngineEvent::Failed { turn, .. }
+        EngineEvent::Delta { turn, .. }
+        | EngineEvent::Reasoning { turn, .. }
+        | EngineEvent::Done { turn, .. }
+        | EngineEvent::Failed { turn, .. }
             if Some(turn) != state.generating => {}
-        EngineEvent::Delta { text, .. } => state.transcript.append(&text),
+        EngineEvent::Delta { text, .. } => {
+            let thinking = state.transcript.entries().last().and_then(|e| e.thinking.as_ref());
+            if thinking.is_some_and(|t| t.live) && !text.trim().is_empty() {
+                // The answer begins: the thinking folds to one line.
+                let time = state.reasoning_started.map(|t| (state.clock)().saturating_duration_since(t));
+                state.transcript.end_thinking(time.unwrap_or_default());
+            }
+            state.transcript.append(&text);
+        }
+        // Shown apart from the answer, never part of it (nor of its code blocks).
+        EngineEvent::Reasoning { text, .. } => {
+            let now = (state.clock)();
+            let started = *state.reasoning_started.get_or_insert(now);
+            state.transcript.append_thinking(&text, now.saturating_duration_since(started));
+        }
         EngineEvent::Done { stats, stop, .. } => {
             state.generating = None;
+            state.reasoning_started = None;
+            let figures = (stats.reasoning_tokens > 0).then_some((stats.reasoning_tokens, stats.reasoning_time));
+            state.transcript.finish_thinking(figures);
             let (entry_state, stored) = if stop == StopReason::Cancelled {
                 (EntryState::Stopped, MessageState::Stopped)
             } else {
@@ -713,6 +812,8 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
         }
         EngineEvent::Failed { error, .. } => {
             state.generating = None;
+            state.reasoning_started = None;
+            state.transcript.finish_thinking(None);
             let partial = state.transcript.entries().last().is_some_and(|e| !e.content.trim().is_empty());
             if !partial {
                 state.transcript.finish_last(EntryState::Failed(error.to_string()));

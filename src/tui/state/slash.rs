@@ -116,6 +116,31 @@ impl AppState {
                 self.switch_role(&name);
                 Vec::new()
             }
+            SlashCommand::Think(None) => {
+                let model = match &self.model {
+                    ModelStatus::Ready(info) => format!(" · this model: {}", info.reasoning_format),
+                    ModelStatus::Loading(_) | ModelStatus::Failed(_) => String::new(),
+                };
+                let text = match self.reasoning_notice() {
+                    Some(notice) => format!("reasoning {} · {notice}", self.sampling.reasoning.as_str()),
+                    None => format!(
+                        "reasoning {}{model} · /think on|off|auto|low|medium|high sets it",
+                        self.sampling.reasoning.as_str()
+                    ),
+                };
+                self.info(text);
+                Vec::new()
+            }
+            SlashCommand::Think(Some(setting)) => {
+                self.sampling.reasoning = setting;
+                self.reasoning_chosen = true;
+                let text = match self.reasoning_notice() {
+                    Some(notice) => notice,
+                    None => format!("reasoning {} from the next answer", setting.as_str()),
+                };
+                self.info(text);
+                Vec::new()
+            }
             SlashCommand::File(path) => vec![Effect::ReadFile(path)],
             SlashCommand::Copy(n) => match self.block_index(n) {
                 Some(i) => self.copy(i),
@@ -199,8 +224,13 @@ impl AppState {
         match role.apply(&self.roles.vars, None) {
             Ok(applied) => {
                 let seed = self.sampling.seed;
+                let reasoning = self.sampling.reasoning;
                 self.sampling = crate::config::resolve::sampling_with(&self.roles.base, &role, &self.roles.flags);
                 self.sampling.seed = seed;
+                if self.reasoning_chosen {
+                    // /think is the chat's own choice: a role does not undo it.
+                    self.sampling.reasoning = reasoning;
+                }
                 self.system_prompt = applied.system;
                 self.roles.current = role.name.clone();
                 self.info(format!("role {}: {} (from the next answer)", role.name, role.description));

@@ -16,6 +16,7 @@ const KEYS: &[(&str, &str)] = &[
     ("PgUp / PgDn, wheel", "scroll the transcript"),
     ("Ctrl-O", "saved conversations: search, continue"),
     ("transcript: ← →", "earlier / later versions of an answer"),
+    ("transcript: t, click", "fold / unfold a reply's reasoning"),
     ("code pane: c s e ⏎", "copy, save, $EDITOR, full screen"),
     ("? / F1", "this help"),
 ];
