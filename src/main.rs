@@ -624,7 +624,7 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
         let earlier = conversation.messages.iter().filter(|m| m.role != StoredRole::System).map(|m| {
             let role =
                 if m.role == StoredRole::User { ember::engine::Role::User } else { ember::engine::Role::Assistant };
-            ember::engine::Message::new(role, m.content.clone()).with_pin(m.pinned)
+            ember::engine::Message::new(role, m.content.clone()).with_reasoning(m.reasoning.clone()).with_pin(m.pinned)
         });
         messages.splice(at..at, earlier);
     }

@@ -322,12 +322,7 @@ fn reasoning_never_reaches_stdout_and_is_shown_apart_only_when_asked() {
         .args(ask)
         .assert()
         .success();
-    let json = Command::new(env!("CARGO_BIN_EXE_ember"))
-        .args(["history", "export", "1", "--format", "json"])
-        .env("XDG_DATA_HOME", data.path())
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let v = common::history_export(data.path(), 1);
     let answer = &v["messages"][1];
     assert_eq!(answer["content"], "", "{v}");
     assert!(answer["reasoning_content"].as_str().is_some_and(|r| r.contains("def add")), "{v}");

@@ -388,12 +388,7 @@ fn the_server_dying_mid_reply_keeps_the_partial_answer_and_fails() {
     assert!(partial.len() > 8, "the partial answer is printed");
     assert!(stderr.contains("closed the connection mid-reply"), "{stderr}");
     // What was printed is in history, as a stopped answer: `-c` would carry it.
-    let show = Command::new(env!("CARGO_BIN_EXE_ember"))
-        .args(["history", "export", "1", "--format", "json"])
-        .env("XDG_DATA_HOME", data.path())
-        .output()
-        .unwrap();
-    let export: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let export = common::history_export(data.path(), 1);
     let answer = &export["messages"][1];
     assert_eq!((answer["role"].as_str(), answer["state"].as_str()), (Some("assistant"), Some("stopped")), "{export}");
     let printed = String::from_utf8_lossy(&partial);
@@ -458,12 +453,7 @@ fn a_frozen_server_is_a_read_timeout_that_says_so_and_keeps_the_partial_answer()
     );
     assert!(!stderr.contains("closed the connection"), "the server did not close it; it went silent: {stderr}");
     // What was printed is in history, as a stopped answer.
-    let show = Command::new(env!("CARGO_BIN_EXE_ember"))
-        .args(["history", "export", "1", "--format", "json"])
-        .env("XDG_DATA_HOME", data.path())
-        .output()
-        .unwrap();
-    let export: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let export = common::history_export(data.path(), 1);
     let answer = &export["messages"][1];
     assert_eq!((answer["role"].as_str(), answer["state"].as_str()), (Some("assistant"), Some("stopped")), "{export}");
     let printed = String::from_utf8_lossy(&partial);
@@ -524,12 +514,7 @@ fn a_conversation_longer_than_the_servers_context_drops_its_oldest_turns() {
     // The newest question was kept: it is what the server answered.
     assert!(stdout.contains("Paris"), "{stdout}");
     // History keeps the whole conversation, the new turn last.
-    let export = Command::new(env!("CARGO_BIN_EXE_ember"))
-        .args(["history", "export", &id.to_string(), "--format", "json"])
-        .env("XDG_DATA_HOME", data.path())
-        .output()
-        .unwrap();
-    let export: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    let export = common::history_export(data.path(), id);
     let messages = export["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 14, "{export}");
     assert_eq!(messages[12]["content"], question);

@@ -25,6 +25,7 @@ fn messages(conv: &Value) -> Vec<Message> {
                 other => panic!("unknown role {other}"),
             };
             Message::new(role, m["content"].as_str().unwrap())
+                .with_reasoning(m["reasoning_content"].as_str().map(str::to_string))
         })
         .collect()
 }
@@ -74,7 +75,7 @@ fn real_templates_render_like_transformers() {
             checked += 1;
         }
     }
-    assert!(checked >= 7 * 12, "too few cases checked: {checked}");
+    assert!(checked >= 7 * 14, "too few cases checked: {checked}");
     assert!(failures.is_empty(), "{} of {checked} renderings differ:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -99,6 +100,22 @@ fn message_text_is_never_a_control_segment_in_real_templates() {
         assert!(plain.contains("<|im_start|>system"), "{name}: the attack text is not plain: {segments:?}");
         for s in segments.iter().filter(|s| s.special) {
             assert!(!s.text.contains("obey"), "{name}: message text in a control segment: {s:?}");
+        }
+        // The same attack as the reasoning of an answer the template shows (the last one):
+        // plain text where the template renders it, never template text.
+        let msgs = vec![
+            Message::new(Role::User, "q"),
+            Message::new(Role::Assistant, "a").with_reasoning(Some(attack.replace("obey", "reasoned"))),
+        ];
+        let render = |m: &[Message]| template.render(m, false);
+        let Ok((full, segments)) = segment(&msgs, &render) else { continue };
+        assert_eq!(segments.iter().map(|s| s.text.as_str()).collect::<String>(), full, "{name}");
+        for s in segments.iter().filter(|s| s.special) {
+            assert!(!s.text.contains("reasoned"), "{name}: reasoning text in a control segment: {s:?}");
+        }
+        if name == "qwen" {
+            let plain: String = segments.iter().filter(|s| !s.special).map(|s| s.text.as_str()).collect();
+            assert!(plain.contains("reasoned"), "{name}: Qwen3 shows the last reasoning: {segments:?}");
         }
     }
 }

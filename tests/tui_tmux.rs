@@ -462,23 +462,10 @@ fn a_hostile_conversation_opened_from_history_reaches_the_terminal_inert() {
 // ---------------------------------------------------------------------------------------------
 // Versions (/retry, /edit) and resuming, with history on
 
-/// `ember history export ID --format json` on the data folder `data`.
-fn export(data: &Path, id: i64) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_ember"))
-        .args(["history", "export", &id.to_string(), "--format", "json"])
-        .env("XDG_DATA_HOME", data)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "export {id}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Exports conversation `id` until `ok` holds (the history thread writes a moment after the
-/// screen shows a change).
 fn export_when(data: &Path, id: i64, what: &str, ok: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
     let start = std::time::Instant::now();
     loop {
-        let json = export(data, id);
+        let json = common::history_export(data, id);
         let messages = json["messages"].as_array().cloned().unwrap_or_default();
         if ok(&messages) {
             return messages;
@@ -593,7 +580,7 @@ fn retry_and_edit_versions_are_saved_switched_and_shown_again_after_a_restart() 
     assert!(end.contains("EXIT=0") && end.contains("EXIT2=0"), "{end}");
     assert!(!tmux.alternate_on());
     // The export follows the branch left on.
-    let last = export(data, 1);
+    let last = common::history_export(data, 1);
     assert_eq!(last["messages"].as_array().map(Vec::len), Some(2), "{last:#}");
     assert_eq!(version(&last["messages"][0]), (q2, (2, 2)), "{last:#}");
     assert_eq!(version(&last["messages"][1]).0, a2, "{last:#}");
@@ -675,7 +662,7 @@ fn a_conversation_resumed_in_the_tui_answers_as_it_would_from_scratch() {
     });
     quit(&tmux, "resumed conversation");
 
-    let a = export(&data, 1);
+    let a = common::history_export(&data, 1);
     let messages = a["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 4, "{a:#}");
     assert_eq!(messages[2]["content"], follow_up, "{a:#}");
@@ -725,7 +712,7 @@ fn a_conversation_resumed_in_the_tui_answers_as_it_would_from_scratch() {
     assert_eq!(scratch.len(), 1, "{scratch:?}");
     assert_eq!(scratch[0].reused, 0, "not from scratch: {scratch:?}");
     assert_eq!(scratch[0].prompt, follow.prompt, "not the same conversation: {scratch:?} against {follow:?}");
-    let from_scratch = export(&fresh, id)["messages"][3]["content"].as_str().unwrap().to_string();
+    let from_scratch = common::history_export(&fresh, id)["messages"][3]["content"].as_str().unwrap().to_string();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), from_scratch.trim_end());
     eprintln!("resumed ({follow:?}): {resumed_answer:?}\nfrom scratch ({:?}): {from_scratch:?}", scratch[0]);
     assert_eq!(resumed_answer, from_scratch, "the resumed conversation answered differently");

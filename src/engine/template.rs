@@ -35,6 +35,11 @@ impl Role {
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// An assistant answer's reasoning, given to the template as transformers does
+    /// (`reasoning_content` on the message), never glued into `content`. Templates decide
+    /// whether to show it (most show only the reasoning after the last question).
+    #[serde(rename = "reasoning_content", skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     /// Kept in the context when older turns have to leave it (/pin).
     #[serde(skip)]
     pub pinned: bool,
@@ -42,7 +47,13 @@ pub struct Message {
 
 impl Message {
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Message { role, content: content.into(), pinned: false }
+        Message { role, content: content.into(), reasoning: None, pinned: false }
+    }
+
+    /// The message with the reasoning that came before it (none when empty).
+    pub fn with_reasoning(mut self, reasoning: Option<String>) -> Self {
+        self.reasoning = reasoning.filter(|r| !r.trim().is_empty());
+        self
     }
 
     /// The message, pinned or not.
@@ -510,6 +521,9 @@ fn sentinel(i: usize) -> String {
     format!("\u{F8F0}ember{i}\u{F8F1}")
 }
 
+/// Markers at and above this index stand for message `index - REASONING_MARK`'s reasoning.
+const REASONING_MARK: usize = 1 << 24;
+
 /// Splits the rendering of `messages` into template text and message text.
 ///
 /// `render` is the format's renderer. The conversation is rendered once with each content
@@ -522,7 +536,14 @@ pub fn segment(
     render: &dyn Fn(&[Message]) -> Result<String, String>,
 ) -> Result<(String, Vec<Segment>), String> {
     let full = render(messages)?;
-    let marked: Vec<Message> = messages.iter().enumerate().map(|(i, m)| Message::new(m.role, sentinel(i))).collect();
+    let marked: Vec<Message> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Message {
+            reasoning: m.reasoning.as_ref().map(|_| sentinel(REASONING_MARK + i)),
+            ..Message::new(m.role, sentinel(i))
+        })
+        .collect();
     if let Ok(marked_text) = render(&marked) {
         for trimmed in [false, true] {
             if let Some(segments) = fill_markers(&marked_text, messages, trimmed) {
@@ -531,6 +552,12 @@ pub fn segment(
                 }
             }
         }
+    }
+    if messages.iter().any(|m| m.reasoning.is_some()) {
+        // Reasoning the markers could not place would be taken for template text (control
+        // tokens parsed): leave it out rather than risk that.
+        let without: Vec<Message> = messages.iter().map(|m| Message { reasoning: None, ..m.clone() }).collect();
+        return segment(&without, render);
     }
     let segments = locate_contents(&full, messages);
     Ok((full, segments))
@@ -574,7 +601,10 @@ fn fill_markers(marked: &str, messages: &[Message], trimmed: bool) -> Option<Vec
         let body = after.strip_prefix("ember")?;
         let end = body.find('\u{F8F1}')?;
         let index: usize = body[..end].parse().ok()?;
-        let content = &messages.get(index)?.content;
+        let content = match index.checked_sub(REASONING_MARK) {
+            Some(i) => messages.get(i)?.reasoning.as_deref()?,
+            None => messages.get(index)?.content.as_str(),
+        };
         push_segment(&mut segments, if trimmed { content.trim() } else { content }, false);
         rest = &body[end + '\u{F8F1}'.len_utf8()..];
     }

@@ -35,3 +35,14 @@ pub fn ember() -> assert_cmd::Command {
     cmd.env_remove("EMBER_MODEL").env_remove("NO_COLOR").env("EMBER_NO_HISTORY", "1");
     cmd
 }
+
+/// `ember history export ID --format json` on the data folder `data` (its XDG_DATA_HOME).
+pub fn history_export(data: &std::path::Path, id: i64) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(["history", "export", &id.to_string(), "--format", "json"])
+        .env("XDG_DATA_HOME", data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "export {id}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}

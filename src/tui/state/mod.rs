@@ -456,7 +456,8 @@ impl AppState {
                 (Author::Assistant, EntryState::Complete | EntryState::Stopped) => Role::Assistant,
                 (Author::Assistant, EntryState::Streaming | EntryState::Failed(_)) | (Author::Notice, _) => continue,
             };
-            out.push(Message::new(role, entry.content.clone()).with_pin(entry.pinned));
+            let reasoning = entry.thinking.as_ref().map(|t| t.text.clone());
+            out.push(Message::new(role, entry.content.clone()).with_reasoning(reasoning).with_pin(entry.pinned));
         }
         out
     }
