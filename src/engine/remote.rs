@@ -570,8 +570,18 @@ impl RemoteSession {
         Ok((session, info))
     }
 
-    fn messages_json(messages: &[Message]) -> Value {
-        Value::Array(messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content})).collect())
+    /// The messages on the wire. llama-server also gets earlier reasoning (`reasoning_content`,
+    /// which its template reads); other servers only the standard fields.
+    fn messages_json(messages: &[Message], llama_server: bool) -> Value {
+        Value::Array(
+            messages
+                .iter()
+                .map(|m| match (&m.reasoning, llama_server) {
+                    (Some(r), true) => json!({"role": m.role.as_str(), "content": m.content, "reasoning_content": r}),
+                    _ => json!({"role": m.role.as_str(), "content": m.content}),
+                })
+                .collect(),
+        )
     }
 
     /// The request body for a streamed reply.
@@ -583,7 +593,7 @@ impl RemoteSession {
     fn count(&mut self, messages: &[Message]) -> usize {
         if self.counting == Counting::ChatInputTokens {
             let url = format!("{}/chat/completions/input_tokens", self.http.base);
-            let body = json!({"model": self.model, "messages": Self::messages_json(messages)});
+            let body = json!({"model": self.model, "messages": Self::messages_json(messages, self.llama_server)});
             let answer = self.http.runtime.block_on(self.http.json(reqwest::Method::POST, &url, Some(&body)));
             match answer.ok().flatten().and_then(|v| v.get("input_tokens").and_then(Value::as_u64)) {
                 Some(n) => return n as usize,
@@ -800,7 +810,7 @@ impl RemoteSession {
 pub fn request_body(model: &str, messages: &[Message], sampling: &SamplingParams, llama_server: bool) -> Value {
     let mut body = json!({
         "model": model,
-        "messages": RemoteSession::messages_json(messages),
+        "messages": RemoteSession::messages_json(messages, llama_server),
         "stream": true,
         "stream_options": {"include_usage": true},
         "max_tokens": sampling.max_tokens,
@@ -1270,6 +1280,15 @@ mod tests {
             assert_eq!(body["chat_template_kwargs"]["reasoning_effort"], json!(effort), "{body}");
             assert_eq!(body["reasoning_effort"], json!(effort), "{body}");
         }
+        // Earlier reasoning goes to llama-server's template, not to other servers.
+        let convo = [
+            Message::new(Role::User, "q"),
+            Message::new(Role::Assistant, "a").with_reasoning(Some("because".into())),
+            Message::new(Role::User, "q2"),
+        ];
+        let to = |llama_server| request_body("m", &convo, &SamplingParams::default(), llama_server);
+        assert_eq!(to(true)["messages"][1]["reasoning_content"], json!("because"));
+        assert!(to(false)["messages"][1].get("reasoning_content").is_none());
         // Other servers (hosted APIs refuse unknown fields): only an explicit effort.
         let other = |reasoning: Reasoning| {
             request_body("m", &messages, &SamplingParams { reasoning, ..SamplingParams::default() }, false)

@@ -31,18 +31,31 @@ impl Role {
 }
 
 /// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub role: Role,
     pub content: String,
-    /// An assistant answer's reasoning, given to the template as transformers does
-    /// (`reasoning_content` on the message), never glued into `content`. Templates decide
-    /// whether to show it (most show only the reasoning after the last question).
-    #[serde(rename = "reasoning_content", skip_serializing_if = "Option::is_none")]
+    /// An assistant answer's reasoning, given to the template as the model families expect it:
+    /// `reasoning_content` (Qwen3, DeepSeek, GLM) and `thinking` (gpt-oss) on the message, never
+    /// glued into `content`. Templates decide whether to show it (most show only the reasoning
+    /// after the last question).
     pub reasoning: Option<String>,
     /// Kept in the context when older turns have to leave it (/pin).
-    #[serde(skip)]
     pub pinned: bool,
+}
+
+impl Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(if self.reasoning.is_some() { 4 } else { 2 }))?;
+        map.serialize_entry("role", &self.role)?;
+        map.serialize_entry("content", &self.content)?;
+        if let Some(reasoning) = &self.reasoning {
+            map.serialize_entry("reasoning_content", reasoning)?;
+            map.serialize_entry("thinking", reasoning)?;
+        }
+        map.end()
+    }
 }
 
 impl Message {
@@ -635,6 +648,22 @@ fn locate_contents(full: &str, messages: &[Message]) -> Vec<Segment> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasoning_reaches_the_template_under_both_names_and_never_in_content() {
+        let t = JinjaTemplate::new(
+            "{% for m in messages %}[{{ m.content }}|{{ m.reasoning_content }}|{{ m.thinking }}|{{ m.thinking is defined }}]{% endfor %}",
+            None,
+            None,
+        )
+        .unwrap();
+        let convo = [
+            Message::new(Role::User, "q"),
+            Message::new(Role::Assistant, "a").with_reasoning(Some("r".into())),
+            Message::new(Role::Assistant, "b").with_reasoning(Some("  ".into())),
+        ];
+        assert_eq!(t.render(&convo, false).unwrap(), "[q|||False][a|r|r|True][b|||False]");
+    }
 
     #[test]
     fn a_question_never_answered_is_left_out() {
