@@ -346,6 +346,100 @@ fn single_token(model: &LlamaModel, text: &str) -> Option<i32> {
     }
 }
 
+/// Turns a reply's generated tokens into its text on the sink: assembles UTF-8 across tokens,
+/// drops the reply's leading whitespace, splits reasoning from the answer (the parser) and ends
+/// the answer at a stop string of the prompt format.
+struct ReplyText {
+    utf8: Utf8Stream,
+    /// No text yet: a reply's leading whitespace (" " after "Assistant:") carries nothing.
+    leading: bool,
+    parser: ReasoningParser,
+    stop_matcher: StopMatcher,
+    stops: &'static [&'static str],
+    segments: SegmentTimes,
+}
+
+impl ReplyText {
+    fn new(parser: ReasoningParser, stops: &'static [&'static str]) -> Self {
+        ReplyText {
+            utf8: Utf8Stream::default(),
+            leading: true,
+            parser,
+            stop_matcher: StopMatcher::default(),
+            stops,
+            segments: SegmentTimes::default(),
+        }
+    }
+
+    /// One generated token's bytes. Returns why the reply must end here, if it must: the sink
+    /// stopped it (cancelled), or a stop string appeared.
+    fn push(&mut self, token: i32, piece: &[u8], sink: &mut dyn TurnSink) -> Option<StopReason> {
+        let mut text = self.utf8.push(piece);
+        if self.leading {
+            let trimmed = text.trim_start();
+            self.leading = trimmed.is_empty();
+            text = trimmed.to_string();
+        }
+        let (mut flow, mut hit_stop) = (ControlFlow::Continue(()), false);
+        let (segments, stop_matcher, stops) = (&mut self.segments, &mut self.stop_matcher, self.stops);
+        self.parser.push_with(token, &text, |kind, text| {
+            segments.saw(kind);
+            if flow.is_break() || hit_stop {
+                return;
+            }
+            flow = match kind {
+                SegmentKind::Answer => {
+                    let (out, hit) = stop_matcher.push(text, stops);
+                    hit_stop = hit;
+                    if out.is_empty() {
+                        ControlFlow::Continue(())
+                    } else {
+                        sink.text(&out)
+                    }
+                }
+                SegmentKind::Reasoning | SegmentKind::ToolCall => sink.reasoning(text),
+            };
+        });
+        if flow.is_break() {
+            Some(StopReason::Cancelled)
+        } else if hit_stop {
+            Some(StopReason::StopString)
+        } else {
+            None
+        }
+    }
+
+    /// The reply ended (`stop`): sends what the UTF-8 stream and the parser still hold (a turn
+    /// cut inside its reasoning keeps that reasoning), the answer's part through the stop
+    /// matcher as above. Returns the reasoning's tokens and time.
+    fn finish(mut self, stop: StopReason, sink: &mut dyn TurnSink) -> (usize, std::time::Duration) {
+        if stop != StopReason::StopString && stop != StopReason::Cancelled {
+            let tail = self.utf8.finish();
+            let tail = if self.leading { tail.trim_start().to_string() } else { tail };
+            let mut rest = Vec::new();
+            if !tail.is_empty() {
+                self.parser.push(-1, &tail, &mut rest);
+            }
+            self.parser.finish(&mut rest);
+            let mut answer = String::new();
+            for delta in rest {
+                self.segments.saw(delta.kind);
+                match delta.kind {
+                    SegmentKind::Answer => answer.push_str(&self.stop_matcher.push(&delta.text, self.stops).0),
+                    SegmentKind::Reasoning | SegmentKind::ToolCall => {
+                        let _ = sink.reasoning(&delta.text);
+                    }
+                }
+            }
+            answer.push_str(&self.stop_matcher.finish());
+            if !answer.is_empty() {
+                let _ = sink.text(&answer);
+            }
+        }
+        (self.parser.reasoning_tokens(), self.segments.reasoning_time())
+    }
+}
+
 /// When a turn's reasoning began and when its answer began, for `TurnStats::reasoning_time`.
 #[derive(Default)]
 struct SegmentTimes {
@@ -754,12 +848,7 @@ impl<'m> LlamaSession<'m> {
             Vec::new()
         };
         let mut sampler = req.sampling.sampler(&banned);
-        let mut parser = ReasoningParser::new(self.reasoning_format());
-        let mut segments = SegmentTimes::default();
-        let mut utf8 = Utf8Stream::default();
-        let mut stop_matcher = StopMatcher::default();
-        let stops = self.format.stops();
-        let mut leading = true;
+        let mut reply = ReplyText::new(ReasoningParser::new(self.reasoning_format()), self.format.stops());
         let mut logits_index = self.batch.n_tokens() - 1;
         let mut piece = Vec::with_capacity(32);
         let gen_started = Instant::now();
@@ -774,38 +863,8 @@ impl<'m> LlamaSession<'m> {
             stats.generated_tokens += 1;
             piece.clear();
             vocab.token_to_piece_into(token, &mut piece, false, None);
-            let mut text = utf8.push(&piece);
-            if leading {
-                // A reply's leading whitespace (" " after "Assistant:") carries nothing.
-                let trimmed = text.trim_start();
-                leading = trimmed.is_empty();
-                text = trimmed.to_string();
-            }
-            let mut flow = ControlFlow::Continue(());
-            let mut hit_stop = false;
-            parser.push_with(token.0, &text, |kind, text| {
-                segments.saw(kind);
-                if flow.is_break() || hit_stop {
-                    return;
-                }
-                flow = match kind {
-                    SegmentKind::Answer => {
-                        let (out, hit) = stop_matcher.push(text, stops);
-                        hit_stop = hit;
-                        if out.is_empty() {
-                            ControlFlow::Continue(())
-                        } else {
-                            sink.text(&out)
-                        }
-                    }
-                    SegmentKind::Reasoning | SegmentKind::ToolCall => sink.reasoning(text),
-                };
-            });
-            if flow.is_break() {
-                break StopReason::Cancelled;
-            }
-            if hit_stop {
-                break StopReason::StopString;
+            if let Some(stop) = reply.push(token.0, &piece, sink) {
+                break stop;
             }
             if stats.generated_tokens >= req.sampling.max_tokens {
                 break StopReason::MaxTokens;
@@ -824,34 +883,10 @@ impl<'m> LlamaSession<'m> {
             self.cached.push(token);
             logits_index = 0;
         };
-        if stop != StopReason::StopString && stop != StopReason::Cancelled {
-            // What the UTF-8 stream and the parser still hold (a turn cut inside its reasoning
-            // keeps that reasoning), the answer's part through the stop matcher as in the loop.
-            let tail = utf8.finish();
-            let tail = if leading { tail.trim_start().to_string() } else { tail };
-            let mut rest = Vec::new();
-            if !tail.is_empty() {
-                parser.push(-1, &tail, &mut rest);
-            }
-            parser.finish(&mut rest);
-            let mut answer = String::new();
-            for delta in rest {
-                segments.saw(delta.kind);
-                match delta.kind {
-                    SegmentKind::Answer => answer.push_str(&stop_matcher.push(&delta.text, stops).0),
-                    SegmentKind::Reasoning | SegmentKind::ToolCall => {
-                        let _ = sink.reasoning(&delta.text);
-                    }
-                }
-            }
-            answer.push_str(&stop_matcher.finish());
-            if !answer.is_empty() {
-                let _ = sink.text(&answer);
-            }
-        }
-        // (The tail above is not a token of its own.)
-        stats.reasoning_tokens = parser.reasoning_tokens().min(stats.generated_tokens);
-        stats.reasoning_time = segments.reasoning_time();
+        let (reasoning_tokens, reasoning_time) = reply.finish(stop, sink);
+        // (The tail is not a token of its own.)
+        stats.reasoning_tokens = reasoning_tokens.min(stats.generated_tokens);
+        stats.reasoning_time = reasoning_time;
         stats.generation_time = gen_started.elapsed();
         let timings = self.ctx.timings();
         let n_eval = usize::try_from(timings.n_eval()).unwrap_or(0);
@@ -1123,6 +1158,74 @@ pub fn print_prompt(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Collects what a reply sends.
+    #[derive(Default)]
+    struct Sent {
+        answer: String,
+        reasoning: String,
+    }
+
+    impl TurnSink for Sent {
+        fn text(&mut self, text: &str) -> ControlFlow<()> {
+            self.answer.push_str(text);
+            ControlFlow::Continue(())
+        }
+        fn reasoning(&mut self, text: &str) -> ControlFlow<()> {
+            self.reasoning.push_str(text);
+            ControlFlow::Continue(())
+        }
+        fn cancelled(&self) -> bool {
+            false
+        }
+    }
+
+    fn think_tags(inside: bool) -> ReasoningParser {
+        use super::reasoning::{TagFormat, ThinkTags};
+        ReasoningParser::new(ReasoningFormat::Tags(TagFormat::new(ThinkTags::Think, inside)))
+    }
+
+    #[test]
+    fn reply_text_splits_reasoning_from_the_answer_across_tokens() {
+        let mut reply = ReplyText::new(think_tags(false), &[]);
+        let mut sent = Sent::default();
+        for piece in [" <th", "ink>", "plan it", "</thi", "nk>\n\nThe answer", "."] {
+            assert_eq!(reply.push(-1, piece.as_bytes(), &mut sent), None);
+        }
+        let (tokens, _) = reply.finish(StopReason::EndOfText, &mut sent);
+        assert_eq!((sent.reasoning.as_str(), sent.answer.as_str()), ("plan it", "The answer."));
+        assert!(tokens >= 3, "{tokens}");
+    }
+
+    #[test]
+    fn reply_text_stops_at_a_stop_string_split_across_tokens() {
+        let mut reply = ReplyText::new(ReasoningParser::new(ReasoningFormat::None), template::PLAIN_STOPS);
+        let mut sent = Sent::default();
+        assert_eq!(reply.push(-1, b"Hello", &mut sent), None);
+        assert_eq!(reply.push(-1, b"\nUs", &mut sent), None);
+        assert_eq!(reply.push(-1, b"er: more", &mut sent), Some(StopReason::StopString));
+        reply.finish(StopReason::StopString, &mut sent);
+        assert_eq!(sent.answer, "Hello");
+    }
+
+    #[test]
+    fn reply_text_ends_in_order_when_cut_inside_a_character() {
+        // "\n" is held (it may begin "\nUser:"), then the reply is cut after half a character.
+        let mut reply = ReplyText::new(ReasoningParser::new(ReasoningFormat::None), template::PLAIN_STOPS);
+        let mut sent = Sent::default();
+        let pieces: [&[u8]; 3] = [b"Hi", b"\n", &[0xE2, 0x82]];
+        for piece in pieces {
+            assert_eq!(reply.push(-1, piece, &mut sent), None);
+        }
+        reply.finish(StopReason::MaxTokens, &mut sent);
+        assert_eq!(sent.answer, "Hi\n\u{FFFD}");
+        // Cut inside its reasoning: the reasoning stays, nothing becomes answer.
+        let mut reply = ReplyText::new(think_tags(true), &[]);
+        let mut sent = Sent::default();
+        reply.push(-1, b"still thinking <", &mut sent);
+        reply.finish(StopReason::MaxTokens, &mut sent);
+        assert_eq!((sent.reasoning.as_str(), sent.answer.as_str()), ("still thinking <", ""));
+    }
 
     #[test]
     fn stop_strings_are_held_back_and_cut() {
