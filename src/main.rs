@@ -705,8 +705,6 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
         let outcome =
             pipe::answer(&mut engine, &mut events, messages, sampling, &mut printer, &mut notices, interrupt).await?;
         notices.end_reasoning();
-        let question_saved = notices.question_saved;
-        let thought = std::mem::take(&mut notices.thought);
         let state = if outcome.interrupted || outcome.broken_pipe || outcome.failed.is_some() {
             MessageState::Stopped
         } else {
@@ -720,9 +718,8 @@ fn run(cli: Cli, effective: &Effective, paths: &Paths) -> Result<u8, PipeError> 
         // The question was saved when the answer began (a run killed mid-answer keeps it), or is
         // saved now, with whatever answer came (none, when stopped before its first token). A
         // question the engine refused (too long) never got here and leaves no trace.
-        let mut notices = PipeNotices::new(&mut recorder, &user, ReasoningOut::Hidden);
-        notices.question_saved = question_saved;
         notices.save_question(outcome.model.as_deref());
+        let thought = std::mem::take(&mut notices.thought);
         let thought = (!thought.trim().is_empty()).then_some(thought);
         record(&mut recorder, StoredRole::Assistant, printer.answer(), state, Some(stats), thought);
         if let Some(error) = outcome.failed {

@@ -328,41 +328,30 @@ impl AppState {
             self.error("still answering: press Esc first");
             return Vec::new();
         }
-        let entries = self.transcript.entries();
-        let latest = || entries.iter().rposition(|e| e.versions.is_some());
-        let target = match self.scroll {
-            Scroll::Anchor { entry, .. } => entries
-                .iter()
-                .enumerate()
-                .skip(entry)
-                .find(|(_, e)| e.versions.is_some())
-                .map(|(i, _)| i)
-                .or_else(latest),
-            Scroll::Follow => latest(),
-        };
-        let Some(i) = target else {
+        let Some(i) = self.entry_in_view(|e| e.versions.is_some()) else {
             self.info("no other versions: /retry or /edit makes some");
             return Vec::new();
         };
         vec![Effect::Query(Query::Sibling { keep: self.recorded_before(i), forward })]
     }
 
+    /// The entry a key acts on among those that `has` something: the first from the top of the
+    /// view when the transcript is scrolled back, else the latest one.
+    fn entry_in_view(&self, has: impl Fn(&crate::tui::transcript::Entry) -> bool) -> Option<usize> {
+        let entries = self.transcript.entries();
+        let latest = || entries.iter().rposition(&has);
+        match self.scroll {
+            Scroll::Anchor { entry, .. } => {
+                entries.iter().enumerate().skip(entry).find(|(_, e)| has(e)).map(|(i, _)| i).or_else(latest)
+            }
+            Scroll::Follow => latest(),
+        }
+    }
+
     /// Folds or unfolds a reply's thinking (`t` in the transcript): the first one from the top
     /// of the view when the transcript is scrolled back, else the latest one.
     fn toggle_thinking(&mut self) {
-        let entries = self.transcript.entries();
-        let latest = || entries.iter().rposition(|e| e.thinking.is_some());
-        let target = match self.scroll {
-            Scroll::Anchor { entry, .. } => entries
-                .iter()
-                .enumerate()
-                .skip(entry)
-                .find(|(_, e)| e.thinking.is_some())
-                .map(|(i, _)| i)
-                .or_else(latest),
-            Scroll::Follow => latest(),
-        };
-        match target {
+        match self.entry_in_view(|e| e.thinking.is_some()) {
             Some(i) => {
                 self.transcript.toggle_thinking(i);
             }
