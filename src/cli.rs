@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, ValueEnum};
 
 use crate::engine::llama::GpuLayers;
 
@@ -39,7 +39,7 @@ Exit status: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C).";
 #[command(name = "ember", version, about, long_about, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<Subcommand>,
 
     /// The question or instruction. Piped stdin and --file contents are attached to it.
     #[arg(value_name = "PROMPT")]
@@ -191,8 +191,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
+#[derive(Debug, clap::Subcommand)]
+pub enum Subcommand {
     /// Saved conversations: list, search, show, export, delete.
     History {
         #[command(subcommand)]
@@ -269,7 +269,7 @@ pub enum Command {
 }
 
 /// `ember history ...`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, clap::Subcommand)]
 pub enum HistoryAction {
     /// Conversations, newest first.
     List {
@@ -386,7 +386,7 @@ mod tests {
     #[test]
     fn history_subcommands_and_prompts_coexist() {
         let cli = Cli::parse_from(["ember", "history", "search", "rust", "lifetimes"]);
-        assert!(matches!(cli.command, Some(Command::History { action: HistoryAction::Search { .. } })));
+        assert!(matches!(cli.command, Some(Subcommand::History { action: HistoryAction::Search { .. } })));
         let cli = Cli::parse_from(["ember", "history of rome"]);
         assert!(cli.command.is_none());
         assert_eq!(cli.prompt_text().as_deref(), Some("history of rome"));
@@ -397,7 +397,7 @@ mod tests {
     #[test]
     fn endpoint_is_global_and_names_a_remote_model() {
         let cli = Cli::parse_from(["ember", "models", "--endpoint", "http://h:1/v1"]);
-        assert!(matches!(cli.command, Some(Command::Models { .. })));
+        assert!(matches!(cli.command, Some(Subcommand::Models { .. })));
         assert_eq!(cli.endpoint.as_deref(), Some("http://h:1/v1"));
         let cli = Cli::parse_from(["ember", "--endpoint", "http://h:1/v1", "--api-key-env", "KEY", "-m", "qwen", "hi"]);
         assert_eq!((cli.model.as_deref(), cli.api_key_env.as_deref()), (Some("qwen"), Some("KEY")));

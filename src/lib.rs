@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod engine;
 pub mod history;
 pub mod info;

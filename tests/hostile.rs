@@ -301,7 +301,7 @@ fn tui_with(text: &str, what: &str) {
         AppEvent::FileRead {
             path: text.into(),
             result: Ok((
-                ember::pipe::Attachment { label: text.into(), text: text.into() },
+                ember::conversation::Attachment { label: text.into(), text: text.into() },
                 Some(format!("warning {text}")),
             )),
         },

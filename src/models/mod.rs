@@ -35,15 +35,6 @@ fn indent(lines: &[String]) -> String {
     lines.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
 }
 
-impl From<ResolveError> for crate::pipe::PipeError {
-    fn from(e: ResolveError) -> Self {
-        match e {
-            ResolveError::NotFound { .. } => crate::pipe::PipeError::Input(e.to_string()),
-            ResolveError::Ambiguous { .. } => crate::pipe::PipeError::Usage(e.to_string()),
-        }
-    }
-}
-
 /// Resolves the model to load: `--model`/`EMBER_MODEL` if given, else the default model in the
 /// models folder. See [`resolve_in`]; this searches the usual places ([`Roots::from_env`]).
 pub fn resolve(model: Option<&str>, models_dir: &Path) -> Result<PathBuf, ResolveError> {

@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod composer;
+pub mod launch;
 pub mod state;
 pub mod terminal;
 pub mod transcript;
@@ -272,7 +273,7 @@ async fn save_context(
 ) {
     let (Some(id), Some(dir), true) = (state.conversation_id, kv_dir, state.history) else { return };
     if engine.save_state(crate::store::kv::state_path(dir, id, model)).is_ok() {
-        let _ = crate::pipe::wait_state(events, Duration::from_secs(10)).await;
+        let _ = crate::conversation::saved::wait_state(events, Duration::from_secs(10)).await;
         crate::store::kv::prune(dir, crate::store::kv::DEFAULT_CAP_BYTES);
     }
 }
@@ -310,7 +311,7 @@ fn run_effect(effect: Effect, engine: &EngineHandle, side: &UnboundedSender<AppE
         Effect::ReadFile(path) => {
             let side = side.clone();
             tokio::task::spawn_blocking(move || {
-                let result = crate::pipe::read_file(&expand_home(&path)).map_err(|e| e.to_string());
+                let result = crate::conversation::attach::read_file(&expand_home(&path)).map_err(|e| e.to_string());
                 let _ = side.send(AppEvent::FileRead { path, result });
             });
         }

@@ -13,10 +13,10 @@ use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEve
 use super::commands;
 use super::composer::Composer;
 use super::transcript::{Author, EntryState, Scroll, Transcript};
+use crate::conversation::Attachment;
 use crate::engine::{
     EngineEvent, Message, ModelInfo, Reasoning, Role, SamplingParams, StopReason, TurnId, TurnRequest, TurnStats,
 };
-use crate::pipe::Attachment;
 use crate::store::recorder::{PickerItem, Query, RecordOp, RecordStats, Reply};
 use crate::store::{MessageState, StoredRole};
 
@@ -475,7 +475,7 @@ impl AppState {
         }
         let prompt = (!text.trim().is_empty()).then_some(text);
         let mut messages = self.conversation();
-        messages.push(Message::new(Role::User, crate::pipe::user_message(prompt, &self.attachments)));
+        messages.push(Message::new(Role::User, crate::conversation::attach::user_message(prompt, &self.attachments)));
         Some(TurnRequest { turn: 0, messages, sampling: self.sampling.clone() })
     }
 
@@ -498,7 +498,7 @@ impl AppState {
         }
         self.composer.take();
         let prompt = (!text.trim().is_empty()).then_some(text.as_str());
-        let content = crate::pipe::user_message(prompt, &self.attachments);
+        let content = crate::conversation::attach::user_message(prompt, &self.attachments);
         self.attachments.clear();
         self.transcript.push(Author::User, content, EntryState::Complete);
         self.status = None;

@@ -1,0 +1,219 @@
+//! Writing an answer to stdout as it streams: to a terminal sanitized, its code highlighted; to
+//! anything else exactly as generated; with `--code`, only the code.
+
+use std::io::Write;
+
+use crate::engine::TurnStats;
+use crate::render::fence::{Chunk, FenceTracker};
+use crate::render::highlight::CodeHighlighter;
+use crate::render::sanitize;
+
+/// How the answer is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Exactly the bytes generated (stdout is not a terminal).
+    Raw,
+    /// Sanitized; code highlighted when `color`.
+    Terminal { color: bool },
+    /// Only the contents of code blocks; sanitized when `terminal`.
+    CodeOnly { terminal: bool },
+}
+
+/// Writes an answer as it streams in.
+pub struct AnswerPrinter<W: Write> {
+    out: W,
+    mode: OutputMode,
+    fence: FenceTracker,
+    highlighter: Option<CodeHighlighter>,
+    answer: String,
+    blocks: usize,
+}
+
+impl<W: Write> AnswerPrinter<W> {
+    pub fn new(out: W, mode: OutputMode) -> Self {
+        AnswerPrinter { out, mode, fence: FenceTracker::default(), highlighter: None, answer: String::new(), blocks: 0 }
+    }
+
+    /// The answer so far, as generated.
+    pub fn answer(&self) -> &str {
+        &self.answer
+    }
+
+    /// Writes more of the answer and flushes it.
+    pub fn push(&mut self, text: &str) -> std::io::Result<()> {
+        self.answer.push_str(text);
+        if self.mode == OutputMode::Raw {
+            self.out.write_all(text.as_bytes())?;
+            return self.out.flush();
+        }
+        let mut pending = String::new();
+        let mut fence = std::mem::take(&mut self.fence);
+        fence.push(text, &mut |chunk| self.render(chunk, &mut pending));
+        self.fence = fence;
+        self.out.write_all(pending.as_bytes())?;
+        self.out.flush()
+    }
+
+    /// Ends the answer: flushes what is pending and ends the last line.
+    /// Returns true if `--code` found no code block (and printed the whole answer instead).
+    pub fn finish(&mut self) -> std::io::Result<bool> {
+        let mut pending = String::new();
+        if self.mode != OutputMode::Raw {
+            let mut fence = std::mem::take(&mut self.fence);
+            fence.finish(&mut |chunk| self.render(chunk, &mut pending));
+        }
+        let mut no_code = false;
+        if let OutputMode::CodeOnly { terminal } = self.mode {
+            if self.blocks == 0 && !self.answer.trim().is_empty() {
+                no_code = true;
+                let whole = self.answer.trim();
+                pending.push_str(&if terminal { sanitize(whole) } else { whole.into() });
+            }
+        }
+        let written_ends_line = match self.mode {
+            // No code and no answer (all of it was reasoning): nothing to end.
+            OutputMode::CodeOnly { .. } if !no_code => {
+                pending.ends_with('\n') || (pending.is_empty() && (self.blocks > 0 || self.answer.trim().is_empty()))
+            }
+            OutputMode::CodeOnly { .. } => pending.ends_with('\n'),
+            OutputMode::Raw | OutputMode::Terminal { .. } => self.answer.ends_with('\n') || self.answer.is_empty(),
+        };
+        if !written_ends_line {
+            pending.push('\n');
+        }
+        self.out.write_all(pending.as_bytes())?;
+        self.out.flush()?;
+        Ok(no_code)
+    }
+
+    fn render(&mut self, chunk: Chunk<'_>, out: &mut String) {
+        match (self.mode, chunk) {
+            (OutputMode::Raw, _) => {}
+            (OutputMode::CodeOnly { .. }, Chunk::Text(_) | Chunk::FenceClose { .. }) => {}
+            (OutputMode::CodeOnly { .. }, Chunk::FenceOpen { .. }) => {
+                if self.blocks > 0 {
+                    out.push('\n');
+                }
+                self.blocks += 1;
+            }
+            (OutputMode::CodeOnly { terminal }, Chunk::CodeLine(line)) => {
+                out.push_str(&if terminal { sanitize(line) } else { line.into() });
+            }
+            (OutputMode::Terminal { .. }, Chunk::Text(text)) => out.push_str(&sanitize(text)),
+            (OutputMode::Terminal { color }, Chunk::FenceOpen { lang, line }) => {
+                self.blocks += 1;
+                self.highlighter = color.then(|| CodeHighlighter::new(lang));
+                push_dim(out, line, color);
+            }
+            (OutputMode::Terminal { .. }, Chunk::CodeLine(line)) => match self.highlighter.as_mut() {
+                Some(h) => out.push_str(&h.terminal_line(line)),
+                None => out.push_str(&sanitize(line)),
+            },
+            (OutputMode::Terminal { color }, Chunk::FenceClose { line }) => {
+                self.highlighter = None;
+                if !line.is_empty() {
+                    push_dim(out, line, color);
+                }
+            }
+        }
+    }
+}
+
+fn push_dim(out: &mut String, line: &str, color: bool) {
+    let text = sanitize(line);
+    if color {
+        let body = text.trim_end_matches('\n');
+        out.push_str("\x1b[2m");
+        out.push_str(body);
+        out.push_str("\x1b[0m");
+        out.push_str(&text[body.len()..]);
+    } else {
+        out.push_str(&text);
+    }
+}
+
+/// One line of figures for `--stats`.
+pub fn stats_line(stats: &TurnStats) -> String {
+    let tps = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
+    let dropped = if stats.dropped_messages > 0 {
+        format!(" | {} earlier messages left out of the context", stats.dropped_messages)
+    } else {
+        String::new()
+    };
+    let llama = stats.llama_eval_tps().map_or_else(String::new, |v| format!(" (llama.cpp decode alone: {v:.1})"));
+    let reasoning = if stats.reasoning_tokens > 0 {
+        format!(
+            " | thought for {:.1} s, {} of the reply's tokens",
+            stats.reasoning_time.as_secs_f64(),
+            stats.reasoning_tokens
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama}{reasoning} | first token after {:.3} s{dropped}",
+        stats.prompt_tokens,
+        stats.reused_tokens,
+        stats.evaluated_tokens,
+        tps(stats.prompt_tps()),
+        stats.generated_tokens,
+        tps(stats.generation_tps()),
+        stats.time_to_first_token.as_secs_f64(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn print_all(mode: OutputMode, pieces: &[&str]) -> (String, bool) {
+        let mut buf = Vec::new();
+        let no_code = {
+            let mut p = AnswerPrinter::new(&mut buf, mode);
+            for piece in pieces {
+                p.push(piece).unwrap();
+            }
+            p.finish().unwrap()
+        };
+        (String::from_utf8(buf).unwrap(), no_code)
+    }
+
+    const ANSWER: &[&str] = &["Sure:\n``", "`python\ndef add(a, b):\n", "    return a + b\n```\nIt adds \x1b[31m.", ""];
+
+    #[test]
+    fn raw_mode_is_byte_exact_plus_final_newline() {
+        let (out, _) = print_all(OutputMode::Raw, ANSWER);
+        assert_eq!(out, format!("{}\n", ANSWER.concat()));
+    }
+
+    #[test]
+    fn terminal_mode_without_color_is_sanitized_text() {
+        let (out, _) = print_all(OutputMode::Terminal { color: false }, ANSWER);
+        assert_eq!(out, format!("{}\n", ANSWER.concat().replace('\x1b', "␛")));
+    }
+
+    #[test]
+    fn terminal_mode_with_color_highlights_code_only() {
+        let (out, _) = print_all(OutputMode::Terminal { color: true }, ANSWER);
+        assert!(out.starts_with("Sure:\n\x1b[2m```python\x1b[0m\n"));
+        assert!(out.contains("\x1b[38;2;"));
+        assert!(out.ends_with("It adds ␛[31m.\n"));
+        assert!(!out.contains("\x1b[31m"));
+    }
+
+    #[test]
+    fn code_mode_prints_only_code() {
+        let (out, no_code) = print_all(OutputMode::CodeOnly { terminal: false }, ANSWER);
+        assert_eq!(out, "def add(a, b):\n    return a + b\n");
+        assert!(!no_code);
+        let (two, _) = print_all(OutputMode::CodeOnly { terminal: false }, &["```\na\n```\ntext\n```sh\nb\n```"]);
+        assert_eq!(two, "a\n\nb\n");
+    }
+
+    #[test]
+    fn code_mode_without_blocks_prints_the_answer() {
+        let (out, no_code) = print_all(OutputMode::CodeOnly { terminal: false }, &["  x = 1  "]);
+        assert_eq!(out, "x = 1\n");
+        assert!(no_code);
+    }
+}
