@@ -7,7 +7,6 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod engine;
-pub mod history;
 pub mod info;
 pub mod logging;
 pub mod models;
