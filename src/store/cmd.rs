@@ -101,60 +101,64 @@ mod tests {
     use super::*;
     use crate::store::{NewConversation, NewMessage, StoredRole};
 
-    fn sample() -> (Store, i64) {
+    /// A store holding one conversation: `question` and its `answer`.
+    fn stored(conversation: &NewConversation, question: &str, answer: &NewMessage) -> (Store, i64) {
         let mut s = Store::open_in_memory().unwrap();
-        let c = s
-            .create_conversation(&NewConversation { model: "smol".into(), system_prompt: None, cwd: "/w".into() })
-            .unwrap();
-        let u = s.add_message(c, None, &NewMessage::new(StoredRole::User, "Hi \x1b]0;pwned\x07")).unwrap();
-        s.add_message(c, Some(u), &NewMessage::new(StoredRole::Assistant, "Hello!")).unwrap();
+        let c = s.create_conversation(conversation).unwrap();
+        let u = s.add_message(c, None, &NewMessage::new(StoredRole::User, question)).unwrap();
+        s.add_message(c, Some(u), answer).unwrap();
         (s, c)
+    }
+
+    fn sample() -> (Store, i64) {
+        let conversation = NewConversation { model: "smol".into(), system_prompt: None, cwd: "/w".into() };
+        stored(&conversation, "Hi \x1b]0;pwned\x07", &NewMessage::new(StoredRole::Assistant, "Hello!"))
+    }
+
+    /// What `ember history show` writes for conversation `c`, on a terminal or not.
+    fn show(s: &Store, c: i64, terminal: bool) -> String {
+        let mut out = Vec::new();
+        run(s, &HistoryAction::Show { id: c }, &mut out, terminal).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Conversation `c` exported as JSON, parsed.
+    fn exported_json(s: &Store, c: i64) -> serde_json::Value {
+        serde_json::from_str(&json(&s.load(c).unwrap())).unwrap()
     }
 
     #[test]
     fn show_on_a_terminal_is_sanitized_and_raw_elsewhere() {
         let (s, c) = sample();
-        let mut tty = Vec::new();
-        run(&s, &HistoryAction::Show { id: c }, &mut tty, true).unwrap();
-        let tty = String::from_utf8(tty).unwrap();
+        let tty = show(&s, c, true);
         assert!(!tty.contains('\x1b') && tty.contains("Hi ␛]0;pwned␇"), "{tty}");
-        let mut pipe = Vec::new();
-        run(&s, &HistoryAction::Show { id: c }, &mut pipe, false).unwrap();
-        assert!(String::from_utf8(pipe).unwrap().contains("Hi \x1b]0;pwned\x07"));
+        assert!(show(&s, c, false).contains("Hi \x1b]0;pwned\x07"));
     }
 
     #[test]
     fn export_json_round_trips() {
         let (s, c) = sample();
-        let v: serde_json::Value = serde_json::from_str(&json(&s.load(c).unwrap())).unwrap();
+        let v = exported_json(&s, c);
         assert_eq!(v["messages"][1]["content"], "Hello!");
         assert_eq!(v["messages"][0]["role"], "user");
     }
 
     /// A conversation whose answer was thought about first (with an escape in the thinking).
     fn thoughtful() -> (Store, i64) {
-        let mut s = Store::open_in_memory().unwrap();
-        let c = s.create_conversation(&NewConversation::default()).unwrap();
-        let u = s.add_message(c, None, &NewMessage::new(StoredRole::User, "What is 2+2?")).unwrap();
         let thought = "Two and two\x1b[2J make four.\nSo the answer is 4.";
         let answer = NewMessage { reasoning: Some(thought), ..NewMessage::new(StoredRole::Assistant, "It is 4.") };
-        s.add_message(c, Some(u), &answer).unwrap();
-        (s, c)
+        stored(&NewConversation::default(), "What is 2+2?", &answer)
     }
 
     #[test]
     fn show_folds_the_thinking_on_a_terminal_and_keeps_it_whole_elsewhere() {
         let (s, c) = thoughtful();
-        let mut tty = Vec::new();
-        run(&s, &HistoryAction::Show { id: c }, &mut tty, true).unwrap();
-        let tty = String::from_utf8(tty).unwrap();
+        let tty = show(&s, c, true);
         let plain = tty.replace("\x1b[2m", "").replace("\x1b[0m", "");
         assert!(!plain.contains('\x1b'), "only ember's own dim: {tty:?}");
         assert!(plain.contains("▸ thought (10 words): Two and two␛[2J make four.…\n\nIt is 4."), "{tty}");
         assert!(!plain.contains("So the answer"), "folded to its first line: {tty}");
-        let mut pipe = Vec::new();
-        run(&s, &HistoryAction::Show { id: c }, &mut pipe, false).unwrap();
-        let pipe = String::from_utf8(pipe).unwrap();
+        let pipe = show(&s, c, false);
         assert!(
             pipe.contains("<details><summary>Thinking</summary>\n\nTwo and two\x1b[2J make four.\nSo the answer is 4.\n\n</details>\n\nIt is 4.\n"),
             "{pipe}"
@@ -165,7 +169,7 @@ mod tests {
     #[test]
     fn json_export_has_the_thinking_as_reasoning_content_only_when_there_is_some() {
         let (s, c) = thoughtful();
-        let v: serde_json::Value = serde_json::from_str(&json(&s.load(c).unwrap())).unwrap();
+        let v = exported_json(&s, c);
         assert_eq!(v["messages"][1]["reasoning_content"], "Two and two\x1b[2J make four.\nSo the answer is 4.");
         assert_eq!(v["messages"][1]["content"], "It is 4.");
         assert!(v["messages"][0].get("reasoning_content").is_none(), "{v}");
