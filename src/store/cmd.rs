@@ -10,44 +10,9 @@ use crate::render::sanitize;
 
 /// Runs one `ember history` action, writing to `out` (a terminal when `terminal`).
 pub fn run(store: &Store, action: &HistoryAction, out: &mut dyn Write, terminal: bool) -> Result<(), CmdError> {
-    let shown = |text: &str| if terminal { sanitize(text).into_owned() } else { text.to_string() };
     match action {
-        HistoryAction::List { limit } => {
-            let list = store.list(*limit)?;
-            if list.is_empty() && terminal {
-                writeln!(out, "No saved conversations yet.")?;
-            }
-            for c in list {
-                let title = if c.title.is_empty() { "(untitled)".to_string() } else { c.title };
-                writeln!(
-                    out,
-                    "{:>5}  {}  {:>3} msgs  {}  {}  {}",
-                    c.id,
-                    date(c.updated_at),
-                    c.messages,
-                    shown(&title),
-                    shown(&c.model),
-                    shown(&c.cwd)
-                )?;
-            }
-        }
-        HistoryAction::Search { query, limit } => {
-            let hits = store.search(&query.join(" "), *limit)?;
-            if hits.is_empty() && terminal {
-                writeln!(out, "Nothing found.")?;
-            }
-            for h in hits {
-                writeln!(
-                    out,
-                    "{:>5}  {}  {}\n       {}: {}",
-                    h.conversation_id,
-                    date(h.updated_at),
-                    shown(&h.title),
-                    role_name(h.role),
-                    shown(&h.snippet.replace('\n', " "))
-                )?;
-            }
-        }
+        HistoryAction::List { limit } => list(store, *limit, out, terminal)?,
+        HistoryAction::Search { query, limit } => search(store, &query.join(" "), *limit, out, terminal)?,
         HistoryAction::Show { id } => {
             let conversation = store.load(*id)?;
             let text = if terminal { for_terminal(&conversation, color()) } else { markdown(&conversation) };
@@ -62,7 +27,7 @@ pub fn run(store: &Store, action: &HistoryAction, out: &mut dyn Write, terminal:
             match path {
                 Some(path) => std::fs::write(path, text)
                     .map_err(|e| CmdError::Write(format!("cannot write {}: {e}", path.display())))?,
-                None => out.write_all(shown(&text).as_bytes())?,
+                None => out.write_all(shown(&text, terminal).as_bytes())?,
             }
         }
         HistoryAction::Rm { id } => {
@@ -73,6 +38,57 @@ pub fn run(store: &Store, action: &HistoryAction, out: &mut dyn Write, terminal:
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// Stored text as `out` gets it: sanitized for a terminal, as stored for files and pipes.
+fn shown(text: &str, terminal: bool) -> String {
+    if terminal {
+        sanitize(text).into_owned()
+    } else {
+        text.to_string()
+    }
+}
+
+/// `ember history list`: the newest `limit` conversations, one a line.
+fn list(store: &Store, limit: usize, out: &mut dyn Write, terminal: bool) -> Result<(), CmdError> {
+    let list = store.list(limit)?;
+    if list.is_empty() && terminal {
+        writeln!(out, "No saved conversations yet.")?;
+    }
+    for c in list {
+        let title = if c.title.is_empty() { "(untitled)".to_string() } else { c.title };
+        writeln!(
+            out,
+            "{:>5}  {}  {:>3} msgs  {}  {}  {}",
+            c.id,
+            date(c.updated_at),
+            c.messages,
+            shown(&title, terminal),
+            shown(&c.model, terminal),
+            shown(&c.cwd, terminal)
+        )?;
+    }
+    Ok(())
+}
+
+/// `ember history search`: the best `limit` matches for `query`, each with its snippet.
+fn search(store: &Store, query: &str, limit: usize, out: &mut dyn Write, terminal: bool) -> Result<(), CmdError> {
+    let hits = store.search(query, limit)?;
+    if hits.is_empty() && terminal {
+        writeln!(out, "Nothing found.")?;
+    }
+    for h in hits {
+        writeln!(
+            out,
+            "{:>5}  {}  {}\n       {}: {}",
+            h.conversation_id,
+            date(h.updated_at),
+            shown(&h.title, terminal),
+            role_name(h.role),
+            shown(&h.snippet.replace('\n', " "), terminal)
+        )?;
+    }
     Ok(())
 }
 
