@@ -144,70 +144,20 @@ pub fn run(options: &EngineOptions, bench: &BenchOptions, process_start: Instant
     // One token asked for: the call returns right after the first one.
     session.generate(&TurnRequest { turn: 1, messages: hello, sampling: greedy(1) }, &mut Sink(String::new()))?;
     let ttft_cold_ms = ms(process_start.elapsed());
-
-    // Warm: the same short question in a session that has answered before (the template's
-    // prefix is in the cache; the question is evaluated again as a new turn would be).
-    let mut warm = Vec::new();
-    for rep in 0..bench.reps {
-        let messages = vec![Message::new(Role::User, format!("Say hello, number {rep}."))];
-        let (stats, _) =
-            session.generate(&TurnRequest { turn: 2, messages, sampling: greedy(1) }, &mut Sink(String::new()))?;
-        warm.push(ms(stats.time_to_first_token));
-    }
-
-    // Prompt processing: a fresh prompt each time, so nothing is reused.
-    let mut pp = Vec::new();
-    let mut pp_tokens = 0;
-    let pp_options = sized(options, bench.prompt_tokens + bench.prompt_tokens / 8 + 64);
-    let mut pp_ctx = 0;
-    for rep in 0..bench.reps {
-        let (mut s, info) = llama::open_session(&model, &pp_options)?;
-        pp_ctx = info.n_ctx;
-        let messages = vec![Message::new(Role::User, filler(bench.prompt_tokens, rep))];
-        let (stats, _) =
-            s.generate(&TurnRequest { turn: 1, messages, sampling: greedy(1) }, &mut Sink(String::new()))?;
-        pp_tokens = stats.evaluated_tokens;
-        if let Some(tps) = stats.prompt_tps() {
-            pp.push(tps);
-        }
-    }
-
-    // Generation: a prompt that asks for a long answer; greedy, so every rep is the same.
-    let mut tg = Vec::new();
-    let mut tg_decode = Vec::new();
-    let mut tg_tokens = 0;
-    let tg_options = sized(options, bench.gen_tokens + 128);
-    let mut tg_ctx = 0;
-    for _ in 0..bench.reps {
-        let (mut s, info) = llama::open_session(&model, &tg_options)?;
-        tg_ctx = info.n_ctx;
-        let messages = vec![Message::new(Role::User, "Count from 1 to 400, separated by commas.")];
-        // As llama-bench: exactly the tokens asked for, the end-of-text token masked.
-        let sampling = SamplingParams { ignore_eos: true, ..greedy(bench.gen_tokens) };
-        let (stats, _) = s.generate(&TurnRequest { turn: 1, messages, sampling }, &mut Sink(String::new()))?;
-        tg_tokens = stats.generated_tokens;
-        // The last token is sampled but never decoded: the rate is over the decoded ones, as
-        // llama-bench's tg is over its decodes.
-        let decoded = stats.generated_tokens.saturating_sub(1);
-        if decoded > 0 && !stats.generation_time.is_zero() {
-            tg.push(decoded as f64 / stats.generation_time.as_secs_f64());
-        }
-        if let Some(tps) = stats.llama_eval_tps() {
-            tg_decode.push(tps);
-        }
-    }
-
+    let warm = warm_ttft(&mut session, bench.reps)?;
+    let pp = prompt_processing(&model, options, bench)?;
+    let (tg, tg_decode) = generation(&model, options, bench)?;
     let turns = if bench.conversation { Some(conversation_ttft(&model, options)?) } else { None };
     Ok(BenchReport {
         model: info.name,
         threads: info.threads,
         reps: bench.reps,
-        pp_tokens,
-        pp_ctx,
-        tg_ctx,
-        pp_tps: Figure::of(pp),
-        tg_tokens,
-        tg_tps: Figure::of(tg),
+        pp_tokens: pp.tokens,
+        pp_ctx: pp.ctx,
+        tg_ctx: tg.ctx,
+        pp_tps: Figure::of(pp.tps),
+        tg_tokens: tg.tokens,
+        tg_tps: Figure::of(tg.tps),
         tg_llama_decode_tps: Figure::of(tg_decode),
         ttft_cold_ms,
         ttft_warm_ms: Figure::of(warm),
@@ -218,6 +168,80 @@ pub fn run(options: &EngineOptions, bench: &BenchOptions, process_start: Instant
         turn31_evaluated_tokens: turns.map(|(_, (_, _, evaluated))| evaluated),
         peak_rss_mib: peak_rss_mib(),
     })
+}
+
+/// First-token times (ms) of the same short question in a session that has answered before
+/// (the template's prefix is in the cache; the question is evaluated again as a new turn would be).
+fn warm_ttft(session: &mut impl Backend, reps: usize) -> Result<Vec<f64>, EngineError> {
+    let mut warm = Vec::new();
+    for rep in 0..reps {
+        let messages = vec![Message::new(Role::User, format!("Say hello, number {rep}."))];
+        let (stats, _) =
+            session.generate(&TurnRequest { turn: 2, messages, sampling: greedy(1) }, &mut Sink(String::new()))?;
+        warm.push(ms(stats.time_to_first_token));
+    }
+    Ok(warm)
+}
+
+/// Rates measured over fresh sessions: tokens per second, the tokens each run counted and the
+/// context size it ran in.
+struct Rates {
+    tps: Vec<f64>,
+    tokens: usize,
+    ctx: usize,
+}
+
+/// Prompt processing: a fresh prompt each time, so nothing is reused.
+fn prompt_processing(
+    model: &llama_cpp_2::model::LlamaModel,
+    options: &EngineOptions,
+    bench: &BenchOptions,
+) -> Result<Rates, EngineError> {
+    let mut pp = Rates { tps: Vec::new(), tokens: 0, ctx: 0 };
+    let pp_options = sized(options, bench.prompt_tokens + bench.prompt_tokens / 8 + 64);
+    for rep in 0..bench.reps {
+        let (mut s, info) = llama::open_session(model, &pp_options)?;
+        pp.ctx = info.n_ctx;
+        let messages = vec![Message::new(Role::User, filler(bench.prompt_tokens, rep))];
+        let (stats, _) =
+            s.generate(&TurnRequest { turn: 1, messages, sampling: greedy(1) }, &mut Sink(String::new()))?;
+        pp.tokens = stats.evaluated_tokens;
+        if let Some(tps) = stats.prompt_tps() {
+            pp.tps.push(tps);
+        }
+    }
+    Ok(pp)
+}
+
+/// Generation: a prompt that asks for a long answer; greedy, so every rep is the same. Returns
+/// ember's rates and llama.cpp's own decode rates in those runs.
+fn generation(
+    model: &llama_cpp_2::model::LlamaModel,
+    options: &EngineOptions,
+    bench: &BenchOptions,
+) -> Result<(Rates, Vec<f64>), EngineError> {
+    let mut tg = Rates { tps: Vec::new(), tokens: 0, ctx: 0 };
+    let mut tg_decode = Vec::new();
+    let tg_options = sized(options, bench.gen_tokens + 128);
+    for _ in 0..bench.reps {
+        let (mut s, info) = llama::open_session(model, &tg_options)?;
+        tg.ctx = info.n_ctx;
+        let messages = vec![Message::new(Role::User, "Count from 1 to 400, separated by commas.")];
+        // As llama-bench: exactly the tokens asked for, the end-of-text token masked.
+        let sampling = SamplingParams { ignore_eos: true, ..greedy(bench.gen_tokens) };
+        let (stats, _) = s.generate(&TurnRequest { turn: 1, messages, sampling }, &mut Sink(String::new()))?;
+        tg.tokens = stats.generated_tokens;
+        // The last token is sampled but never decoded: the rate is over the decoded ones, as
+        // llama-bench's tg is over its decodes.
+        let decoded = stats.generated_tokens.saturating_sub(1);
+        if decoded > 0 && !stats.generation_time.is_zero() {
+            tg.tps.push(decoded as f64 / stats.generation_time.as_secs_f64());
+        }
+        if let Some(tps) = stats.llama_eval_tps() {
+            tg_decode.push(tps);
+        }
+    }
+    Ok((tg, tg_decode))
 }
 
 /// One turn's first-token time (ms), prompt tokens and evaluated tokens.

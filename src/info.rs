@@ -52,23 +52,39 @@ fn mib(bytes: u64) -> String {
 /// `ember doctor`: what llama.cpp sees and where ember keeps things.
 pub fn doctor(paths: &Paths, config_path: &Path, effective: &Effective, model: &Path) -> String {
     let mut out = String::new();
+    let _ = writeln!(out, "ember {}", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(out, "build features: {}", build_features());
+    let physical = crate::engine::llama::default_threads();
+    let _ = writeln!(
+        out,
+        "threads: {}; {physical} physical cores, {} logical",
+        threads(effective, physical),
+        num_cpus::get()
+    );
+    let (file_size, layers) = model_section(&mut out, model);
+    devices_section(&mut out, file_size, layers);
+    let _ = writeln!(out, "gpu layers: {:?}", effective.gpu_layers);
+    places_section(&mut out, paths, config_path, effective);
+    out
+}
+
+/// The GPU backends this build has, or what to build with for one.
+fn build_features() -> String {
     let features: Vec<&str> =
         [(cfg!(feature = "cuda"), "cuda"), (cfg!(feature = "metal"), "metal"), (cfg!(feature = "vulkan"), "vulkan")]
             .into_iter()
             .filter_map(|(on, name)| on.then_some(name))
             .collect();
-    let _ = writeln!(out, "ember {}", env!("CARGO_PKG_VERSION"));
-    let _ = writeln!(
-        out,
-        "build features: {}",
-        if features.is_empty() {
-            "none (CPU only; build with --features cuda, metal or vulkan for a GPU)".to_string()
-        } else {
-            features.join(", ")
-        }
-    );
-    let physical = crate::engine::llama::default_threads();
-    let how = match effective.threads {
+    if features.is_empty() {
+        "none (CPU only; build with --features cuda, metal or vulkan for a GPU)".to_string()
+    } else {
+        features.join(", ")
+    }
+}
+
+/// How many threads generation uses, and why.
+fn threads(effective: &Effective, physical: usize) -> String {
+    match effective.threads {
         Some(n) => format!("{n} (set)"),
         None => {
             // A short look at what else runs, as a model load gives the engine.
@@ -81,13 +97,14 @@ pub fn doctor(paths: &Paths, config_path: &Path, effective: &Effective, model: &
                 (n, None) => format!("{n} (one per physical core)"),
             }
         }
-    };
-    let _ = writeln!(out, "threads: {how}; {physical} physical cores, {} logical", num_cpus::get());
+    }
+}
 
-    // The model: its size and how many of its layers each device could hold.
-    let header = gguf::read_header(model);
+/// The model: its size, architecture, layers and trained context. Returns its size in bytes
+/// (0 when unreadable) and its layer count, which say how much of it a device could hold.
+fn model_section(out: &mut String, model: &Path) -> (u64, Option<u64>) {
     let _ = writeln!(out, "\nmodel: {}", model.display());
-    let (file_size, layers) = match &header {
+    match gguf::read_header(model) {
         Ok(h) => {
             let size = std::fs::metadata(model).map(|m| m.len()).unwrap_or(0);
             let arch = h.architecture().unwrap_or("?").to_string();
@@ -105,8 +122,11 @@ pub fn doctor(paths: &Paths, config_path: &Path, effective: &Effective, model: &
             let _ = writeln!(out, "  cannot read it: {e}");
             (0, None)
         }
-    };
+    }
+}
 
+/// The compute devices llama.cpp sees, with how many of the model's layers each GPU could hold.
+fn devices_section(out: &mut String, file_size: u64, layers: Option<u64>) {
     let _ = writeln!(out, "\ncompute devices llama.cpp sees:");
     match crate::engine::llama::device_report() {
         Ok(devices) if devices.is_empty() => {
@@ -126,14 +146,7 @@ pub fn doctor(paths: &Paths, config_path: &Path, effective: &Effective, model: &
                 );
                 if d.kind != "cpu" {
                     if let (Some(layers), true) = (layers, file_size > 0) {
-                        // Weights only; the context (KV cache) needs room too.
-                        let per_layer = file_size / (layers + 1).max(1);
-                        let fit = ((d.memory_free as u64).saturating_mul(9) / 10 / per_layer.max(1)).min(layers);
-                        let _ = writeln!(
-                            out,
-                            "    the model's weights fit: {fit} of {layers} layers{}",
-                            if fit == layers { " (all: --gpu-layers all)" } else { " (--gpu-layers N)" }
-                        );
+                        let _ = writeln!(out, "{}", layers_that_fit(d.memory_free as u64, file_size, layers));
                     }
                 }
             }
@@ -142,8 +155,21 @@ pub fn doctor(paths: &Paths, config_path: &Path, effective: &Effective, model: &
             let _ = writeln!(out, "  cannot initialise llama.cpp: {e}");
         }
     }
-    let _ = writeln!(out, "gpu layers: {:?}", effective.gpu_layers);
+}
 
+/// `    the model's weights fit: 12 of 24 layers (--gpu-layers N)` for a device with `free` bytes.
+fn layers_that_fit(free: u64, file_size: u64, layers: u64) -> String {
+    // Weights only; the context (KV cache) needs room too.
+    let per_layer = file_size / (layers + 1).max(1);
+    let fit = (free.saturating_mul(9) / 10 / per_layer.max(1)).min(layers);
+    format!(
+        "    the model's weights fit: {fit} of {layers} layers{}",
+        if fit == layers { " (all: --gpu-layers all)" } else { " (--gpu-layers N)" }
+    )
+}
+
+/// Where ember keeps its config, roles, models, history, saved contexts and log.
+fn places_section(out: &mut String, paths: &Paths, config_path: &Path, effective: &Effective) {
     let status = if !config_path.exists() { "not present: defaults apply" } else { "valid" };
     let _ = writeln!(out, "\nconfig:   {} ({status})", config_path.display());
     let _ = writeln!(out, "roles:    {}", paths.roles_dir().display());
@@ -152,5 +178,4 @@ pub fn doctor(paths: &Paths, config_path: &Path, effective: &Effective, model: &
         writeln!(out, "history:  {}{}", paths.history_db().display(), if effective.history { "" } else { " (off)" });
     let _ = writeln!(out, "contexts: {}", paths.kv_dir().display());
     let _ = writeln!(out, "log:      {}", paths.log_file().display());
-    out
 }

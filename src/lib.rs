@@ -8,7 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod conversation;
 pub mod engine;
-pub mod history;
 pub mod info;
 pub mod logging;
 pub mod models;

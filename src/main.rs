@@ -224,17 +224,17 @@ fn print_out(text: &str) -> ExitCode {
 }
 
 fn history(action: &ember::cli::HistoryAction, paths: &Paths) -> ExitCode {
-    let result = Store::open(&paths.history_db()).map_err(ember::history::HistoryError::from).and_then(|store| {
+    let result = Store::open(&paths.history_db()).map_err(ember::store::cmd::CmdError::from).and_then(|store| {
         let stdout = std::io::stdout();
         let terminal = stdout.is_terminal();
-        ember::history::run(&store, action, &mut stdout.lock(), terminal)
+        ember::store::cmd::run(&store, action, &mut stdout.lock(), terminal)
     });
     if let (Ok(()), ember::cli::HistoryAction::Rm { id }) = (&result, action) {
         kv::remove_for(&paths.kv_dir(), *id);
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(ember::history::HistoryError::Write(e)) if e.contains("Broken pipe") => ExitCode::SUCCESS,
+        Err(ember::store::cmd::CmdError::Write(e)) if e.contains("Broken pipe") => ExitCode::SUCCESS,
         Err(e) => {
             say("error: ", &e.to_string());
             ExitCode::from(1)

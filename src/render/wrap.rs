@@ -22,15 +22,31 @@ pub fn wrap_spans(
     first_prefix: &[Span<'static>],
     rest_prefix: &[Span<'static>],
 ) -> Vec<Line<'static>> {
-    let width = width.max(1);
-    let mut rows: Vec<Line<'static>> = Vec::new();
-    let mut row: Vec<Span<'static>> = first_prefix.to_vec();
-    let mut row_width: usize = first_prefix.iter().map(|s| str_width(&s.content)).sum();
-    let prefix_width_rest: usize = rest_prefix.iter().map(|s| str_width(&s.content)).sum();
-    let mut row_has_text = false;
+    let mut rows = Rows {
+        done: Vec::new(),
+        row: first_prefix.to_vec(),
+        row_width: first_prefix.iter().map(|s| str_width(&s.content)).sum(),
+        row_has_text: false,
+        width: width.max(1),
+        rest_prefix,
+        rest_width: rest_prefix.iter().map(|s| str_width(&s.content)).sum(),
+    };
+    for (text, style, is_space) in tokens(spans) {
+        if is_space {
+            rows.push_space(text, style);
+        } else {
+            rows.push_word(text, style);
+        }
+    }
+    if rows.row_has_text || rows.done.is_empty() || rows.row.len() > first_prefix.len() {
+        rows.end_row();
+    }
+    rows.done
+}
 
-    // Tokens: runs of spaces and runs of non-spaces, each with its style.
-    let mut tokens: Vec<(String, Style, bool)> = Vec::new();
+/// Runs of spaces and runs of non-spaces, each with its style and whether it is spaces.
+fn tokens(spans: &[Span<'static>]) -> Vec<(String, Style, bool)> {
+    let mut tokens = Vec::new();
     for span in spans {
         let mut current = String::new();
         let mut current_space = None;
@@ -46,9 +62,76 @@ pub fn wrap_spans(
             tokens.push((current, span.style, current_space.unwrap_or(false)));
         }
     }
+    tokens
+}
 
-    let push_row = |row: &mut Vec<Span<'static>>, rows: &mut Vec<Line<'static>>| {
-        // Trailing spaces carry nothing on screen.
+/// Word-wrapped rows as they fill: the finished ones and the row being filled.
+struct Rows<'p> {
+    done: Vec<Line<'static>>,
+    row: Vec<Span<'static>>,
+    row_width: usize,
+    row_has_text: bool,
+    width: usize,
+    rest_prefix: &'p [Span<'static>],
+    rest_width: usize,
+}
+
+impl Rows<'_> {
+    /// Spaces between words; dropped at the start of a row and where they would not fit.
+    fn push_space(&mut self, text: String, style: Style) {
+        let w = str_width(&text);
+        if self.row_has_text && self.row_width + w <= self.width {
+            self.row.push(Span::styled(text, style));
+            self.row_width += w;
+        }
+    }
+
+    /// A word: on this row when it fits, else on the next; split when longer than a row.
+    fn push_word(&mut self, text: String, style: Style) {
+        let w = str_width(&text);
+        if self.row_width + w > self.width && self.row_has_text {
+            self.next_row();
+        }
+        if self.row_width + w <= self.width {
+            self.row.push(Span::styled(text, style));
+            self.row_width += w;
+            self.row_has_text = true;
+        } else {
+            self.split_word(&text, style);
+        }
+    }
+
+    /// A word longer than the row, split by characters.
+    fn split_word(&mut self, text: &str, style: Style) {
+        let mut piece = String::new();
+        for c in text.chars() {
+            let cw = char_width(c);
+            if self.row_width + cw > self.width && (self.row_has_text || !piece.is_empty()) {
+                if !piece.is_empty() {
+                    self.row.push(Span::styled(std::mem::take(&mut piece), style));
+                }
+                self.next_row();
+            }
+            piece.push(c);
+            self.row_width += cw;
+        }
+        if !piece.is_empty() {
+            self.row.push(Span::styled(piece, style));
+            self.row_has_text = true;
+        }
+    }
+
+    /// Ends the row and starts the next with the continuation prefix.
+    fn next_row(&mut self) {
+        self.end_row();
+        self.row = self.rest_prefix.to_vec();
+        self.row_width = self.rest_width;
+        self.row_has_text = false;
+    }
+
+    /// Ends the row, without its trailing spaces (they carry nothing on screen).
+    fn end_row(&mut self) {
+        let row = &mut self.row;
         let len = row.len();
         while let Some(last) = row.last_mut() {
             let trimmed = last.content.trim_end_matches(' ').len();
@@ -62,55 +145,8 @@ pub fn wrap_spans(
             }
             break;
         }
-        rows.push(Line::from(std::mem::take(row)));
-    };
-
-    for (text, style, is_space) in tokens {
-        let w = str_width(&text);
-        if is_space {
-            if row_has_text && row_width + w <= width {
-                row.push(Span::styled(text, style));
-                row_width += w;
-            }
-            continue;
-        }
-        if row_width + w > width && row_has_text {
-            push_row(&mut row, &mut rows);
-            row = rest_prefix.to_vec();
-            row_width = prefix_width_rest;
-            row_has_text = false;
-        }
-        if row_width + w <= width {
-            row.push(Span::styled(text, style));
-            row_width += w;
-            row_has_text = true;
-            continue;
-        }
-        // A word longer than the row: split it by characters.
-        let mut piece = String::new();
-        for c in text.chars() {
-            let cw = char_width(c);
-            if row_width + cw > width && (row_has_text || !piece.is_empty()) {
-                if !piece.is_empty() {
-                    row.push(Span::styled(std::mem::take(&mut piece), style));
-                }
-                push_row(&mut row, &mut rows);
-                row = rest_prefix.to_vec();
-                row_width = prefix_width_rest;
-                row_has_text = false;
-            }
-            piece.push(c);
-            row_width += cw;
-        }
-        if !piece.is_empty() {
-            row.push(Span::styled(piece, style));
-            row_has_text = true;
-        }
+        self.done.push(Line::from(std::mem::take(row)));
     }
-    if row_has_text || rows.is_empty() || row.len() > first_prefix.len() {
-        push_row(&mut row, &mut rows);
-    }
-    rows
 }
 
 /// Hard-wraps one line of code (already styled) to `width` columns, no word boundaries:

@@ -5,7 +5,11 @@
 //! it at once. Every write is its own transaction: a process killed mid-reply loses at most that
 //! reply. Messages form a tree (`parent_id`): /retry and /edit add siblings instead of deleting,
 //! and a conversation remembers which leaf is current.
+//!
+//! [`export`] writes a conversation as Markdown or JSON; [`cmd`] is the `ember history` command.
 
+pub mod cmd;
+pub mod export;
 pub mod kv;
 pub mod recorder;
 mod schema;

@@ -234,7 +234,7 @@ impl Recorder {
     fn export(&self, path: PathBuf, json: bool) -> Result<PathBuf, String> {
         let id = self.conversation.ok_or("nothing saved yet to export")?;
         let conversation = self.store.load(id).map_err(|e| e.to_string())?;
-        let text = if json { crate::history::json(&conversation) } else { crate::history::markdown(&conversation) };
+        let text = if json { super::export::json(&conversation) } else { super::export::markdown(&conversation) };
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(path)
     }

@@ -299,7 +299,7 @@ fn draw_sessions(frame: &mut Frame<'_>, state: &AppState, area: Rect, p: &super:
         let row = format!(
             "{:>4}  {}  {:>3} msgs  {}  · {} · {}",
             s.id,
-            crate::history::date(s.updated_at),
+            crate::store::export::date(s.updated_at),
             s.messages,
             crate::render::sanitize(title),
             crate::render::sanitize(&s.model),
