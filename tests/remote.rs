@@ -854,3 +854,39 @@ fn think_tags_the_server_leaves_in_the_answer_are_taken_out_by_ember() {
     assert_eq!((thought.trim(), answer.as_str()), (THOUGHT, ANSWER));
     assert!(stats.reasoning_tokens > 0 && stats.reasoning_tokens < stats.generated_tokens, "{stats:?}");
 }
+
+#[test]
+fn a_long_code_line_streams_on_a_terminal_before_its_newline() {
+    // The real model, made by the server's grammar to write one long line of Python: ember must
+    // show it as it comes (plain, once it has waited a moment for its newline), not hold it all.
+    let line = format!("x = [{}1]", "1, ".repeat(400));
+    let grammar = format!("root ::= \"```python\\n{}\\n```\\n\"", gbnf_escaped(&line));
+    let server = LlamaServer::start_with(&["--grammar", &grammar]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "EMBER_NO_HISTORY=1 EMBER_MODELS_DIR=/nonexistent {} --endpoint {} -t 0 --seed 42 --max-tokens 2000 --stats 'Write a list.'; echo rc=$?",
+        env!("CARGO_BIN_EXE_ember"),
+        server.endpoint()
+    );
+    let (tmux, log, _) = logged_pane(&script, dir.path());
+    let start = Instant::now();
+    let (mut began, mut ended) = (None, None);
+    while ended.is_none() && start.elapsed() < Duration::from_secs(120) {
+        let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+        if began.is_none() && text.contains("1, 1, 1, 1") {
+            began = Some(start.elapsed());
+        }
+        if text.contains("1]") {
+            ended = Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let raw = read_log(&tmux, &log, Duration::from_secs(120));
+    let shown = String::from_utf8_lossy(&raw);
+    let (began, ended) = (began.expect("the line began on the terminal"), ended.expect("the line ended"));
+    assert!(shown.contains("rc=0"), "{shown}");
+    assert!(
+        ended - began > Duration::from_secs(1),
+        "the line was held for its newline: its start showed at {began:?}, its end at {ended:?}\n{shown}"
+    );
+}

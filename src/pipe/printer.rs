@@ -2,6 +2,7 @@
 //! anything else exactly as generated; with `--code`, only the code.
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use crate::engine::TurnStats;
 use crate::render::fence::{Chunk, FenceTracker};
@@ -19,6 +20,10 @@ pub enum OutputMode {
     CodeOnly { terminal: bool },
 }
 
+/// How long a highlighted code line may be held for its newline before what there is of it is
+/// shown plain: a model writing one long line must not freeze the output.
+pub const PARTIAL_LINE_AFTER: Duration = Duration::from_millis(800);
+
 /// Writes an answer as it streams in.
 pub struct AnswerPrinter<W: Write> {
     out: W,
@@ -27,11 +32,32 @@ pub struct AnswerPrinter<W: Write> {
     highlighter: Option<CodeHighlighter>,
     answer: String,
     blocks: usize,
+    /// How much of the code line being written is already shown (plain, before its newline).
+    shown: usize,
+    /// When the code line being written was first seen.
+    line_since: Option<Instant>,
+    partial_after: Duration,
 }
 
 impl<W: Write> AnswerPrinter<W> {
     pub fn new(out: W, mode: OutputMode) -> Self {
-        AnswerPrinter { out, mode, fence: FenceTracker::default(), highlighter: None, answer: String::new(), blocks: 0 }
+        AnswerPrinter {
+            out,
+            mode,
+            fence: FenceTracker::default(),
+            highlighter: None,
+            answer: String::new(),
+            blocks: 0,
+            shown: 0,
+            line_since: None,
+            partial_after: PARTIAL_LINE_AFTER,
+        }
+    }
+
+    /// Sets how long a highlighted code line waits for its newline before it is shown plain.
+    pub fn partial_line_after(mut self, wait: Duration) -> Self {
+        self.partial_after = wait;
+        self
     }
 
     /// The answer so far, as generated.
@@ -50,8 +76,37 @@ impl<W: Write> AnswerPrinter<W> {
         let mut fence = std::mem::take(&mut self.fence);
         fence.push(text, &mut |chunk| self.render(chunk, &mut pending));
         self.fence = fence;
+        self.show_open_line(&mut pending);
         self.out.write_all(pending.as_bytes())?;
         self.out.flush()
+    }
+
+    /// Shows the code line being written without waiting for its newline: at once where code is
+    /// not highlighted, else once it has waited `partial_after` (the rest of it then comes plain).
+    fn show_open_line(&mut self, out: &mut String) {
+        let Some(line) = self.fence.open_code_line() else { return };
+        let now = Instant::now();
+        let since = *self.line_since.get_or_insert(now);
+        let highlighted = matches!(self.mode, OutputMode::Terminal { .. }) && self.highlighter.is_some();
+        if highlighted && self.shown == 0 && now.duration_since(since) < self.partial_after {
+            return;
+        }
+        out.push_str(&self.plain(&line[self.shown..]));
+        self.shown = line.len();
+    }
+
+    /// Code as written unhighlighted: sanitized for a terminal, exact otherwise.
+    fn plain<'t>(&self, code: &'t str) -> std::borrow::Cow<'t, str> {
+        match self.mode {
+            OutputMode::CodeOnly { terminal: false } | OutputMode::Raw => code.into(),
+            OutputMode::CodeOnly { terminal: true } | OutputMode::Terminal { .. } => sanitize(code),
+        }
+    }
+
+    /// A code line ended: how much of it was already shown.
+    fn line_done(&mut self) -> usize {
+        self.line_since = None;
+        std::mem::take(&mut self.shown)
     }
 
     /// Ends the answer: flushes what is pending and ends the last line.
@@ -96,8 +151,9 @@ impl<W: Write> AnswerPrinter<W> {
                 }
                 self.blocks += 1;
             }
-            (OutputMode::CodeOnly { terminal }, Chunk::CodeLine(line)) => {
-                out.push_str(&if terminal { sanitize(line) } else { line.into() });
+            (OutputMode::CodeOnly { .. }, Chunk::CodeLine(line)) => {
+                let shown = self.line_done();
+                out.push_str(&self.plain(&line[shown..]));
             }
             (OutputMode::Terminal { .. }, Chunk::Text(text)) => out.push_str(&sanitize(text)),
             (OutputMode::Terminal { color }, Chunk::FenceOpen { lang, line }) => {
@@ -105,10 +161,15 @@ impl<W: Write> AnswerPrinter<W> {
                 self.highlighter = color.then(|| CodeHighlighter::new(lang));
                 push_dim(out, line, color);
             }
-            (OutputMode::Terminal { .. }, Chunk::CodeLine(line)) => match self.highlighter.as_mut() {
-                Some(h) => out.push_str(&h.terminal_line(line)),
-                None => out.push_str(&sanitize(line)),
-            },
+            (OutputMode::Terminal { .. }, Chunk::CodeLine(line)) => {
+                let shown = self.line_done();
+                // The highlighter reads every line, so the lines after one shown plain are right.
+                let highlighted = self.highlighter.as_mut().map(|h| h.terminal_line(line));
+                match highlighted {
+                    Some(line) if shown == 0 => out.push_str(&line),
+                    _ => out.push_str(&sanitize(&line[shown..])),
+                }
+            }
             (OutputMode::Terminal { color }, Chunk::FenceClose { line }) => {
                 self.highlighter = None;
                 if !line.is_empty() {
@@ -208,6 +269,43 @@ mod tests {
         assert!(!no_code);
         let (two, _) = print_all(OutputMode::CodeOnly { terminal: false }, &["```\na\n```\ntext\n```sh\nb\n```"]);
         assert_eq!(two, "a\n\nb\n");
+    }
+
+    /// What each push wrote, one entry per push.
+    fn writes(printer_mode: OutputMode, wait: Duration, pieces: &[&str]) -> Vec<String> {
+        let mut p = AnswerPrinter::new(Vec::new(), printer_mode).partial_line_after(wait);
+        let mut seen = 0;
+        let mut out = Vec::new();
+        for piece in pieces {
+            p.push(piece).unwrap();
+            out.push(String::from_utf8_lossy(&p.out[seen..]).into_owned());
+            seen = p.out.len();
+        }
+        p.finish().unwrap();
+        out.push(String::from_utf8_lossy(&p.out[seen..]).into_owned());
+        out
+    }
+
+    const LONG_LINE: &[&str] = &["```python\n", "x = [1, ", "2, ", "\x1b3]", "\n", "y = 1\n```\n"];
+
+    #[test]
+    fn a_code_line_streams_before_its_newline() {
+        let plain = writes(OutputMode::CodeOnly { terminal: false }, PARTIAL_LINE_AFTER, LONG_LINE);
+        assert_eq!(plain, ["", "x = [1, ", "2, ", "\x1b3]", "\n", "y = 1\n", ""]);
+        let terminal = writes(OutputMode::Terminal { color: false }, PARTIAL_LINE_AFTER, LONG_LINE);
+        assert_eq!(terminal[1..5], ["x = [1, ", "2, ", "␛3]", "\n"]);
+        assert_eq!(terminal.concat(), format!("{}", LONG_LINE.concat().replace('\x1b', "␛")));
+    }
+
+    #[test]
+    fn a_highlighted_code_line_waits_only_so_long_for_its_newline() {
+        let mode = OutputMode::Terminal { color: true };
+        let held = writes(mode, Duration::from_secs(3600), LONG_LINE);
+        assert_eq!(held[1..4], ["", "", ""], "a line that ends soon is shown highlighted, whole");
+        assert!(held[4].contains("\x1b[38;2;") && held[4].contains('␛'), "{:?}", held[4]);
+        let shown = writes(mode, Duration::ZERO, LONG_LINE);
+        assert_eq!(shown[1..5], ["x = [1, ", "2, ", "␛3]", "\n"], "then the rest of it comes plain");
+        assert!(shown[5].starts_with("\x1b[38;2;"), "the next line is highlighted: {:?}", shown[5]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Streaming detection of fenced code blocks in Markdown as it is generated.
 //!
 //! Text outside code blocks is passed on as soon as it is known not to start a fence, so an
-//! answer streams smoothly; code is passed on a whole line at a time (a highlighter needs lines).
+//! answer streams smoothly; code is passed on a whole line at a time (a highlighter needs lines),
+//! and [`FenceTracker::open_code_line`] shows the line being written once it cannot be the
+//! closing fence, for a caller that must not wait for its newline.
 
 /// A piece of the stream, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +62,17 @@ fn classify_start(line: &str) -> LineStart {
     }
 }
 
+/// Could `line`, a code line still being written, yet turn out to be the closing fence?
+fn could_close(line: &str, fence: &Fence) -> bool {
+    let trimmed = line.trim_start_matches(' ');
+    if line.len() - trimmed.len() > 3 {
+        return false;
+    }
+    let len = trimmed.chars().take_while(|&c| c == fence.ch).count();
+    let rest = &trimmed[len * fence.ch.len_utf8()..];
+    rest.is_empty() || (len >= fence.len && rest.trim().is_empty())
+}
+
 fn info_lang(line: &str, fence: &Fence) -> String {
     let info = line.trim_start_matches(' ').trim_start_matches(fence.ch).trim();
     info.split(|c: char| c.is_whitespace() || c == ',' || c == '{').next().unwrap_or("").to_string()
@@ -79,6 +92,14 @@ impl FenceTracker {
     /// Is the stream inside a code block now?
     pub fn in_code(&self) -> bool {
         self.open.is_some()
+    }
+
+    /// Inside a code block, the line being written (no newline yet), once it cannot be the
+    /// closing fence: it will come whole as a [`Chunk::CodeLine`] when it ends, and only grows
+    /// until then.
+    pub fn open_code_line(&self) -> Option<&str> {
+        let fence = self.open.as_ref()?;
+        (!self.line.is_empty() && !could_close(&self.line, fence)).then_some(self.line.as_str())
     }
 
     /// Classifies `text`, calling `out` for each piece in order.
@@ -221,6 +242,33 @@ mod tests {
     #[test]
     fn unterminated_block_is_closed_at_the_end() {
         assert_eq!(merged(&["```rust\nfn a() {}"]), vec!["O:rust", "C:fn a() {}", "X"]);
+    }
+
+    #[test]
+    fn a_code_line_shows_once_it_cannot_close_the_block() {
+        let mut tracker = FenceTracker::default();
+        let mut lines = Vec::new();
+        let steps = [
+            ("x\n````rust\n", None),
+            ("  ``", None),
+            ("``", None),
+            ("  ", None),
+            ("x", Some("  ````  x")),
+            ("y", Some("  ````  xy")),
+            ("\n", None),
+            ("    ", Some("    ")),
+            ("\n``", None),
+            ("x", Some("``x")),
+        ];
+        for (piece, shown) in steps {
+            tracker.push(piece, &mut |c| lines.push(format!("{c:?}")));
+            assert_eq!(tracker.open_code_line(), shown, "after {piece:?}");
+        }
+        assert!(lines.contains(&format!("{:?}", Chunk::CodeLine("  ````  xy\n"))), "{lines:?}");
+        tracker.push("\n````\n", &mut |_| {});
+        assert!(!tracker.in_code());
+        tracker.push("text", &mut |_| {});
+        assert_eq!(tracker.open_code_line(), None, "prose is not a code line");
     }
 
     #[test]
