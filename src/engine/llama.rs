@@ -15,8 +15,9 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
+use super::message::Message;
 use super::reasoning::{self, ReasoningFormat, ReasoningParser, SegmentKind};
-use super::template::{self, JinjaTemplate, Message, Reasoning, Segment};
+use super::template::{self, JinjaTemplate, Reasoning, Segment};
 use super::utf8::Utf8Stream;
 use super::{
     Backend, CancelFloor, Command, EngineError, EngineEvent, ModelInfo, StopReason, TurnRequest, TurnSink, TurnStats,

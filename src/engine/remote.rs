@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use super::message::Message;
 use super::reasoning::{ReasoningFormat, ReasoningParser, SegmentKind, TagFormat, ThinkTags};
 use super::sse::{SseEvent, SseParser};
-use super::template::{self, Message};
+use super::template;
 use super::{
     Backend, CancelFloor, Command, EngineError, EngineEvent, ModelInfo, Reasoning, SamplingParams, StopReason,
     TurnRequest, TurnSink, TurnStats,
