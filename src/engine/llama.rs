@@ -15,6 +15,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
+use super::fit::{self, Window};
 use super::message::Message;
 use super::reasoning::{self, ReasoningFormat, ReasoningParser, SegmentKind};
 use super::template::{self, JinjaTemplate, Reasoning, Segment};
@@ -672,10 +673,10 @@ impl<'m> LlamaSession<'m> {
         Ok(tokens)
     }
 
-    /// Tokens kept free for the reply: its `max_tokens`, but never more than a quarter of the
-    /// context; with `summary`, room for a summary of dropped turns as well.
+    /// Tokens kept free for the reply (see [`fit::reply_room`]); with `summary`, room for a
+    /// summary of dropped turns as well.
     fn reply_room(&self, max_tokens: usize, summary: bool) -> usize {
-        let room = max_tokens.min(self.ctx.n_ctx() as usize / 4).max(1);
+        let room = fit::reply_room(max_tokens, self.ctx.n_ctx() as usize);
         if summary {
             room + SUMMARY_TOKENS
         } else {
@@ -683,38 +684,17 @@ impl<'m> LlamaSession<'m> {
         }
     }
 
-    /// Tokenizes the conversation, leaving out its oldest unpinned turns (never the system
-    /// prompt nor the question) until it fits in the context with `room` tokens to spare for a
-    /// reply. Returns the tokens and the indices of the messages kept. A question that cannot fit
-    /// even alone is an error.
-    fn fit(
-        &self,
-        messages: &[Message],
-        n_ctx: usize,
-        room: usize,
-    ) -> Result<(Vec<LlamaToken>, Vec<usize>), EngineError> {
-        let mut kept: Vec<usize> = (0..messages.len()).collect();
-        let mut current: std::borrow::Cow<'_, [Message]> = std::borrow::Cow::Borrowed(messages);
-        loop {
-            let tokens = self.prompt_tokens(&current)?;
-            if tokens.len() + room <= n_ctx {
-                return Ok((tokens, kept));
-            }
-            match template::oldest_droppable_turn(&current) {
-                Some(range) => {
-                    kept.drain(range.clone());
-                    current.to_mut().drain(range);
-                }
-                None if tokens.len() < n_ctx => return Ok((tokens, kept)),
-                None => {
-                    return Err(EngineError::PromptTooLong {
-                        prompt_tokens: tokens.len(),
-                        n_ctx,
-                        n_ctx_train: self.model.n_ctx_train() as usize,
-                    })
-                }
-            }
-        }
+    /// Tokenizes the conversation, leaving out its oldest unpinned turns until it fits in the
+    /// context with `room` tokens to spare for a reply (see [`fit::fit`]). Returns the tokens and
+    /// the indices of the messages kept.
+    fn fit(&self, messages: &[Message], room: usize) -> Result<(Vec<LlamaToken>, Vec<usize>), EngineError> {
+        let window = Window { n_ctx: self.ctx.n_ctx() as usize, room, n_ctx_train: self.model.n_ctx_train() as usize };
+        let fitted = fit::fit(messages, window, |messages| {
+            let tokens = self.prompt_tokens(messages)?;
+            let n = tokens.len();
+            Ok((tokens, n))
+        })?;
+        Ok((fitted.prompt, fitted.kept))
     }
 
     /// The `summarize` policy: when turns must leave the context, the model summarises them
@@ -726,10 +706,9 @@ impl<'m> LlamaSession<'m> {
         sink: &mut dyn TurnSink,
     ) -> Result<(TurnStats, StopReason), EngineError> {
         let started = Instant::now();
-        let n_ctx = self.ctx.n_ctx() as usize;
         // Leave room for the summary itself.
         let room = self.reply_room(req.sampling.max_tokens, true);
-        let (tokens, kept) = self.fit(&req.messages, n_ctx, room)?;
+        let (tokens, kept) = self.fit(&req.messages, room)?;
         if kept.len() == req.messages.len() {
             // Everything fits with room for a summary to spare, so also without: the prompt is
             // the one just tokenized.
@@ -809,9 +788,8 @@ impl<'m> LlamaSession<'m> {
     ) -> Result<(TurnStats, StopReason), EngineError> {
         let started = Instant::now();
         self.reasoning = req.sampling.reasoning;
-        let n_ctx = self.ctx.n_ctx() as usize;
         let room = self.reply_room(req.sampling.max_tokens, false);
-        let (tokens, kept) = self.fit(&req.messages, n_ctx, room)?;
+        let (tokens, kept) = self.fit(&req.messages, room)?;
         self.generate_tokens(req, tokens, kept.len(), started, sink)
     }
 

@@ -6,6 +6,7 @@
 //! later turn, and events of a superseded turn can be dropped by id.
 
 pub mod cpu_load;
+pub mod fit;
 pub mod llama;
 pub mod message;
 pub mod reasoning;

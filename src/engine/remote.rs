@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use super::fit::{self, Fitted, Window};
 use super::message::Message;
 use super::reasoning::{ReasoningFormat, ReasoningParser, SegmentKind, TagFormat, ThinkTags};
 use super::sse::{SseEvent, SseParser};
-use super::template;
 use super::{
     Backend, CancelFloor, Command, EngineError, EngineEvent, ModelInfo, Reasoning, SamplingParams, StopReason,
     TurnRequest, TurnSink, TurnStats,
@@ -631,35 +631,11 @@ impl RemoteSession {
     }
 
     /// Leaves out the oldest turns (never the system prompt nor the question) until the
-    /// conversation fits with room for a reply, as the local engine does.
-    fn fit<'a>(
-        &mut self,
-        messages: &'a [Message],
-        max_tokens: usize,
-    ) -> Result<(std::borrow::Cow<'a, [Message]>, usize, usize), EngineError> {
-        let room = max_tokens.min(self.n_ctx / 4).max(1);
-        let mut kept: std::borrow::Cow<'_, [Message]> = std::borrow::Cow::Borrowed(messages);
-        loop {
-            let tokens = self.count(&kept);
-            if tokens + room <= self.n_ctx {
-                let dropped = messages.len() - kept.len();
-                return Ok((kept, dropped, tokens));
-            }
-            match template::drop_oldest_turn(&kept) {
-                Some(shorter) => kept = std::borrow::Cow::Owned(shorter),
-                None if tokens < self.n_ctx => {
-                    let dropped = messages.len() - kept.len();
-                    return Ok((kept, dropped, tokens));
-                }
-                None => {
-                    return Err(EngineError::PromptTooLong {
-                        prompt_tokens: tokens,
-                        n_ctx: self.n_ctx,
-                        n_ctx_train: self.n_ctx,
-                    })
-                }
-            }
-        }
+    /// conversation fits with room for a reply, as the local engine does (see [`fit::fit`]).
+    fn fit<'a>(&mut self, messages: &'a [Message], max_tokens: usize) -> Result<Fitted<'a, ()>, EngineError> {
+        let window =
+            Window { n_ctx: self.n_ctx, room: fit::reply_room(max_tokens, self.n_ctx), n_ctx_train: self.n_ctx };
+        fit::fit(messages, window, |messages| Ok(((), self.count(messages))))
     }
 
     /// Streams one reply into `sink`. Retries 429/5xx answers (before any text, by nature).
@@ -907,11 +883,11 @@ fn stats_from(streamed: &Streamed, started: Instant, estimated_prompt: usize, dr
 impl Backend for RemoteSession {
     fn generate(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<(TurnStats, StopReason), EngineError> {
         let started = Instant::now();
-        let answered = crate::engine::template::without_unanswered(&req.messages);
-        let (messages, dropped, estimated) = self.fit(&answered, req.sampling.max_tokens)?;
-        let body = self.request_body(&messages, &req.sampling);
+        let answered = super::template::without_unanswered(&req.messages);
+        let fitted = self.fit(&answered, req.sampling.max_tokens)?;
+        let body = self.request_body(&fitted.messages, &req.sampling);
         let streamed = self.http.runtime.block_on(self.stream(&body, sink))?;
-        let stats = stats_from(&streamed, started, estimated, dropped);
+        let stats = stats_from(&streamed, started, fitted.tokens, fitted.dropped);
         let stop = match (streamed.stop, streamed.finish_reason.as_deref()) {
             (Some(stop), _) => stop,
             (None, Some("length")) if stats.generated_tokens >= req.sampling.max_tokens => StopReason::MaxTokens,

@@ -427,16 +427,6 @@ pub fn fold_system(messages: &[Message]) -> Vec<Message> {
     out
 }
 
-/// The conversation without its oldest unpinned turn: a user message after the system prompt
-/// and the replies up to the next user message, none of them pinned. `None` when only the last
-/// question and pinned turns would be left.
-pub fn drop_oldest_turn(messages: &[Message]) -> Option<Vec<Message>> {
-    let range = oldest_droppable_turn(messages)?;
-    let mut out = messages[..range.start].to_vec();
-    out.extend_from_slice(&messages[range.end..]);
-    Some(out)
-}
-
 /// The conversation without questions that were never answered: a user message followed by
 /// another user message (a run killed mid-answer saved its question; strict templates refuse two
 /// user turns in a row, "roles must alternate"). Borrowed when there is none.
@@ -449,20 +439,6 @@ pub fn without_unanswered(messages: &[Message]) -> std::borrow::Cow<'_, [Message
     std::borrow::Cow::Owned(
         messages.iter().enumerate().filter(|&(i, _)| !unanswered(i)).map(|(_, m)| m.clone()).collect(),
     )
-}
-
-/// Where the oldest unpinned turn is (see [`drop_oldest_turn`]).
-pub fn oldest_droppable_turn(messages: &[Message]) -> Option<std::ops::Range<usize>> {
-    let mut start = messages.iter().position(|m| m.role != Role::System)?;
-    loop {
-        // The turn runs to the next user message; the last turn is the question itself.
-        let end = messages[start + 1..].iter().position(|m| m.role == Role::User).map(|i| start + 1 + i)?;
-        if messages[start..end].iter().any(|m| m.pinned) {
-            start = end;
-            continue;
-        }
-        return Some(start..end);
-    }
 }
 
 /// Private-use markers that stand in for message contents while locating them in a rendering.
@@ -703,42 +679,6 @@ mod tests {
         assert_eq!(strftime("%d %b %Y", t), "29 Feb 2024");
         assert_eq!(strftime("%A %j %I%p %H:%M:%S %% %B %y", t), "Thursday 060 01PM 13:05:09 % February 24");
         assert_eq!(strftime("%Y-%m-%d", 0), "1970-01-01");
-    }
-
-    #[test]
-    fn oldest_turns_go_first_and_the_system_prompt_stays() {
-        let m = |r, t: &str| Message::new(r, t);
-        let convo = vec![
-            m(Role::System, "s"),
-            m(Role::User, "q1"),
-            m(Role::Assistant, "a1"),
-            m(Role::User, "q2"),
-            m(Role::Assistant, "a2"),
-            m(Role::User, "q3"),
-        ];
-        let once = drop_oldest_turn(&convo).unwrap();
-        assert_eq!(once.iter().map(|x| x.content.as_str()).collect::<Vec<_>>(), vec!["s", "q2", "a2", "q3"]);
-        let twice = drop_oldest_turn(&once).unwrap();
-        assert_eq!(twice.iter().map(|x| x.content.as_str()).collect::<Vec<_>>(), vec!["s", "q3"]);
-        assert_eq!(drop_oldest_turn(&twice), None, "the question itself is never dropped");
-    }
-
-    #[test]
-    fn pinned_turns_stay_when_older_ones_leave() {
-        let convo = vec![
-            Message::new(Role::System, "s"),
-            Message::new(Role::User, "q1").with_pin(true),
-            Message::new(Role::Assistant, "a1"),
-            Message::new(Role::User, "q2"),
-            Message::new(Role::Assistant, "a2").with_pin(true),
-            Message::new(Role::User, "q3"),
-            Message::new(Role::Assistant, "a3"),
-            Message::new(Role::User, "q4"),
-        ];
-        let texts = |m: &[Message]| m.iter().map(|m| m.content.clone()).collect::<Vec<_>>();
-        let once = drop_oldest_turn(&convo).unwrap();
-        assert_eq!(texts(&once), ["s", "q1", "a1", "q2", "a2", "q4"], "the oldest unpinned turn (q3) left");
-        assert_eq!(drop_oldest_turn(&once), None, "only pinned turns and the question are left");
     }
 
     #[test]
