@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -173,6 +173,19 @@ fn llama_reason(fallback: &str) -> String {
     picked.into_iter().rev().map(|l| l.as_str()).collect::<Vec<_>>().join("; ")
 }
 
+/// Checks that `path` is a readable, complete GGUF header, turning each failure into the error a
+/// user can act on. llama.cpp checks the tensor data itself when it loads.
+pub fn check_model_file(path: &Path) -> Result<models::gguf::GgufHeader, EngineError> {
+    if !path.exists() {
+        return Err(EngineError::ModelNotFound { path: path.to_path_buf() });
+    }
+    models::gguf::read_header(path).map_err(|e| match e {
+        models::gguf::GgufError::Io(reason) => EngineError::ModelUnreadable { path: path.to_path_buf(), reason },
+        models::gguf::GgufError::NotGguf(reason) => EngineError::NotGguf { path: path.to_path_buf(), reason },
+        models::gguf::GgufError::Corrupt(reason) => EngineError::CorruptModel { path: path.to_path_buf(), reason },
+    })
+}
+
 /// Loads a model (vocabulary only when `vocab_only`), turning every failure into a clear error.
 pub fn load_model(
     options: &EngineOptions,
@@ -180,7 +193,7 @@ pub fn load_model(
     progress: Option<Box<dyn FnMut(f32) -> bool>>,
 ) -> Result<LlamaModel, EngineError> {
     let path = &options.model_path;
-    models::check_model_file(path)?;
+    check_model_file(path)?;
     if !vocab_only {
         // The default thread count looks at how busy the CPUs are while the model loads.
         super::cpu_load::mark();
@@ -1231,5 +1244,12 @@ mod tests {
     fn no_stops_pass_through() {
         let mut m = StopMatcher::default();
         assert_eq!(m.push("\nUser:", &[]), ("\nUser:".into(), false));
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let err = check_model_file(Path::new("/nonexistent/m.gguf")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/m.gguf"));
+        assert!(matches!(err, EngineError::ModelNotFound { .. }));
     }
 }
