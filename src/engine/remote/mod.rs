@@ -2,14 +2,18 @@
 //! vLLM, Ollama, a hosted API) behind the same [`Backend`] trait and thread shape as llama.cpp.
 //!
 //! The engine thread owns a small tokio runtime (one worker, for the connections' tasks) and an
-//! HTTP client. A turn is
-//! one streamed `POST {base}/chat/completions`; the reply arrives as server-sent events. Between
-//! chunks, and while waiting for one, the thread watches the cancel floor, so a cancel closes the
-//! stream within a few milliseconds even when the server has stalled.
+//! HTTP client. A turn is one streamed `POST {base}/chat/completions`; the reply arrives as
+//! server-sent events. Between chunks, and while waiting for one, the thread watches the cancel
+//! floor, so a cancel closes the stream within a few milliseconds even when the server has
+//! stalled.
 //!
 //! The API key is read from the environment variable the options name, kept in a type whose
 //! `Debug` hides it, sent only in the `Authorization` header, and cut out of any server message
 //! before that message becomes an error. It is never logged, stored nor shown.
+//!
+//! This file holds the session and the request; `http` reaches the server (client, connect,
+//! model list), `tokens` counts prompts, `stream` runs one streamed turn, and `error` says what
+//! went wrong.
 
 mod error;
 mod http;
