@@ -223,13 +223,7 @@ impl<'m> LlamaSession<'m> {
         stats.prompt_time = prompt_started.elapsed();
 
         let vocab = self.model.vocab();
-        let n_vocab = self.model.n_vocab();
-        let banned: Vec<i32> = if req.sampling.ignore_eos {
-            (0..n_vocab).filter(|&t| vocab.is_eog(LlamaToken(t))).collect()
-        } else {
-            Vec::new()
-        };
-        let mut sampler = req.sampling.sampler(&banned);
+        let mut sampler = req.sampling.sampler(&self.banned_tokens(req.sampling.ignore_eos));
         let mut reply = ReplyText::new(ReasoningParser::new(self.reasoning_format()), self.format.stops());
         let mut logits_index = self.batch.n_tokens() - 1;
         let mut piece = Vec::with_capacity(32);
@@ -270,13 +264,26 @@ impl<'m> LlamaSession<'m> {
         stats.reasoning_tokens = reasoning_tokens.min(stats.generated_tokens);
         stats.reasoning_time = reasoning_time;
         stats.generation_time = gen_started.elapsed();
-        let timings = self.ctx.timings();
-        let n_eval = usize::try_from(timings.n_eval()).unwrap_or(0);
-        if n_eval > 0 && timings.t_eval_ms() > 0.0 {
-            stats.llama_eval = Some((n_eval, std::time::Duration::from_secs_f64(timings.t_eval_ms() / 1000.0)));
-        }
+        stats.llama_eval = self.llama_eval();
         tracing::debug!(?stats, "turn done");
         Ok((stats, stop))
+    }
+
+    /// The tokens the sampler must never pick: with `ignore_eos`, every end-of-generation token.
+    fn banned_tokens(&self, ignore_eos: bool) -> Vec<i32> {
+        if !ignore_eos {
+            return Vec::new();
+        }
+        let vocab = self.model.vocab();
+        (0..self.model.n_vocab()).filter(|&t| vocab.is_eog(LlamaToken(t))).collect()
+    }
+
+    /// llama.cpp's own count and time of the tokens it generated, when it has them.
+    fn llama_eval(&mut self) -> Option<(usize, std::time::Duration)> {
+        let timings = self.ctx.timings();
+        let n_eval = usize::try_from(timings.n_eval()).unwrap_or(0);
+        (n_eval > 0 && timings.t_eval_ms() > 0.0)
+            .then(|| (n_eval, std::time::Duration::from_secs_f64(timings.t_eval_ms() / 1000.0)))
     }
 }
 
