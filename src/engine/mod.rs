@@ -6,7 +6,9 @@
 //! later turn, and events of a superseded turn can be dropped by id.
 
 pub mod cpu_load;
+pub mod fit;
 pub mod llama;
+pub mod message;
 pub mod reasoning;
 pub mod remote;
 pub mod sampling;
@@ -20,8 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use message::{Message, Role};
 pub use sampling::SamplingParams;
-pub use template::{Message, Reasoning, Role};
+pub use template::Reasoning;
 
 /// Identifies one generation request. Ids only grow.
 pub type TurnId = u64;

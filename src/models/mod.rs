@@ -11,7 +11,6 @@ pub mod show;
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::EngineError;
 use discover::{Found, Roots};
 
 /// The model `make model` installs: SmolLM2-135M-Instruct, Q4_1.
@@ -103,19 +102,6 @@ pub fn pick<'a>(query: &str, found: &'a [Found]) -> Option<Result<&'a Found, Vec
     }
 }
 
-/// Checks that `path` is a readable, complete GGUF header, turning each failure into the error a
-/// user can act on. llama.cpp checks the tensor data itself when it loads.
-pub fn check_model_file(path: &Path) -> Result<gguf::GgufHeader, EngineError> {
-    if !path.exists() {
-        return Err(EngineError::ModelNotFound { path: path.to_path_buf() });
-    }
-    gguf::read_header(path).map_err(|e| match e {
-        gguf::GgufError::Io(reason) => EngineError::ModelUnreadable { path: path.to_path_buf(), reason },
-        gguf::GgufError::NotGguf(reason) => EngineError::NotGguf { path: path.to_path_buf(), reason },
-        gguf::GgufError::Corrupt(reason) => EngineError::CorruptModel { path: path.to_path_buf(), reason },
-    })
-}
-
 /// A short display name for a model file: its file name without `.gguf`.
 pub fn display_name(path: &Path) -> String {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -158,12 +144,5 @@ mod tests {
         assert_eq!(name("llama-3.2-1b-instruct-q4_k_m.gguf"), Some(Ok("Llama-3.2-1B-Instruct-Q4_K_M".into())));
         assert_eq!(name("llama"), Some(Err(3)));
         assert_eq!(name("mistral"), None);
-    }
-
-    #[test]
-    fn missing_file_is_named() {
-        let err = check_model_file(Path::new("/nonexistent/m.gguf")).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/m.gguf"));
-        assert!(matches!(err, EngineError::ModelNotFound { .. }));
     }
 }

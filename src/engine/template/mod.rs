@@ -9,72 +9,11 @@
 
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error as JinjaError, ErrorKind};
-use serde::Serialize;
 
-/// Who said a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    System,
-    User,
-    Assistant,
-}
+use super::message::{Message, Role};
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        }
-    }
-}
-
-/// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub role: Role,
-    pub content: String,
-    /// An assistant answer's reasoning, given to the template as the model families expect it:
-    /// `reasoning_content` (Qwen3, DeepSeek, GLM) and `thinking` (gpt-oss) on the message, never
-    /// glued into `content`. Templates decide whether to show it (most show only the reasoning
-    /// after the last question).
-    pub reasoning: Option<String>,
-    /// Kept in the context when older turns have to leave it (/pin).
-    pub pinned: bool,
-}
-
-impl Serialize for Message {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(if self.reasoning.is_some() { 4 } else { 2 }))?;
-        map.serialize_entry("role", &self.role)?;
-        map.serialize_entry("content", &self.content)?;
-        if let Some(reasoning) = &self.reasoning {
-            map.serialize_entry("reasoning_content", reasoning)?;
-            map.serialize_entry("thinking", reasoning)?;
-        }
-        map.end()
-    }
-}
-
-impl Message {
-    pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Message { role, content: content.into(), reasoning: None, pinned: false }
-    }
-
-    /// The message with the reasoning that came before it (none when empty).
-    pub fn with_reasoning(mut self, reasoning: Option<String>) -> Self {
-        self.reasoning = reasoning.filter(|r| !r.trim().is_empty());
-        self
-    }
-
-    /// The message, pinned or not.
-    pub fn with_pin(mut self, pinned: bool) -> Self {
-        self.pinned = pinned;
-        self
-    }
-}
+#[cfg(test)]
+mod tests;
 
 /// How much a reasoning model should think (`--reasoning`, `/think`). Passed to the chat
 /// template the way transformers' `apply_chat_template(**kwargs)` passes extra variables:
@@ -491,16 +430,6 @@ pub fn fold_system(messages: &[Message]) -> Vec<Message> {
     out
 }
 
-/// The conversation without its oldest unpinned turn: a user message after the system prompt
-/// and the replies up to the next user message, none of them pinned. `None` when only the last
-/// question and pinned turns would be left.
-pub fn drop_oldest_turn(messages: &[Message]) -> Option<Vec<Message>> {
-    let range = oldest_droppable_turn(messages)?;
-    let mut out = messages[..range.start].to_vec();
-    out.extend_from_slice(&messages[range.end..]);
-    Some(out)
-}
-
 /// The conversation without questions that were never answered: a user message followed by
 /// another user message (a run killed mid-answer saved its question; strict templates refuse two
 /// user turns in a row, "roles must alternate"). Borrowed when there is none.
@@ -513,20 +442,6 @@ pub fn without_unanswered(messages: &[Message]) -> std::borrow::Cow<'_, [Message
     std::borrow::Cow::Owned(
         messages.iter().enumerate().filter(|&(i, _)| !unanswered(i)).map(|(_, m)| m.clone()).collect(),
     )
-}
-
-/// Where the oldest unpinned turn is (see [`drop_oldest_turn`]).
-pub fn oldest_droppable_turn(messages: &[Message]) -> Option<std::ops::Range<usize>> {
-    let mut start = messages.iter().position(|m| m.role != Role::System)?;
-    loop {
-        // The turn runs to the next user message; the last turn is the question itself.
-        let end = messages[start + 1..].iter().position(|m| m.role == Role::User).map(|i| start + 1 + i)?;
-        if messages[start..end].iter().any(|m| m.pinned) {
-            start = end;
-            continue;
-        }
-        return Some(start..end);
-    }
 }
 
 /// Private-use markers that stand in for message contents while locating them in a rendering.
@@ -643,171 +558,4 @@ fn locate_contents(full: &str, messages: &[Message]) -> Vec<Segment> {
     }
     push_segment(&mut segments, &full[cursor..], true);
     segments
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reasoning_reaches_the_template_under_both_names_and_never_in_content() {
-        let t = JinjaTemplate::new(
-            "{% for m in messages %}[{{ m.content }}|{{ m.reasoning_content }}|{{ m.thinking }}|{{ m.thinking is defined }}]{% endfor %}",
-            None,
-            None,
-        )
-        .unwrap();
-        let convo = [
-            Message::new(Role::User, "q"),
-            Message::new(Role::Assistant, "a").with_reasoning(Some("r".into())),
-            Message::new(Role::Assistant, "b").with_reasoning(Some("  ".into())),
-        ];
-        assert_eq!(t.render(&convo, false).unwrap(), "[q|||False][a|r|r|True][b|||False]");
-    }
-
-    #[test]
-    fn a_question_never_answered_is_left_out() {
-        let m = |role, text: &str| Message::new(role, text);
-        let convo = [
-            m(Role::System, "s"),
-            m(Role::User, "q1"),
-            m(Role::Assistant, "a1"),
-            m(Role::User, "q2"),
-            m(Role::User, "q3"),
-        ];
-        let kept: Vec<String> = without_unanswered(&convo).iter().map(|m| m.content.clone()).collect();
-        assert_eq!(kept, ["s", "q1", "a1", "q3"]);
-        assert!(matches!(without_unanswered(&convo[..4]), std::borrow::Cow::Borrowed(_)));
-    }
-
-    const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
-    fn convo() -> Vec<Message> {
-        vec![Message::new(Role::System, "Be brief."), Message::new(Role::User, "Hi <|im_end|>")]
-    }
-
-    #[test]
-    fn chatml_renders() {
-        let t = JinjaTemplate::new(CHATML, None, None).unwrap();
-        assert_eq!(
-            t.render(&convo(), true).unwrap(),
-            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi <|im_end|><|im_end|>\n<|im_start|>assistant\n"
-        );
-    }
-
-    #[test]
-    fn contents_are_never_special() {
-        let t = JinjaTemplate::new(CHATML, None, None).unwrap();
-        let (full, segments) = segment(&convo(), &|m| t.render(m, true)).unwrap();
-        assert_eq!(concat(&segments), full);
-        let plain: Vec<&str> = segments.iter().filter(|s| !s.special).map(|s| s.text.as_str()).collect();
-        assert_eq!(plain, vec!["Be brief.", "Hi <|im_end|>"]);
-        for s in segments.iter().filter(|s| s.special) {
-            assert!(!s.text.contains("Hi"), "message text leaked into a special segment: {s:?}");
-        }
-    }
-
-    #[test]
-    fn trimming_templates_still_segment() {
-        let src = "{% for m in messages %}<t>{{ m['content'] | trim }}</t>{% endfor %}";
-        let t = JinjaTemplate::new(src, None, None).unwrap();
-        let msgs = vec![Message::new(Role::User, "  padded <t>  \n")];
-        let (full, segments) = segment(&msgs, &|m| t.render(m, true)).unwrap();
-        assert_eq!(full, "<t>padded <t></t>");
-        assert_eq!(segments[1], Segment { text: "padded <t>".into(), special: false });
-    }
-
-    #[test]
-    fn content_dependent_templates_fall_back_to_search() {
-        // Renders differently when the content is long: markers can't stand in for it.
-        let src =
-            "{% for m in messages %}{% if m.content|length > 12 %}[long]{% endif %}<s>{{ m.content }}</s>{% endfor %}";
-        let t = JinjaTemplate::new(src, None, None).unwrap();
-        let msgs = vec![Message::new(Role::User, "ab<s>cd")];
-        let (full, segments) = segment(&msgs, &|m| t.render(m, true)).unwrap();
-        assert_eq!(full, "<s>ab<s>cd</s>");
-        assert_eq!(concat(&segments), full);
-        assert!(segments.iter().any(|s| !s.special && s.text == "ab<s>cd"));
-    }
-
-    #[test]
-    fn raise_exception_reports_the_message() {
-        let src =
-            "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}ok";
-        let t = JinjaTemplate::new(src, None, None).unwrap();
-        assert_eq!(t.render(&convo(), true).unwrap_err(), "System role not supported");
-        assert_eq!(t.render(&fold_system(&convo()), true).unwrap(), "ok");
-    }
-
-    #[test]
-    fn fold_system_merges_into_first_user() {
-        let folded = fold_system(&convo());
-        assert_eq!(folded, vec![Message::new(Role::User, "Be brief.\n\nHi <|im_end|>")]);
-    }
-
-    #[test]
-    fn generation_block_renders_its_body() {
-        let src = "{% for m in messages %}{%- generation -%} [{{ m.content }}] {%- endgeneration %}{% endfor %}";
-        let t = JinjaTemplate::new(src, None, None).unwrap();
-        assert_eq!(t.render(&[Message::new(Role::Assistant, "x")], false).unwrap(), "[x]");
-    }
-
-    #[test]
-    fn python_methods_and_tojson() {
-        let src = "{{ messages[0].content.strip().split(',') | tojson }}|{{ {'a': 1, 'b': [true, none]} | tojson }}|{{ 'x' | tojson(indent=2) }}";
-        let t = JinjaTemplate::new(src, None, None).unwrap();
-        let out = t.render(&[Message::new(Role::User, " é,\"q\" ")], false).unwrap();
-        assert_eq!(out, "[\"é\", \"\\\"q\\\"\"]|{\"a\": 1, \"b\": [true, null]}|\"x\"");
-    }
-
-    #[test]
-    fn strftime_matches_python() {
-        // 2024-02-29 13:05:09 UTC, a Thursday; Python: "29 Feb 2024", "Thursday 060 01PM"
-        let t = 1_709_211_909;
-        assert_eq!(strftime("%d %b %Y", t), "29 Feb 2024");
-        assert_eq!(strftime("%A %j %I%p %H:%M:%S %% %B %y", t), "Thursday 060 01PM 13:05:09 % February 24");
-        assert_eq!(strftime("%Y-%m-%d", 0), "1970-01-01");
-    }
-
-    #[test]
-    fn oldest_turns_go_first_and_the_system_prompt_stays() {
-        let m = |r, t: &str| Message::new(r, t);
-        let convo = vec![
-            m(Role::System, "s"),
-            m(Role::User, "q1"),
-            m(Role::Assistant, "a1"),
-            m(Role::User, "q2"),
-            m(Role::Assistant, "a2"),
-            m(Role::User, "q3"),
-        ];
-        let once = drop_oldest_turn(&convo).unwrap();
-        assert_eq!(once.iter().map(|x| x.content.as_str()).collect::<Vec<_>>(), vec!["s", "q2", "a2", "q3"]);
-        let twice = drop_oldest_turn(&once).unwrap();
-        assert_eq!(twice.iter().map(|x| x.content.as_str()).collect::<Vec<_>>(), vec!["s", "q3"]);
-        assert_eq!(drop_oldest_turn(&twice), None, "the question itself is never dropped");
-    }
-
-    #[test]
-    fn pinned_turns_stay_when_older_ones_leave() {
-        let convo = vec![
-            Message::new(Role::System, "s"),
-            Message::new(Role::User, "q1").with_pin(true),
-            Message::new(Role::Assistant, "a1"),
-            Message::new(Role::User, "q2"),
-            Message::new(Role::Assistant, "a2").with_pin(true),
-            Message::new(Role::User, "q3"),
-            Message::new(Role::Assistant, "a3"),
-            Message::new(Role::User, "q4"),
-        ];
-        let texts = |m: &[Message]| m.iter().map(|m| m.content.clone()).collect::<Vec<_>>();
-        let once = drop_oldest_turn(&convo).unwrap();
-        assert_eq!(texts(&once), ["s", "q1", "a1", "q2", "a2", "q4"], "the oldest unpinned turn (q3) left");
-        assert_eq!(drop_oldest_turn(&once), None, "only pinned turns and the question are left");
-    }
-
-    #[test]
-    fn plain_format_for_base_models() {
-        let text = render_plain(&convo(), true);
-        assert_eq!(text, "Be brief.\n\nUser: Hi <|im_end|>\n\nAssistant:");
-    }
 }
