@@ -32,14 +32,9 @@ pub type TurnId = u64;
 /// Everything that can go wrong in the engine, in words a user can act on.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
-    #[error("model file not found: {}\n  Get the default model with `make model`, or pass a GGUF file with --model PATH.", path.display())]
-    ModelNotFound { path: PathBuf },
-    #[error("cannot read model file {}: {reason}", path.display())]
-    ModelUnreadable { path: PathBuf, reason: String },
-    #[error("{} is not a GGUF model file ({reason}).\n  ember runs GGUF models; convert others with llama.cpp's convert_hf_to_gguf.py.", path.display())]
-    NotGguf { path: PathBuf, reason: String },
-    #[error("{} is a damaged or truncated GGUF file: {reason}\n  Download it again (for the default model: `make model`).", path.display())]
-    CorruptModel { path: PathBuf, reason: String },
+    /// The model file is missing, unreadable, or not a whole GGUF file.
+    #[error(transparent)]
+    ModelFile(#[from] crate::models::ModelFileError),
     #[error("llama.cpp could not load {}: {reason}", path.display())]
     LoadFailed { path: PathBuf, reason: String },
     #[error("could not create a context of {n_ctx} tokens: {reason}\n  Try a smaller context with --ctx N.")]

@@ -160,7 +160,7 @@ pub fn run_show(name: Option<&str>, roots: &Roots, json: bool) -> ExitCode {
         Err(e @ super::ResolveError::Ambiguous { .. }) => return fail(&e.to_string(), 2),
         Err(e) => return fail(&e.to_string(), 1),
     };
-    if let Err(e) = crate::engine::llama::check_model_file(&found.path) {
+    if let Err(e) = super::check_model_file(&found.path) {
         return fail(&e.to_string(), 1);
     }
     let details = match show::details(&found) {

@@ -34,6 +34,32 @@ fn indent(lines: &[String]) -> String {
     lines.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
 }
 
+/// Why a model file cannot be used, said so a user can act on it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelFileError {
+    #[error("model file not found: {}\n  Get the default model with `make model`, or pass a GGUF file with --model PATH.", path.display())]
+    NotFound { path: PathBuf },
+    #[error("cannot read model file {}: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{} is not a GGUF model file ({reason}).\n  ember runs GGUF models; convert others with llama.cpp's convert_hf_to_gguf.py.", path.display())]
+    NotGguf { path: PathBuf, reason: String },
+    #[error("{} is a damaged or truncated GGUF file: {reason}\n  Download it again (for the default model: `make model`).", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+/// Checks that `path` is a readable, complete GGUF header, turning each failure into the error a
+/// user can act on. llama.cpp checks the tensor data itself when it loads.
+pub fn check_model_file(path: &Path) -> Result<gguf::GgufHeader, ModelFileError> {
+    if !path.exists() {
+        return Err(ModelFileError::NotFound { path: path.to_path_buf() });
+    }
+    gguf::read_header(path).map_err(|e| match e {
+        gguf::GgufError::Io(reason) => ModelFileError::Unreadable { path: path.to_path_buf(), reason },
+        gguf::GgufError::NotGguf(reason) => ModelFileError::NotGguf { path: path.to_path_buf(), reason },
+        gguf::GgufError::Corrupt(reason) => ModelFileError::Corrupt { path: path.to_path_buf(), reason },
+    })
+}
+
 /// Resolves the model to load: `--model`/`EMBER_MODEL` if given, else the default model in the
 /// models folder. See [`resolve_in`]; this searches the usual places ([`Roots::from_env`]).
 pub fn resolve(model: Option<&str>, models_dir: &Path) -> Result<PathBuf, ResolveError> {
@@ -111,6 +137,13 @@ pub fn display_name(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_model_file_is_named() {
+        let err = check_model_file(Path::new("/nonexistent/m.gguf")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/m.gguf"));
+        assert!(matches!(err, ModelFileError::NotFound { .. }));
+    }
 
     #[test]
     fn default_and_named_models_resolve_in_the_models_dir() {

@@ -2,7 +2,6 @@
 //! llama.cpp reads it), and the context, refused early when its cache cannot fit in memory.
 
 use std::num::NonZeroU32;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -90,19 +89,6 @@ fn llama_reason(fallback: &str) -> String {
     picked.into_iter().rev().map(|l| l.as_str()).collect::<Vec<_>>().join("; ")
 }
 
-/// Checks that `path` is a readable, complete GGUF header, turning each failure into the error a
-/// user can act on. llama.cpp checks the tensor data itself when it loads.
-pub fn check_model_file(path: &Path) -> Result<models::gguf::GgufHeader, EngineError> {
-    if !path.exists() {
-        return Err(EngineError::ModelNotFound { path: path.to_path_buf() });
-    }
-    models::gguf::read_header(path).map_err(|e| match e {
-        models::gguf::GgufError::Io(reason) => EngineError::ModelUnreadable { path: path.to_path_buf(), reason },
-        models::gguf::GgufError::NotGguf(reason) => EngineError::NotGguf { path: path.to_path_buf(), reason },
-        models::gguf::GgufError::Corrupt(reason) => EngineError::CorruptModel { path: path.to_path_buf(), reason },
-    })
-}
-
 /// Loads a model (vocabulary only when `vocab_only`), turning every failure into a clear error.
 pub fn load_model(
     options: &EngineOptions,
@@ -110,7 +96,7 @@ pub fn load_model(
     progress: Option<Box<dyn FnMut(f32) -> bool>>,
 ) -> Result<LlamaModel, EngineError> {
     let path = &options.model_path;
-    check_model_file(path)?;
+    models::check_model_file(path)?;
     if !vocab_only {
         // The default thread count looks at how busy the CPUs are while the model loads.
         crate::engine::cpu_load::mark();
@@ -140,7 +126,7 @@ pub fn load_model(
             .iter()
             .any(|w| reason.to_lowercase().contains(w));
         if damaged {
-            EngineError::CorruptModel { path: path.clone(), reason }
+            models::ModelFileError::Corrupt { path: path.clone(), reason }.into()
         } else {
             EngineError::LoadFailed { path: path.clone(), reason }
         }
@@ -290,12 +276,5 @@ mod tests {
         assert_eq!(flash_attention_policy(None, true), -1);
         assert_eq!(flash_attention_policy(Some(true), false), 1);
         assert_eq!(flash_attention_policy(Some(false), true), 0);
-    }
-
-    #[test]
-    fn missing_file_is_named() {
-        let err = check_model_file(Path::new("/nonexistent/m.gguf")).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/m.gguf"));
-        assert!(matches!(err, EngineError::ModelNotFound { .. }));
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::{CancelFloor, Command, EngineEvent};
 pub use format::{print_prompt, render_prompt, tokenize, PromptFormat};
-pub use load::{check_model_file, device_report, devices, load_model, open_session, DeviceInfo};
+pub use load::{device_report, devices, load_model, open_session, DeviceInfo};
 pub use session::LlamaSession;
 
 /// How many layers to offload to a GPU.
