@@ -6,7 +6,7 @@ mod keys;
 mod slash;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 
@@ -107,6 +107,13 @@ pub enum AppEvent {
     Recorded(Result<Option<i64>, String>),
     /// The history thread answered a picker question.
     History(Reply),
+    /// A question for the history thread could not be sent: history is off, or its thread
+    /// has stopped.
+    QueryFailed(String),
+    /// The history thread has stopped (after an error it already reported).
+    HistoryStopped,
+    /// A deadline the state asked for ([`AppState::next_deadline`]) may have come.
+    Tick,
 }
 
 /// Why saving failed.
@@ -120,6 +127,8 @@ pub enum SaveError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Generate(TurnRequest),
+    /// Have the engine evaluate the conversation and the message being typed ahead of Enter.
+    Prefill(TurnRequest),
     Cancel(TurnId),
     /// Copy to the clipboard (OSC 52, and a system tool when present).
     Copy {
@@ -154,6 +163,21 @@ pub enum Effect {
 pub struct StatusMessage {
     pub text: String,
     pub error: bool,
+}
+
+/// A pause in typing this long has the engine evaluate the conversation and the message so far,
+/// so Enter finds it in the cache: the first token then costs about the same at turn 30 as at
+/// turn 2, and a pasted file is read while the question about it is typed.
+pub const PREFILL_AFTER: Duration = Duration::from_millis(300);
+
+/// The type-ahead pause: when the message being typed is next evaluated ahead, and what was.
+#[derive(Debug, Default)]
+pub struct TypeAhead {
+    /// When the pause in typing will have lasted long enough.
+    due: Option<Instant>,
+    /// The messages last evaluated ahead: keys that change nothing (arrows, scrolling) send no
+    /// new prefill.
+    sent: Option<Vec<Message>>,
 }
 
 /// The whole TUI state.
@@ -201,7 +225,9 @@ pub struct AppState {
     pub reasoning_chosen: bool,
     /// When the streaming reply's reasoning began (it is timed while it streams).
     reasoning_started: Option<Instant>,
-    /// The clock thinking is timed by (tests stop it).
+    /// The type-ahead pause.
+    type_ahead: TypeAhead,
+    /// The clock thinking and the type-ahead pause are timed by (tests stop it).
     pub clock: fn() -> Instant,
 }
 
@@ -278,6 +304,7 @@ impl AppState {
             dropped_messages: 0,
             reasoning_chosen: false,
             reasoning_started: None,
+            type_ahead: TypeAhead::default(),
             clock: Instant::now,
         }
     }
@@ -479,6 +506,33 @@ impl AppState {
         Some(TurnRequest { turn: 0, messages, sampling: self.sampling.clone() })
     }
 
+    /// When the loop should send [`AppEvent::Tick`] next, if ever.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.type_ahead.due
+    }
+
+    /// Typing, or an answer ending while a message is already typed, restarts the pause.
+    fn restart_type_ahead_pause(&mut self, event: &AppEvent) {
+        if matches!(event, AppEvent::Key(_) | AppEvent::Paste(_) | AppEvent::Engine(EngineEvent::Done { .. })) {
+            self.type_ahead.due = Some((self.clock)() + PREFILL_AFTER);
+        }
+    }
+
+    /// After the pause, the message being typed is evaluated ahead, unless it already was.
+    fn on_tick(&mut self) -> Vec<Effect> {
+        let now = (self.clock)();
+        if self.type_ahead.due.is_none_or(|due| now < due) {
+            return Vec::new();
+        }
+        self.type_ahead.due = None;
+        let Some(req) = self.prefill_request() else { return Vec::new() };
+        if self.type_ahead.sent.as_ref() == Some(&req.messages) {
+            return Vec::new();
+        }
+        self.type_ahead.sent = Some(req.messages.clone());
+        vec![Effect::Prefill(req)]
+    }
+
     fn send(&mut self) -> Vec<Effect> {
         let text = self.composer.text().to_string();
         if text.trim().is_empty() && self.attachments.is_empty() {
@@ -582,6 +636,7 @@ impl AppState {
 
 /// Applies one event to the state and returns the effects to run.
 pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
+    state.restart_type_ahead_pause(&event);
     match event {
         AppEvent::Key(key) if key.kind == KeyEventKind::Release => Vec::new(),
         AppEvent::Key(key) => keys::on_key(state, key),
@@ -660,6 +715,16 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             Vec::new()
         }
         AppEvent::History(reply) => state.on_history(reply),
+        AppEvent::QueryFailed(error) => {
+            // Nothing is asked again (a picker's list): it could not be sent either.
+            let _ = state.on_history(Reply::Changed(Err(error)));
+            Vec::new()
+        }
+        AppEvent::HistoryStopped => {
+            state.history = false;
+            Vec::new()
+        }
+        AppEvent::Tick => state.on_tick(),
         AppEvent::Recorded(result) => {
             match result {
                 // Replies come in order: after /new the next one is None, then the new id.
