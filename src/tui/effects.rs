@@ -87,7 +87,7 @@ impl EffectRunner {
 
     /// Continuing a conversation: its saved context makes the first answer start at once.
     pub fn resume_context(&self, state: &AppState) {
-        if let Some(id) = state.conversation_id {
+        if let Some(id) = state.session.conversation_id {
             self.load_context(id);
         }
     }
@@ -190,7 +190,7 @@ async fn save_context(
     kv_dir: Option<&Path>,
     model: &Path,
 ) {
-    let (Some(id), Some(dir), true) = (state.conversation_id, kv_dir, state.history) else { return };
+    let (Some(id), Some(dir), true) = (state.session.conversation_id, kv_dir, state.session.saving) else { return };
     if engine.save_state(crate::store::kv::state_path(dir, id, model)).is_ok() {
         let _ = crate::pipe::wait_state(events, Duration::from_secs(10)).await;
         crate::store::kv::prune(dir, crate::store::kv::DEFAULT_CAP_BYTES);

@@ -2,9 +2,9 @@
 //! events, effect results, a frame timer and the state's next deadline (the type-ahead pause).
 //! `update` changes the state, `effects` runs what it asks for, and `view` draws it.
 
-pub mod commands;
 pub mod composer;
 mod effects;
+pub mod slash_table;
 pub mod state;
 pub mod terminal;
 pub mod transcript;
@@ -122,7 +122,7 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
         for effect in update(&mut state, event) {
             runner.run(effect, term, &mut input)?;
         }
-        if state.should_quit {
+        if state.ui.should_quit {
             runner.save_context(&state).await;
             return Ok(Exit::Quit);
         }
@@ -135,12 +135,12 @@ fn start(options: TuiOptions, size: (u16, u16), side: UnboundedSender<AppEvent>)
     let shown_model =
         options.remote.as_ref().map_or_else(|| options.engine.model_path.clone(), |r| PathBuf::from(r.label()));
     let mut state = AppState::new(shown_model, options.system_prompt, options.sampling, options.color);
-    state.roles = options.roles;
-    state.size = size;
+    state.session.roles = options.roles;
+    state.ui.size = size;
     let kv_dir = options.history.as_ref().map(|h| h.kv_dir.clone());
     let recorder = options.history.map(|mut setup| {
-        state.history = true;
-        state.cwd = setup.new.cwd.clone();
+        state.session.saving = true;
+        state.session.cwd = setup.new.cwd.clone();
         let resume = setup.resume.take().map(|conversation| {
             state.resume(&conversation);
             (conversation.summary.id, conversation.messages.iter().map(|m| m.id).collect())
@@ -169,7 +169,7 @@ impl Frames {
 
     /// The frame period: shorter when idle, longer while a reply streams.
     fn period(state: &AppState) -> Duration {
-        if state.generating.is_some() {
+        if state.turns.generating.is_some() {
             STREAMING_FRAME
         } else {
             FRAME

@@ -32,7 +32,7 @@ fn info() -> ModelInfo {
 
 fn ready_state() -> AppState {
     let mut s = AppState::new(PathBuf::from("/models/m.gguf"), None, SamplingParams::default(), false);
-    s.size = (120, 30);
+    s.ui.size = (120, 30);
     update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
     s
 }
@@ -105,7 +105,7 @@ fn screen(s: &AppState, w: u16, h: u16) -> String {
 #[test]
 fn enter_sends_the_whole_conversation() {
     let mut s = ready_state();
-    s.system_prompt = Some("Be brief.".into());
+    s.session.system_prompt = Some("Be brief.".into());
     let t1 = ask(&mut s, "hi", "Hello!");
     done(&mut s, t1, StopReason::EndOfText);
     type_text(&mut s, "again");
@@ -132,7 +132,7 @@ fn stale_events_of_a_cancelled_turn_are_dropped() {
     update(&mut s, AppEvent::Engine(EngineEvent::Delta { turn: t1, text: " a time".into() }));
     update(&mut s, AppEvent::Engine(EngineEvent::Delta { turn: t2, text: "ok".into() }));
     assert_eq!(s.transcript.entries()[3].content, "ok");
-    assert_eq!(s.generating, Some(t2));
+    assert_eq!(s.turns.generating, Some(t2));
 }
 
 #[test]
@@ -145,9 +145,9 @@ fn ctrl_c_cancels_then_clears_then_quits_twice() {
     assert!(update(&mut s, ctrl('c')).is_empty());
     assert!(s.composer.is_empty(), "Ctrl-C clears a draft");
     assert!(update(&mut s, ctrl('c')).is_empty());
-    assert!(!s.should_quit, "one Ctrl-C on an empty composer only arms");
+    assert!(!s.ui.should_quit, "one Ctrl-C on an empty composer only arms");
     assert_eq!(update(&mut s, ctrl('c')), vec![Effect::Quit]);
-    assert!(s.should_quit);
+    assert!(s.ui.should_quit);
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn newline_keys_do_not_send() {
     update(&mut s, ctrl('j'));
     type_text(&mut s, "b");
     assert_eq!(s.composer.text(), "a\n\n\nb");
-    assert!(s.generating.is_none());
+    assert!(s.turns.generating.is_none());
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn paste_is_inserted_whole() {
     let big = "line\n".repeat(20_000);
     update(&mut s, AppEvent::Paste(big.clone()));
     assert_eq!(s.composer.text(), big);
-    assert!(s.generating.is_none(), "a pasted newline does not send");
+    assert!(s.turns.generating.is_none(), "a pasted newline does not send");
 }
 
 #[test]
@@ -189,14 +189,14 @@ fn code_pane_copies_saves_and_opens_exact_code() {
     assert_eq!(s.transcript.code_blocks()[0].code, code);
     update(&mut s, key(KeyCode::Tab));
     update(&mut s, key(KeyCode::Tab));
-    assert_eq!(s.focus, Focus::CodePane);
+    assert_eq!(s.ui.focus, Focus::CodePane);
     assert_eq!(update(&mut s, key(KeyCode::Char('c'))), vec![Effect::Copy { number: 1, text: code.into() }]);
     assert_eq!(
         update(&mut s, key(KeyCode::Char('e'))),
         vec![Effect::OpenEditor { text: code.into(), purpose: EditorPurpose::ViewCode, extension: "py".into() }]
     );
     update(&mut s, key(KeyCode::Char('s')));
-    assert!(matches!(&s.overlay, Some(Overlay::SavePrompt { path, .. }) if path.text() == "block1.py"));
+    assert!(matches!(&s.ui.overlay, Some(Overlay::SavePrompt { path, .. }) if path.text() == "block1.py"));
     for _ in 0..9 {
         update(&mut s, key(KeyCode::Backspace));
     }
@@ -207,8 +207,8 @@ fn code_pane_copies_saves_and_opens_exact_code() {
     let effects = update(&mut s, key(KeyCode::Enter));
     assert_eq!(effects, vec![Effect::Save { path: "prime.py".into(), content: code.into(), overwrite: true }]);
     update(&mut s, AppEvent::Saved { path: "prime.py".into(), result: Ok(code.len()) });
-    assert!(s.overlay.is_none());
-    assert!(s.status.as_ref().is_some_and(|m| m.text.contains("saved")));
+    assert!(s.ui.overlay.is_none());
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.text.contains("saved")));
 }
 
 #[test]
@@ -220,7 +220,7 @@ fn slash_commands() {
     assert!(matches!(update(&mut s, key(KeyCode::Enter)).as_slice(), [Effect::Copy { number: 1, .. }]));
     type_text(&mut s, "/copy 9");
     assert!(update(&mut s, key(KeyCode::Enter)).is_empty());
-    assert!(s.status.as_ref().is_some_and(|m| m.error && m.text.contains("no code block 9")));
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.error && m.text.contains("no code block 9")));
     type_text(&mut s, "/save 1 out.py");
     assert!(matches!(update(&mut s, key(KeyCode::Enter)).as_slice(), [Effect::Save { path, .. }] if path == "out.py"));
     // /retry regenerates the last answer from the same conversation.
@@ -229,7 +229,7 @@ fn slash_commands() {
     let Some(Effect::Generate(req)) = effects.first() else { panic!("{effects:?}") };
     assert_eq!(req.messages.last().map(|m| m.role), Some(Role::User));
     assert_eq!(s.transcript.len(), 2);
-    assert_ne!(req.sampling.seed, s.sampling.seed.wrapping_add(t as u32), "a retry samples with another seed");
+    assert_ne!(req.sampling.seed, s.session.sampling.seed.wrapping_add(t as u32), "a retry samples with another seed");
     done(&mut s, req.turn, StopReason::EndOfText);
     // /edit puts the last message back in the composer and removes it.
     type_text(&mut s, "/edit");
@@ -241,10 +241,10 @@ fn slash_commands() {
     assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::ReadFile("notes.txt".into())]);
     type_text(&mut s, "/system Be terse.");
     update(&mut s, key(KeyCode::Enter));
-    assert_eq!(s.system_prompt.as_deref(), Some("Be terse."));
+    assert_eq!(s.session.system_prompt.as_deref(), Some("Be terse."));
     type_text(&mut s, "/bogus");
     update(&mut s, key(KeyCode::Enter));
-    assert!(s.status.as_ref().is_some_and(|m| m.error));
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.error));
     type_text(&mut s, "/quit");
     assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::Quit]);
 }
@@ -254,7 +254,7 @@ fn messages_are_recorded_as_they_complete_and_retries_branch() {
     use crate::store::recorder::RecordOp;
     use crate::store::{MessageState, StoredRole};
     let mut s = ready_state();
-    s.history = true;
+    s.session.saving = true;
     type_text(&mut s, "q");
     let effects = update(&mut s, key(KeyCode::Enter));
     let turn = turn_of(&effects);
@@ -279,7 +279,7 @@ fn messages_are_recorded_as_they_complete_and_retries_branch() {
     type_text(&mut s, "/new");
     assert!(matches!(update(&mut s, key(KeyCode::Enter)).as_slice(), [Effect::Record(RecordOp::NewConversation(_))]));
     update(&mut s, AppEvent::Recorded(Err("disk full".into())));
-    assert!(!s.history, "a failed write turns history off, the chat goes on");
+    assert!(!s.session.saving, "a failed write turns history off, the chat goes on");
     type_text(&mut s, "again");
     assert!(!update(&mut s, key(KeyCode::Enter)).iter().any(|e| matches!(e, Effect::Record(_))));
 }
@@ -319,17 +319,17 @@ fn session_picker_lists_filters_opens_renames_and_deletes() {
     use crate::store::recorder::{Query, Reply};
     let mut s = ready_state();
     assert!(update(&mut s, ctrl('o')).is_empty(), "history off: no picker");
-    s.history = true;
-    s.conversation_id = Some(7);
+    s.session.saving = true;
+    s.session.conversation_id = Some(7);
     assert_eq!(update(&mut s, ctrl('o')), vec![Effect::Query(Query::List { filter: String::new(), generation: 1 })]);
     let items = vec![picker_item(9, "Rust lifetimes"), picker_item(7, "Lists in Python")];
     update(&mut s, AppEvent::History(Reply::Listed { generation: 1, result: Ok(items.clone()) }));
     type_text(&mut s, "ru");
-    let Some(Overlay::Sessions(p)) = &s.overlay else { panic!() };
+    let Some(Overlay::Sessions(p)) = &s.ui.overlay else { panic!() };
     assert_eq!((p.filter.text(), p.generation), ("ru", 3));
     // An answer for an older filter is dropped.
     update(&mut s, AppEvent::History(Reply::Listed { generation: 2, result: Ok(vec![]) }));
-    let Some(Overlay::Sessions(p)) = &s.overlay else { panic!() };
+    let Some(Overlay::Sessions(p)) = &s.ui.overlay else { panic!() };
     assert_eq!(p.items.len(), 2);
     update(&mut s, AppEvent::History(Reply::Listed { generation: 3, result: Ok(items[..1].to_vec()) }));
     assert_eq!(update(&mut s, ctrl('d')), vec![]);
@@ -359,8 +359,8 @@ fn session_picker_lists_filters_opens_renames_and_deletes() {
     };
     let effects = update(&mut s, AppEvent::History(Reply::Opened(Ok(conversation))));
     assert_eq!(effects, vec![Effect::SaveContext(7), Effect::LoadContext(9)]);
-    assert!(s.overlay.is_none());
-    assert_eq!(s.conversation_id, Some(9));
+    assert!(s.ui.overlay.is_none());
+    assert_eq!(s.session.conversation_id, Some(9));
     assert_eq!(s.transcript.entries()[0].content, "What is a lifetime?");
 }
 
@@ -368,8 +368,8 @@ fn session_picker_lists_filters_opens_renames_and_deletes() {
 fn versions_of_an_answer_are_shown_and_switched() {
     use crate::store::recorder::{Query, Reply};
     let mut s = ready_state();
-    s.history = true;
-    s.conversation_id = Some(5);
+    s.session.saving = true;
+    s.session.conversation_id = Some(5);
     let t = ask(&mut s, "q", "first");
     done(&mut s, t, StopReason::EndOfText);
     type_text(&mut s, "/retry");
@@ -380,7 +380,7 @@ fn versions_of_an_answer_are_shown_and_switched() {
     assert_eq!(s.transcript.entries()[1].versions, Some((2, 2)));
     assert!(screen(&s, 100, 12).contains("‹ 2/2 ›"));
     update(&mut s, key(KeyCode::Tab));
-    assert_eq!(s.focus, Focus::Transcript);
+    assert_eq!(s.ui.focus, Focus::Transcript);
     assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 1, forward: false })]);
     let mut summary = picker_item(5, "q").summary;
     summary.messages = 3;
@@ -414,12 +414,12 @@ fn versions_of_an_answer_are_shown_and_switched() {
 fn snapshot_session_picker() {
     use crate::store::recorder::Reply;
     let mut s = ready_state();
-    s.history = true;
+    s.session.saving = true;
     update(&mut s, ctrl('o'));
     let mut hit = picker_item(9, "Rust lifetimes");
     hit.snippet = Some("…how long [references] live…".into());
     type_text(&mut s, "refer");
-    let generation = match &s.overlay {
+    let generation = match &s.ui.overlay {
         Some(Overlay::Sessions(p)) => p.generation,
         _ => panic!(),
     };
@@ -445,15 +445,15 @@ fn a_notice_arriving_while_streaming_does_not_take_the_reply() {
 fn new_during_an_answer_starts_a_new_conversation() {
     use crate::store::recorder::RecordOp;
     let mut s = ready_state();
-    s.history = true;
-    s.conversation_id = Some(3);
+    s.session.saving = true;
+    s.session.conversation_id = Some(3);
     let t = ask(&mut s, "q", "partial");
     type_text(&mut s, "/new");
     let effects = update(&mut s, key(KeyCode::Enter));
     assert_eq!(effects[0], Effect::Cancel(t));
     assert!(effects.contains(&Effect::SaveContext(3)));
     assert!(matches!(effects.last(), Some(Effect::Record(RecordOp::NewConversation(_)))));
-    assert_eq!(s.conversation_id, None);
+    assert_eq!(s.session.conversation_id, None);
     assert!(s.transcript.is_empty());
 }
 
@@ -461,7 +461,7 @@ fn new_during_an_answer_starts_a_new_conversation() {
 fn switching_models_mid_answer_keeps_history_positions_right() {
     use crate::store::recorder::RecordOp;
     let mut s = ready_state();
-    s.history = true;
+    s.session.saving = true;
     let t = ask(&mut s, "q1", "a1");
     done(&mut s, t, StopReason::EndOfText);
     ask(&mut s, "q2", "cut");
@@ -480,18 +480,18 @@ fn tab_completes_commands() {
     type_text(&mut s, "/he");
     update(&mut s, key(KeyCode::Tab));
     assert_eq!(s.composer.text(), "/help");
-    assert_eq!(s.focus, Focus::Composer);
+    assert_eq!(s.ui.focus, Focus::Composer);
 }
 
 #[test]
 fn load_failure_is_shown_with_what_to_do() {
     let mut s = AppState::new(PathBuf::from("/x.gguf"), None, SamplingParams::default(), false);
     update(&mut s, AppEvent::Engine(EngineEvent::LoadFailed(EngineError::ModelNotFound { path: "/x.gguf".into() })));
-    assert!(matches!(s.model, ModelStatus::Failed(_)));
+    assert!(matches!(s.session.model, ModelStatus::Failed(_)));
     assert!(s.transcript.entries()[0].content.contains("/model PATH"));
     type_text(&mut s, "hello");
     assert!(update(&mut s, key(KeyCode::Enter)).is_empty());
-    assert!(s.status.as_ref().is_some_and(|m| m.error));
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.error));
 }
 
 #[test]
@@ -511,9 +511,9 @@ fn tiny_terminals_render_without_panic() {
     let t = ask(&mut s, "q", ANSWER);
     done(&mut s, t, StopReason::EndOfText);
     for (w, h) in [(1, 1), (2, 3), (5, 5), (10, 4), (20, 6), (99, 10), (100, 10)] {
-        s.size = (w, h);
+        s.ui.size = (w, h);
         for focus in [Focus::Composer, Focus::CodePane] {
-            s.focus = focus;
+            s.ui.focus = focus;
             screen(&s, w, h);
         }
     }
@@ -541,7 +541,7 @@ fn snapshot_code_pane_focused() {
     let mut s = ready_state();
     let t = ask(&mut s, "Write a Python function is_prime(n)", ANSWER);
     done(&mut s, t, StopReason::EndOfText);
-    s.focus = Focus::CodePane;
+    s.ui.focus = Focus::CodePane;
     insta::assert_snapshot!(screen(&s, 110, 20));
 }
 
@@ -562,11 +562,11 @@ fn snapshot_load_error() {
 #[test]
 fn snapshot_narrow_with_code_overlay() {
     let mut s = ready_state();
-    s.size = (60, 18);
+    s.ui.size = (60, 18);
     let t = ask(&mut s, "Write a Python function is_prime(n)", ANSWER);
     done(&mut s, t, StopReason::EndOfText);
     insta::assert_snapshot!("narrow_transcript", screen(&s, 60, 18));
-    s.focus = Focus::CodePane;
+    s.ui.focus = Focus::CodePane;
     insta::assert_snapshot!("narrow_code_overlay", screen(&s, 60, 18));
 }
 
@@ -583,13 +583,13 @@ fn pin_keeps_the_last_question_in_context_and_is_saved() {
     let mut s = ready_state();
     type_text(&mut s, "/pin");
     update(&mut s, key(KeyCode::Enter));
-    assert!(s.status.as_ref().is_some_and(|m| m.error), "nothing to pin yet");
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.error), "nothing to pin yet");
     let t = ask(&mut s, "remember: the code word is heron", "noted");
     done(&mut s, t, StopReason::EndOfText);
     let t = ask(&mut s, "second question", "second answer");
     done(&mut s, t, StopReason::EndOfText);
-    s.history = true;
-    s.conversation_id = Some(3);
+    s.session.saving = true;
+    s.session.conversation_id = Some(3);
     type_text(&mut s, "/pin");
     let effects = update(&mut s, key(KeyCode::Enter));
     // The second question is the 3rd saved message of the branch.
@@ -615,14 +615,14 @@ fn versions_switch_on_the_message_in_view_not_only_the_latest() {
     s.transcript.set_versions(1, Some((2, 2)));
     s.transcript.set_versions(5, Some((1, 3)));
     update(&mut s, key(KeyCode::Tab));
-    assert_eq!(s.focus, Focus::Transcript);
+    assert_eq!(s.ui.focus, Focus::Transcript);
     // Following the end: the latest.
     assert_eq!(update(&mut s, key(KeyCode::Right)), vec![Effect::Query(Query::Sibling { keep: 5, forward: true })]);
     // Scrolled back to the top: the first one in view.
-    s.scroll = crate::tui::transcript::Scroll::Anchor { entry: 0, row: 0 };
+    s.ui.scroll = crate::tui::transcript::Scroll::Anchor { entry: 0, row: 0 };
     assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 1, forward: false })]);
     // Scrolled to the second exchange: the next one from there.
-    s.scroll = crate::tui::transcript::Scroll::Anchor { entry: 2, row: 0 };
+    s.ui.scroll = crate::tui::transcript::Scroll::Anchor { entry: 2, row: 0 };
     assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 5, forward: false })]);
 }
 
@@ -638,8 +638,8 @@ fn the_help_scrolls_on_a_short_terminal_and_any_other_key_closes_it() {
     let bottom = screen(&s, 100, 24);
     assert!(bottom.contains("/quit") && !bottom.contains("Keys"), "{bottom}");
     update(&mut s, key(KeyCode::Char('x')));
-    assert!(s.overlay.is_none());
-    assert_eq!(s.help_scroll, 0);
+    assert!(s.ui.overlay.is_none());
+    assert_eq!(s.ui.help_scroll, 0);
     // Tall enough: no scrolling is offered.
     update(&mut s, key(KeyCode::F(1)));
     assert!(screen(&s, 100, 50).contains("any key closes"));
@@ -657,14 +657,14 @@ fn model_info_for_a_server_names_the_server_not_threads() {
     update(&mut s, AppEvent::Engine(EngineEvent::Ready(server)));
     type_text(&mut s, "/model");
     update(&mut s, key(KeyCode::Enter));
-    let text = s.status.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+    let text = s.ui.status.as_ref().map(|m| m.text.clone()).unwrap_or_default();
     assert!(text.contains("remote http://127.0.0.1:8080/v1") && !text.contains("threads"), "{text}");
 }
 
 #[test]
 fn an_answer_cut_by_a_failure_keeps_and_saves_what_streamed() {
     let mut s = ready_state();
-    s.history = true;
+    s.session.saving = true;
     let turn = ask(&mut s, "Explain borrowing", "Borrowing lets you");
     let effects = update(
         &mut s,
@@ -826,7 +826,7 @@ fn ticking_clock() -> std::time::Instant {
 /// A ready state whose model reads a reasoning setting, timed by the test clock.
 fn reasoning_state() -> AppState {
     let mut s = AppState::new(PathBuf::from("/models/m.gguf"), None, SamplingParams::default(), false);
-    s.size = (120, 30);
+    s.ui.size = (120, 30);
     TICKS.with(|t| t.set(0));
     s.clock = ticking_clock;
     let model = ModelInfo { reasoning_format: "<think> tags".into(), reasoning_switch: true, ..info() };
@@ -900,7 +900,7 @@ fn t_and_a_click_unfold_and_fold_the_reasoning() {
     answer(&mut s, turn, "Yes.");
     update(&mut s, AppEvent::Engine(EngineEvent::Done { turn, stats: thought_stats(), stop: StopReason::EndOfText }));
     update(&mut s, key(KeyCode::Tab));
-    assert_eq!(s.focus, Focus::Transcript);
+    assert_eq!(s.ui.focus, Focus::Transcript);
     update(&mut s, key(KeyCode::Char('t')));
     assert!(s.composer.is_empty(), "t in the transcript is not typed");
     let shown = screen(&s, 100, 24);
@@ -915,7 +915,7 @@ fn t_and_a_click_unfold_and_fold_the_reasoning() {
             MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: 5, row, modifiers: KeyModifiers::NONE };
         update(s, AppEvent::Mouse(mouse));
     };
-    s.size = (100, 24);
+    s.ui.size = (100, 24);
     let shown = screen(&s, 100, 24);
     let row = shown.lines().position(|l| l.contains("▸ thought for")).expect("the folded line") as u16;
     click(&mut s, row + 1);
@@ -955,7 +955,7 @@ fn code_in_the_reasoning_never_enters_the_code_pane_or_the_numbered_blocks() {
 #[test]
 fn a_turn_cut_while_reasoning_keeps_its_reasoning_shown_once() {
     let mut s = reasoning_state();
-    s.history = true;
+    s.session.saving = true;
     let turn = ask_and_think(&mut s, "q");
     assert_eq!(update(&mut s, key(KeyCode::Esc)), vec![Effect::Cancel(turn)]);
     let effects = update(
@@ -979,7 +979,7 @@ fn a_turn_cut_while_reasoning_keeps_its_reasoning_shown_once() {
     done(&mut s, turn, StopReason::MaxTokens);
     let shown = screen(&s, 100, 24);
     assert!(shown.contains("▾ thought for 0.5 s · 6 tokens"), "{shown}");
-    assert!(s.status.as_ref().is_some_and(|m| m.text.contains("token limit")));
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.text.contains("token limit")));
 
     // A failure while thinking: the reasoning stays, no longer "thinking…".
     let turn = ask_and_think(&mut s, "q3");
@@ -1014,8 +1014,8 @@ fn think_sets_the_requests_reasoning_and_says_when_the_model_has_no_switch() {
     assert_eq!(s.composer.text(), "/think ");
     type_text(&mut s, "high");
     update(&mut s, key(KeyCode::Enter));
-    assert_eq!(s.sampling.reasoning, Reasoning::High);
-    assert!(s.status.as_ref().is_some_and(|m| m.text == "reasoning high from the next answer"), "{:?}", s.status);
+    assert_eq!(s.session.sampling.reasoning, Reasoning::High);
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.text == "reasoning high from the next answer"), "{:?}", s.ui.status);
     type_text(&mut s, "hello");
     assert_eq!(s.prefill_request().map(|r| r.sampling.reasoning), Some(Reasoning::High));
     let effects = update(&mut s, key(KeyCode::Enter));
@@ -1024,26 +1024,26 @@ fn think_sets_the_requests_reasoning_and_says_when_the_model_has_no_switch() {
     done(&mut s, req.turn, StopReason::EndOfText);
     type_text(&mut s, "/think");
     update(&mut s, key(KeyCode::Enter));
-    let text = s.status.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+    let text = s.ui.status.as_ref().map(|m| m.text.clone()).unwrap_or_default();
     assert!(text.contains("reasoning high") && text.contains("<think> tags"), "{text}");
     type_text(&mut s, "/think lots");
     update(&mut s, key(KeyCode::Enter));
-    assert!(s.status.as_ref().is_some_and(|m| m.error && m.text.contains("usage: /think")));
-    assert_eq!(s.sampling.reasoning, Reasoning::High, "a bad setting changes nothing");
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.error && m.text.contains("usage: /think")));
+    assert_eq!(s.session.sampling.reasoning, Reasoning::High, "a bad setting changes nothing");
 
     // A model whose template reads no setting: said, not silent.
     update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
-    assert!(s.status.as_ref().is_some_and(|m| m.text.contains("no reasoning switch")), "{:?}", s.status);
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.text.contains("no reasoning switch")), "{:?}", s.ui.status);
     type_text(&mut s, "/think off");
     update(&mut s, key(KeyCode::Enter));
-    let text = s.status.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+    let text = s.ui.status.as_ref().map(|m| m.text.clone()).unwrap_or_default();
     assert!(text.contains("no reasoning switch") && text.contains("reasoning off changes nothing"), "{text}");
     type_text(&mut s, "/think");
     update(&mut s, key(KeyCode::Enter));
-    assert!(s.status.as_ref().is_some_and(|m| m.text.contains("no reasoning switch")), "{:?}", s.status);
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.text.contains("no reasoning switch")), "{:?}", s.ui.status);
     type_text(&mut s, "/think auto");
     update(&mut s, key(KeyCode::Enter));
-    assert!(s.status.as_ref().is_some_and(|m| !m.text.contains("no reasoning switch")), "auto needs no switch");
+    assert!(s.ui.status.as_ref().is_some_and(|m| !m.text.contains("no reasoning switch")), "auto needs no switch");
 }
 
 #[test]
@@ -1053,9 +1053,9 @@ fn the_startup_reasoning_setting_reaches_every_request() {
     let mut s = AppState::new(PathBuf::from("/m.gguf"), None, sampling, false);
     update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
     assert!(
-        s.status.as_ref().is_some_and(|m| m.text.contains("no reasoning switch: reasoning off changes nothing")),
+        s.ui.status.as_ref().is_some_and(|m| m.text.contains("no reasoning switch: reasoning off changes nothing")),
         "{:?}",
-        s.status
+        s.ui.status
     );
     type_text(&mut s, "hi");
     let effects = update(&mut s, key(KeyCode::Enter));
@@ -1095,7 +1095,7 @@ fn snapshot_reasoning_streaming() {
 #[test]
 fn reasoning_is_dim_on_screen() {
     let mut s = reasoning_state();
-    s.color = true;
+    s.ui.color = true;
     s.transcript = super::transcript::Transcript::new(true);
     let turn = ask_and_think(&mut s, "q");
     let mut t = Terminal::new(TestBackend::new(100, 20)).unwrap();
@@ -1120,7 +1120,7 @@ fn reasoning_is_saved_apart_and_shown_folded_when_the_conversation_is_loaded() {
     use crate::store::recorder::Reply;
     use crate::store::{Conversation, StoredMessage, StoredRole};
     let mut s = reasoning_state();
-    s.history = true;
+    s.session.saving = true;
     let turn = ask_and_think(&mut s, "q");
     answer(&mut s, turn, "Yes.");
     let effects = update(

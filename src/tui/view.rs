@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::commands;
+use super::slash_table;
 use super::state::{AppState, Focus, ModelStatus, Overlay};
 use super::widgets::code_pane::{code_pane_lines, CodePaneProps};
 use super::widgets::help::help_lines;
@@ -34,7 +34,7 @@ pub fn composer_height(state: &AppState, width: u16) -> u16 {
 }
 
 fn styled(state: &AppState, st: Style) -> Style {
-    if state.color {
+    if state.ui.color {
         st
     } else {
         Style::default().add_modifier(st.add_modifier)
@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
     draw_transcript(frame, state, transcript_area);
     match pane_area {
         Some(p) => draw_code_pane(frame, state, p),
-        None if state.focus == Focus::CodePane => {
+        None if state.ui.focus == Focus::CodePane => {
             frame.render_widget(Clear, main);
             draw_code_pane(frame, state, main);
         }
@@ -72,7 +72,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
     frame.render_widget(Paragraph::new(status(state)), status_area);
     draw_completions(frame, state, composer_area);
 
-    match &state.overlay {
+    match &state.ui.overlay {
         Some(Overlay::Help) => draw_help(frame, state, area),
         Some(Overlay::CodeView { index, scroll }) => draw_code_view(frame, state, area, *index, *scroll),
         Some(Overlay::SavePrompt { path, confirm_overwrite, .. }) => {
@@ -85,7 +85,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
 
 fn draw_transcript(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     if state.transcript.is_empty() {
-        let hint = match &state.model {
+        let hint = match &state.session.model {
             ModelStatus::Loading(_) => "Loading the model… you can start typing.",
             ModelStatus::Ready(_) => "Ask anything. Enter sends; ? shows the keys.",
             ModelStatus::Failed(_) => "The model could not be loaded.",
@@ -101,12 +101,12 @@ fn draw_transcript(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
         frame.render_widget(Paragraph::new(lines), area);
         return;
     }
-    let lines = state.transcript.visible(area.width, usize::from(area.height), state.scroll);
+    let lines = state.transcript.visible(area.width, usize::from(area.height), state.ui.scroll);
     frame.render_widget(Paragraph::new(lines), area);
 }
 
 fn draw_code_pane(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
-    let focused = state.focus == Focus::CodePane;
+    let focused = state.ui.focus == Focus::CodePane;
     let border = if focused { Style::default().fg(Color::Cyan) } else { Style::default().fg(Color::DarkGray) };
     let block =
         Block::default().borders(Borders::LEFT | Borders::TOP).title(" code ").border_style(styled(state, border));
@@ -114,19 +114,19 @@ fn draw_code_pane(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     frame.render_widget(block, area);
     let props = CodePaneProps {
         blocks: state.transcript.code_blocks(),
-        selected: state.code_selected,
+        selected: state.ui.code_selected,
         focused,
         width: inner.width,
         height: inner.height,
-        color: state.color,
+        color: state.ui.color,
     };
     frame.render_widget(Paragraph::new(code_pane_lines(&props)), inner);
 }
 
 fn draw_composer(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
-    let focused = state.focus == Focus::Composer && state.overlay.is_none();
+    let focused = state.ui.focus == Focus::Composer && state.ui.overlay.is_none();
     let border = if focused { Style::default().fg(Color::Green) } else { Style::default().fg(Color::DarkGray) };
-    let title = if state.generating.is_some() { " answering… Esc stops " } else { " message " };
+    let title = if state.turns.generating.is_some() { " answering… Esc stops " } else { " message " };
     let block = Block::default().borders(Borders::ALL).title(title).border_style(styled(state, border));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
@@ -153,32 +153,32 @@ fn draw_composer(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
 }
 
 fn status(state: &AppState) -> Line<'static> {
-    let (model, failed, window) = match &state.model {
+    let (model, failed, window) = match &state.session.model {
         ModelStatus::Loading(p) => (format!("loading {:.0}%", p * 100.0), false, 0),
         ModelStatus::Ready(info) => (info.name.clone(), false, info.n_ctx),
         ModelStatus::Failed(_) => ("no model".to_string(), true, 0),
     };
-    let stats = state.last_stats.as_ref();
+    let stats = state.turns.last_stats.as_ref();
     let props = StatusProps {
         model: &model,
         model_failed: failed,
-        used: state.context_used,
+        used: state.turns.context_used,
         window,
         tps: stats.and_then(|s| s.generation_tps()),
         ttft: stats.map(|s| s.time_to_first_token.as_secs_f64()),
         reused: stats.map(|s| s.reused_tokens),
-        busy: state.generating.is_some(),
-        message: state.status.as_ref().map(|m| (m.text.as_str(), m.error)),
-        color: state.color,
+        busy: state.turns.generating.is_some(),
+        message: state.ui.status.as_ref().map(|m| (m.text.as_str(), m.error)),
+        color: state.ui.color,
     };
     status_line(&props)
 }
 
 fn draw_completions(frame: &mut Frame<'_>, state: &AppState, composer: Rect) {
-    if state.focus != Focus::Composer || state.overlay.is_some() {
+    if state.ui.focus != Focus::Composer || state.ui.overlay.is_some() {
         return;
     }
-    let matches = commands::completions(state.composer.text());
+    let matches = slash_table::completions(state.composer.text());
     if matches.is_empty() || composer.y == 0 {
         return;
     }
@@ -213,7 +213,7 @@ fn draw_help(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     let wanted = lines.len() as u16 + 2;
     let rect = centered(area, 76, wanted);
     let hidden = wanted.saturating_sub(rect.height);
-    let scroll = state.help_scroll.min(hidden);
+    let scroll = state.ui.help_scroll.min(hidden);
     frame.render_widget(Clear, rect);
     let title = if hidden > 0 { " help · ↑↓ scroll · any other key closes " } else { " help · any key closes " };
     let block = Block::default()
@@ -228,7 +228,7 @@ fn draw_code_view(frame: &mut Frame<'_>, state: &AppState, area: Rect, index: us
     frame.render_widget(Clear, area);
     let [body, keys] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     let lines =
-        render_code(code.number, &code.lang, &code.code, RenderOptions { width: body.width, color: state.color });
+        render_code(code.number, &code.lang, &code.code, RenderOptions { width: body.width, color: state.ui.color });
     let visible: Vec<Line<'static>> = lines.into_iter().skip(scroll).take(usize::from(body.height)).collect();
     frame.render_widget(Paragraph::new(visible), body);
     frame.render_widget(

@@ -2,37 +2,37 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::{commands, AppState, Composer, EditorPurpose, Effect, Focus, Overlay, Picker, Query, Scroll};
+use super::{slash_table, AppState, Composer, EditorPurpose, Effect, Focus, Overlay, Picker, Query, Scroll};
 
 pub(super) fn ctrl(key: &KeyEvent, c: char) -> bool {
     key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
 }
 
 pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
-    let chord = std::mem::take(&mut state.chord);
+    let chord = std::mem::take(&mut state.ui.chord);
     if !ctrl(&key, 'c') {
-        state.quit_armed = false;
+        state.ui.quit_armed = false;
     }
     // Keys every state understands first.
     if ctrl(&key, 'c') {
-        if state.generating.is_some() {
+        if state.turns.generating.is_some() {
             return state.cancel();
         }
-        if state.overlay.take().is_some() {
+        if state.ui.overlay.take().is_some() {
             return Vec::new();
         }
         if !state.composer.is_empty() {
             state.composer.clear();
             return Vec::new();
         }
-        if state.quit_armed {
+        if state.ui.quit_armed {
             return state.quit();
         }
-        state.quit_armed = true;
+        state.ui.quit_armed = true;
         state.info("press Ctrl-C again to quit");
         return Vec::new();
     }
-    if let Some(overlay) = state.overlay.clone() {
+    if let Some(overlay) = state.ui.overlay.clone() {
         return on_overlay_key(state, overlay, key);
     }
     if ctrl(&key, 'o') {
@@ -40,14 +40,14 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     }
     match key.code {
         KeyCode::Esc => {
-            if state.generating.is_some() {
+            if state.turns.generating.is_some() {
                 return state.cancel();
             }
-            state.focus = Focus::Composer;
+            state.ui.focus = Focus::Composer;
             return Vec::new();
         }
         KeyCode::F(1) => {
-            state.overlay = Some(Overlay::Help);
+            state.ui.overlay = Some(Overlay::Help);
             return Vec::new();
         }
         KeyCode::PageUp => {
@@ -61,14 +61,14 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
             return Vec::new();
         }
         KeyCode::Tab | KeyCode::BackTab => {
-            if key.code == KeyCode::Tab && state.focus == Focus::Composer {
-                if let Some(done) = commands::complete(state.composer.text()) {
+            if key.code == KeyCode::Tab && state.ui.focus == Focus::Composer {
+                if let Some(done) = slash_table::complete(state.composer.text()) {
                     state.composer.set_text(done);
                     return Vec::new();
                 }
             }
             let forward = key.code == KeyCode::Tab && !key.modifiers.contains(KeyModifiers::SHIFT);
-            state.focus = match (state.focus, forward) {
+            state.ui.focus = match (state.ui.focus, forward) {
                 (Focus::Composer, true) | (Focus::CodePane, false) => Focus::Transcript,
                 (Focus::Transcript, true) | (Focus::Composer, false) => Focus::CodePane,
                 (Focus::CodePane, true) | (Focus::Transcript, false) => Focus::Composer,
@@ -77,21 +77,21 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         }
         _ => {}
     }
-    match state.focus {
+    match state.ui.focus {
         Focus::Composer => on_composer_key(state, key, chord),
         Focus::Transcript => {
             match key.code {
                 KeyCode::Up | KeyCode::Char('k') => state.scroll_by(true, 1),
                 KeyCode::Down | KeyCode::Char('j') => state.scroll_by(false, 1),
                 KeyCode::Home | KeyCode::Char('g') => state.scroll_by(true, usize::MAX / 2),
-                KeyCode::End | KeyCode::Char('G') => state.scroll = Scroll::Follow,
+                KeyCode::End | KeyCode::Char('G') => state.ui.scroll = Scroll::Follow,
                 KeyCode::Left => return state.switch_version(false),
                 KeyCode::Right => return state.switch_version(true),
                 KeyCode::Char('t') => state.toggle_thinking(),
-                KeyCode::Char('?') => state.overlay = Some(Overlay::Help),
+                KeyCode::Char('?') => state.ui.overlay = Some(Overlay::Help),
                 KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
                     // Typing goes to the composer.
-                    state.focus = Focus::Composer;
+                    state.ui.focus = Focus::Composer;
                     state.composer.insert_char(c);
                 }
                 _ => {}
@@ -114,11 +114,11 @@ fn on_composer_key(state: &mut AppState, key: KeyEvent, chord: bool) -> Vec<Effe
         }];
     }
     if ctrl(&key, 'x') {
-        state.chord = true;
+        state.ui.chord = true;
         return Vec::new();
     }
     if ctrl(&key, 'd') {
-        if c.is_empty() && state.generating.is_none() {
+        if c.is_empty() && state.turns.generating.is_none() {
             return state.quit();
         }
         c.delete();
@@ -132,7 +132,7 @@ fn on_composer_key(state: &mut AppState, key: KeyEvent, chord: bool) -> Vec<Effe
         KeyCode::Char('e') if key.modifiers.contains(KeyModifiers::CONTROL) => c.end(),
         KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => c.kill_line_before(),
         KeyCode::Char('w') if key.modifiers.contains(KeyModifiers::CONTROL) => c.kill_word_before(),
-        KeyCode::Char('?') if c.is_empty() => state.overlay = Some(Overlay::Help),
+        KeyCode::Char('?') if c.is_empty() => state.ui.overlay = Some(Overlay::Help),
         KeyCode::Char(ch) if !key.modifiers.contains(KeyModifiers::CONTROL) => c.insert_char(ch),
         KeyCode::Backspace => c.backspace(),
         KeyCode::Delete => c.delete(),
@@ -152,26 +152,26 @@ fn on_code_pane_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     if count == 0 {
         if let KeyCode::Char(ch) = key.code {
             if ch != '?' {
-                state.focus = Focus::Composer;
+                state.ui.focus = Focus::Composer;
                 state.composer.insert_char(ch);
             } else {
-                state.overlay = Some(Overlay::Help);
+                state.ui.overlay = Some(Overlay::Help);
             }
         }
         return Vec::new();
     }
-    state.code_selected = state.code_selected.min(count - 1);
-    let i = state.code_selected;
+    state.ui.code_selected = state.ui.code_selected.min(count - 1);
+    let i = state.ui.code_selected;
     match key.code {
-        KeyCode::Up | KeyCode::Char('k') => state.code_selected = i.saturating_sub(1),
-        KeyCode::Down | KeyCode::Char('j') => state.code_selected = (i + 1).min(count - 1),
-        KeyCode::Home => state.code_selected = 0,
-        KeyCode::End => state.code_selected = count - 1,
+        KeyCode::Up | KeyCode::Char('k') => state.ui.code_selected = i.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => state.ui.code_selected = (i + 1).min(count - 1),
+        KeyCode::Home => state.ui.code_selected = 0,
+        KeyCode::End => state.ui.code_selected = count - 1,
         KeyCode::Char('c') | KeyCode::Char('y') => return state.copy(i),
         KeyCode::Char('s') => state.ask_save(i),
         KeyCode::Char('e') => return state.open_in_editor(i),
-        KeyCode::Enter | KeyCode::Char('v') => state.overlay = Some(Overlay::CodeView { index: i, scroll: 0 }),
-        KeyCode::Char('?') => state.overlay = Some(Overlay::Help),
+        KeyCode::Enter | KeyCode::Char('v') => state.ui.overlay = Some(Overlay::CodeView { index: i, scroll: 0 }),
+        KeyCode::Char('?') => state.ui.overlay = Some(Overlay::Help),
         _ => {}
     }
     Vec::new()
@@ -199,7 +199,7 @@ fn on_picker_key(state: &mut AppState, mut p: Picker, key: KeyEvent) -> Vec<Effe
             }
             _ => p.renaming = Some(name),
         }
-        state.overlay = Some(Overlay::Sessions(p));
+        state.ui.overlay = Some(Overlay::Sessions(p));
         return effects;
     }
     let was_confirming = std::mem::take(&mut p.confirm_delete);
@@ -207,7 +207,7 @@ fn on_picker_key(state: &mut AppState, mut p: Picker, key: KeyEvent) -> Vec<Effe
     let mut effects = Vec::new();
     match key.code {
         KeyCode::Esc => {
-            state.overlay = None;
+            state.ui.overlay = None;
             return Vec::new();
         }
         KeyCode::Enter => {
@@ -221,9 +221,9 @@ fn on_picker_key(state: &mut AppState, mut p: Picker, key: KeyEvent) -> Vec<Effe
         KeyCode::PageDown => p.selected = (p.selected + 10).min(p.items.len().saturating_sub(1)),
         KeyCode::Char('d') if control => match (selected_id, was_confirming) {
             (Some(id), true) => {
-                if state.conversation_id == Some(id) {
+                if state.session.conversation_id == Some(id) {
                     // What is on screen goes on as a new conversation.
-                    state.conversation_id = None;
+                    state.session.conversation_id = None;
                 }
                 effects.push(Effect::Query(Query::Delete(id)));
             }
@@ -255,7 +255,7 @@ fn on_picker_key(state: &mut AppState, mut p: Picker, key: KeyEvent) -> Vec<Effe
         p.selected = 0;
         effects.push(Effect::Query(Query::List { filter: p.filter.text().to_string(), generation: p.generation }));
     }
-    state.overlay = Some(Overlay::Sessions(p));
+    state.ui.overlay = Some(Overlay::Sessions(p));
     effects
 }
 
@@ -266,26 +266,26 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Vec<
             // On a short terminal the help scrolls; any other key closes it.
             let max = u16::try_from(crate::tui::widgets::help::help_lines().len()).unwrap_or(u16::MAX);
             match key.code {
-                KeyCode::Down | KeyCode::Char('j') => state.help_scroll = (state.help_scroll + 1).min(max),
-                KeyCode::Up | KeyCode::Char('k') => state.help_scroll = state.help_scroll.saturating_sub(1),
-                KeyCode::PageDown => state.help_scroll = (state.help_scroll + 10).min(max),
-                KeyCode::PageUp => state.help_scroll = state.help_scroll.saturating_sub(10),
+                KeyCode::Down | KeyCode::Char('j') => state.ui.help_scroll = (state.ui.help_scroll + 1).min(max),
+                KeyCode::Up | KeyCode::Char('k') => state.ui.help_scroll = state.ui.help_scroll.saturating_sub(1),
+                KeyCode::PageDown => state.ui.help_scroll = (state.ui.help_scroll + 10).min(max),
+                KeyCode::PageUp => state.ui.help_scroll = state.ui.help_scroll.saturating_sub(10),
                 _ => {
-                    state.help_scroll = 0;
-                    state.overlay = None;
+                    state.ui.help_scroll = 0;
+                    state.ui.overlay = None;
                     return Vec::new();
                 }
             }
-            state.overlay = Some(Overlay::Help);
+            state.ui.overlay = Some(Overlay::Help);
             Vec::new()
         }
         Overlay::CodeView { index, scroll } => {
             let lines = state.transcript.code_blocks().get(index).map_or(0, |b| b.code.lines().count());
-            let page = usize::from(state.size.1.saturating_sub(3)).max(1);
+            let page = usize::from(state.ui.size.1.saturating_sub(3)).max(1);
             let max = lines.saturating_sub(1);
             let scroll = match key.code {
                 KeyCode::Esc | KeyCode::Char('q') => {
-                    state.overlay = None;
+                    state.ui.overlay = None;
                     return Vec::new();
                 }
                 KeyCode::Char('c') | KeyCode::Char('y') => return state.copy(index),
@@ -302,13 +302,13 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Vec<
                 KeyCode::End => max,
                 _ => scroll,
             };
-            state.overlay = Some(Overlay::CodeView { index, scroll });
+            state.ui.overlay = Some(Overlay::CodeView { index, scroll });
             Vec::new()
         }
         Overlay::SavePrompt { index, mut path, confirm_overwrite } => {
             match key.code {
                 KeyCode::Esc => {
-                    state.overlay = None;
+                    state.ui.overlay = None;
                     return Vec::new();
                 }
                 KeyCode::Enter => {
@@ -318,11 +318,11 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Vec<
                         return Vec::new();
                     }
                     let Some(block) = state.transcript.code_blocks().get(index) else {
-                        state.overlay = None;
+                        state.ui.overlay = None;
                         return Vec::new();
                     };
                     let content = block.code.clone();
-                    state.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite });
+                    state.ui.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite });
                     return vec![Effect::Save { path: target, content, overwrite: confirm_overwrite }];
                 }
                 KeyCode::Char(ch) if !key.modifiers.contains(KeyModifiers::CONTROL) => path.insert_char(ch),
@@ -336,7 +336,7 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Vec<
                 _ => {}
             }
             // Editing the name asks again before overwriting.
-            state.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite: false });
+            state.ui.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite: false });
             Vec::new()
         }
     }

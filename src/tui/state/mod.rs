@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 
-use super::commands;
 use super::composer::Composer;
+use super::slash_table;
 use super::transcript::{Author, EntryState, Scroll, Transcript};
 use crate::engine::{
     EngineEvent, Message, ModelInfo, Reasoning, Role, SamplingParams, StopReason, TurnId, TurnRequest, TurnStats,
@@ -180,60 +180,79 @@ pub struct TypeAhead {
     sent: Option<Vec<Message>>,
 }
 
-/// The whole TUI state.
+/// The conversation being had: with which model and settings, and where it is saved.
 #[derive(Debug)]
-pub struct AppState {
+pub struct Session {
     pub model_path: PathBuf,
     pub model: ModelStatus,
-    pub transcript: Transcript,
-    pub composer: Composer,
-    pub focus: Focus,
-    pub overlay: Option<Overlay>,
-    pub scroll: Scroll,
+    pub system_prompt: Option<String>,
+    pub sampling: SamplingParams,
+    /// The roles `/role` switches among.
+    pub roles: crate::tui::RoleSwitch,
+    /// `/think` chose the reasoning setting (`sampling.reasoning`): a role switch keeps it.
+    pub reasoning_chosen: bool,
+    /// This conversation is being saved to history.
+    pub saving: bool,
+    /// The saved conversation's id, once it has one.
+    pub conversation_id: Option<i64>,
+    /// Where ember was started (saved with new conversations).
+    pub cwd: String,
+}
+
+/// The answers: the one being generated and what the last one reported.
+#[derive(Debug, Default)]
+pub struct Turns {
     /// The turn being generated.
     pub generating: Option<TurnId>,
     last_turn: TurnId,
     pub last_stats: Option<TurnStats>,
     /// Tokens in the context after the last turn.
     pub context_used: usize,
+    /// Earlier messages the last turn had to leave out of the context.
+    pub dropped_messages: usize,
+    /// When the streaming reply's reasoning began (it is timed while it streams).
+    reasoning_started: Option<Instant>,
+}
+
+/// What the screen shows around the conversation: focus, overlay, scrolling, the status line.
+#[derive(Debug)]
+pub struct Ui {
+    pub focus: Focus,
+    pub overlay: Option<Overlay>,
+    pub scroll: Scroll,
     pub status: Option<StatusMessage>,
     /// Ctrl-C was pressed once on an idle, empty composer.
     pub quit_armed: bool,
     /// Ctrl-X was pressed: Ctrl-E next opens $EDITOR.
     pub chord: bool,
-    pub system_prompt: Option<String>,
-    pub sampling: SamplingParams,
-    /// The roles `/role` switches among.
-    pub roles: crate::tui::RoleSwitch,
     /// How far the help overlay is scrolled (it scrolls on short terminals).
     pub help_scroll: u16,
-    pub attachments: Vec<Attachment>,
     /// Selected entry in the code pane.
     pub code_selected: usize,
     pub size: (u16, u16),
     pub color: bool,
     pub should_quit: bool,
-    /// Conversations are being saved.
-    pub history: bool,
-    /// The saved conversation's id, once it has one.
-    pub conversation_id: Option<i64>,
-    /// Where ember was started (saved with new conversations).
-    pub cwd: String,
-    /// Earlier messages the last turn had to leave out of the context.
-    pub dropped_messages: usize,
-    /// `/think` chose the reasoning setting (`sampling.reasoning`): a role switch keeps it.
-    pub reasoning_chosen: bool,
-    /// When the streaming reply's reasoning began (it is timed while it streams).
-    reasoning_started: Option<Instant>,
+}
+
+/// The whole TUI state.
+#[derive(Debug)]
+pub struct AppState {
+    pub session: Session,
+    pub transcript: Transcript,
+    pub turns: Turns,
+    pub composer: Composer,
+    /// Files attached to the next message.
+    pub attachments: Vec<Attachment>,
     /// The type-ahead pause.
     type_ahead: TypeAhead,
+    pub ui: Ui,
     /// The clock thinking and the type-ahead pause are timed by (tests stop it).
     pub clock: fn() -> Instant,
 }
 
 /// Layout facts `update` needs for scrolling (the view computes the same).
 pub fn transcript_area(state: &AppState) -> (u16, usize) {
-    let (w, h) = state.size;
+    let (w, h) = state.ui.size;
     let width = if super::view::is_wide(w) { w.saturating_sub(super::view::code_pane_width(w)) } else { w };
     let reserved = super::view::composer_height(state, w) + 1;
     (width.max(1), usize::from(h.saturating_sub(reserved)).max(1))
@@ -275,45 +294,44 @@ pub fn extension_for(lang: &str) -> String {
 impl AppState {
     pub fn new(model_path: PathBuf, system_prompt: Option<String>, sampling: SamplingParams, color: bool) -> Self {
         AppState {
-            model_path,
-            model: ModelStatus::Loading(0.0),
+            session: Session {
+                model_path,
+                model: ModelStatus::Loading(0.0),
+                system_prompt,
+                sampling,
+                roles: crate::tui::RoleSwitch::default(),
+                reasoning_chosen: false,
+                saving: false,
+                conversation_id: None,
+                cwd: String::new(),
+            },
             transcript: Transcript::new(color),
+            turns: Turns::default(),
             composer: Composer::default(),
-            focus: Focus::Composer,
-            overlay: None,
-            scroll: Scroll::Follow,
-            generating: None,
-            last_turn: 0,
-            last_stats: None,
-            context_used: 0,
-            status: None,
-            quit_armed: false,
-            chord: false,
-            system_prompt,
-            sampling,
-            roles: crate::tui::RoleSwitch::default(),
-            help_scroll: 0,
             attachments: Vec::new(),
-            code_selected: 0,
-            size: (80, 24),
-            color,
-            should_quit: false,
-            history: false,
-            conversation_id: None,
-            cwd: String::new(),
-            dropped_messages: 0,
-            reasoning_chosen: false,
-            reasoning_started: None,
             type_ahead: TypeAhead::default(),
+            ui: Ui {
+                focus: Focus::Composer,
+                overlay: None,
+                scroll: Scroll::Follow,
+                status: None,
+                quit_armed: false,
+                chord: false,
+                help_scroll: 0,
+                code_selected: 0,
+                size: (80, 24),
+                color,
+                should_quit: false,
+            },
             clock: Instant::now,
         }
     }
 
     /// Shows a stored conversation to continue it.
     pub fn resume(&mut self, conversation: &crate::store::Conversation) {
-        self.conversation_id = Some(conversation.summary.id);
-        if self.system_prompt.is_none() {
-            self.system_prompt = conversation.system_prompt.clone();
+        self.session.conversation_id = Some(conversation.summary.id);
+        if self.session.system_prompt.is_none() {
+            self.session.system_prompt = conversation.system_prompt.clone();
         }
         for m in &conversation.messages {
             let (author, state) = match (m.role, m.state) {
@@ -351,7 +369,7 @@ impl AppState {
     /// such message from the top of the view when the transcript is scrolled back, else the
     /// latest one.
     fn switch_version(&mut self, forward: bool) -> Vec<Effect> {
-        if self.generating.is_some() {
+        if self.turns.generating.is_some() {
             self.error("still answering: press Esc first");
             return Vec::new();
         }
@@ -367,7 +385,7 @@ impl AppState {
     fn entry_in_view(&self, has: impl Fn(&crate::tui::transcript::Entry) -> bool) -> Option<usize> {
         let entries = self.transcript.entries();
         let latest = || entries.iter().rposition(&has);
-        match self.scroll {
+        match self.ui.scroll {
             Scroll::Anchor { entry, .. } => {
                 entries.iter().enumerate().skip(entry).find(|(_, e)| has(e)).map(|(i, _)| i).or_else(latest)
             }
@@ -389,11 +407,11 @@ impl AppState {
     /// A click in the transcript on a reply's thinking folds or unfolds it.
     fn click(&mut self, column: u16, row: u16) {
         let (width, height) = transcript_area(self);
-        let covered = self.focus == Focus::CodePane && !super::view::is_wide(self.size.0);
-        if self.overlay.is_some() || covered || column >= width {
+        let covered = self.ui.focus == Focus::CodePane && !super::view::is_wide(self.ui.size.0);
+        if self.ui.overlay.is_some() || covered || column >= width {
             return;
         }
-        let Some((entry, at)) = self.transcript.position_at(width, height, self.scroll, usize::from(row)) else {
+        let Some((entry, at)) = self.transcript.position_at(width, height, self.ui.scroll, usize::from(row)) else {
             return;
         };
         if self.transcript.thinking_rows(entry, width).is_some_and(|rows| rows.contains(&at)) {
@@ -403,8 +421,8 @@ impl AppState {
 
     /// The reasoning setting in words, with a notice when the model cannot follow it.
     fn reasoning_notice(&self) -> Option<String> {
-        let setting = self.sampling.reasoning;
-        match &self.model {
+        let setting = self.session.sampling.reasoning;
+        match &self.session.model {
             ModelStatus::Ready(info) if !info.reasoning_switch && setting != Reasoning::Auto => Some(format!(
                 "this model's chat template has no reasoning switch: reasoning {} changes nothing",
                 setting.as_str()
@@ -427,7 +445,7 @@ impl AppState {
 
     /// The effect that saves the last entry, when history is on.
     fn record_last(&self, role: StoredRole, state: MessageState, stats: Option<RecordStats>) -> Option<Effect> {
-        if !self.history {
+        if !self.session.saving {
             return None;
         }
         let last = self.transcript.len().checked_sub(1)?;
@@ -446,24 +464,24 @@ impl AppState {
     }
 
     fn model_name(&self) -> String {
-        match &self.model {
+        match &self.session.model {
             ModelStatus::Ready(info) => info.name.clone(),
-            ModelStatus::Loading(_) | ModelStatus::Failed(_) => crate::models::display_name(&self.model_path),
+            ModelStatus::Loading(_) | ModelStatus::Failed(_) => crate::models::display_name(&self.session.model_path),
         }
     }
 
     fn info(&mut self, text: impl Into<String>) {
-        self.status = Some(StatusMessage { text: text.into(), error: false });
+        self.ui.status = Some(StatusMessage { text: text.into(), error: false });
     }
 
     fn error(&mut self, text: impl Into<String>) {
-        self.status = Some(StatusMessage { text: text.into(), error: true });
+        self.ui.status = Some(StatusMessage { text: text.into(), error: true });
     }
 
     /// The conversation as the model sees it: system prompt, then finished user/assistant turns.
     pub fn conversation(&self) -> Vec<Message> {
         let mut out = Vec::with_capacity(self.transcript.len() + 1);
-        if let Some(system) = self.system_prompt.as_ref().filter(|s| !s.trim().is_empty()) {
+        if let Some(system) = self.session.system_prompt.as_ref().filter(|s| !s.trim().is_empty()) {
             out.push(Message::new(Role::System, system.clone()));
         }
         for entry in self.transcript.entries() {
@@ -479,16 +497,19 @@ impl AppState {
     }
 
     fn start_turn(&mut self) -> Vec<Effect> {
-        self.last_turn += 1;
-        let turn = self.last_turn;
+        self.turns.last_turn += 1;
+        let turn = self.turns.last_turn;
         let messages = self.conversation();
         self.transcript.push(Author::Assistant, "", EntryState::Streaming);
-        self.generating = Some(turn);
-        self.reasoning_started = None;
-        self.scroll = Scroll::Follow;
+        self.turns.generating = Some(turn);
+        self.turns.reasoning_started = None;
+        self.ui.scroll = Scroll::Follow;
         // A different seed each turn, so /retry gives another answer (still reproducible for a
         // given --seed and sequence of turns).
-        let sampling = SamplingParams { seed: self.sampling.seed.wrapping_add(turn as u32), ..self.sampling.clone() };
+        let sampling = SamplingParams {
+            seed: self.session.sampling.seed.wrapping_add(turn as u32),
+            ..self.session.sampling.clone()
+        };
         vec![Effect::Generate(TurnRequest { turn, messages, sampling })]
     }
 
@@ -496,14 +517,14 @@ impl AppState {
     /// user is still typing; None when nothing would be sent now.
     pub fn prefill_request(&self) -> Option<TurnRequest> {
         let text = self.composer.text();
-        let idle = self.generating.is_none() && matches!(self.model, ModelStatus::Ready(_));
+        let idle = self.turns.generating.is_none() && matches!(self.session.model, ModelStatus::Ready(_));
         if !idle || text.starts_with('/') || (text.trim().is_empty() && self.attachments.is_empty()) {
             return None;
         }
         let prompt = (!text.trim().is_empty()).then_some(text);
         let mut messages = self.conversation();
         messages.push(Message::new(Role::User, crate::pipe::user_message(prompt, &self.attachments)));
-        Some(TurnRequest { turn: 0, messages, sampling: self.sampling.clone() })
+        Some(TurnRequest { turn: 0, messages, sampling: self.session.sampling.clone() })
     }
 
     /// When the loop should send [`AppEvent::Tick`] next, if ever.
@@ -542,11 +563,11 @@ impl AppState {
             self.composer.take();
             return self.command(&text);
         }
-        if self.generating.is_some() {
+        if self.turns.generating.is_some() {
             self.error("still answering: wait, or press Esc to stop it");
             return Vec::new();
         }
-        if let ModelStatus::Failed(_) = self.model {
+        if let ModelStatus::Failed(_) = self.session.model {
             self.error("no model is loaded: /model PATH loads one");
             return Vec::new();
         }
@@ -555,7 +576,7 @@ impl AppState {
         let content = crate::pipe::user_message(prompt, &self.attachments);
         self.attachments.clear();
         self.transcript.push(Author::User, content, EntryState::Complete);
-        self.status = None;
+        self.ui.status = None;
         let mut effects: Vec<Effect> =
             self.record_last(StoredRole::User, MessageState::Complete, None).into_iter().collect();
         effects.extend(self.start_turn());
@@ -586,7 +607,7 @@ impl AppState {
         let Some(block) = self.transcript.code_blocks().get(index) else { return };
         let mut path = Composer::default();
         path.set_text(suggested_name(block.number, &block.lang));
-        self.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite: false });
+        self.ui.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite: false });
     }
 
     fn open_in_editor(&mut self, index: usize) -> Vec<Effect> {
@@ -601,9 +622,9 @@ impl AppState {
     }
 
     fn quit(&mut self) -> Vec<Effect> {
-        self.should_quit = true;
+        self.ui.should_quit = true;
         let mut effects = Vec::new();
-        if let Some(turn) = self.generating.take() {
+        if let Some(turn) = self.turns.generating.take() {
             effects.push(Effect::Cancel(turn));
         }
         effects.push(Effect::Quit);
@@ -611,7 +632,7 @@ impl AppState {
     }
 
     fn cancel(&mut self) -> Vec<Effect> {
-        match self.generating {
+        match self.turns.generating {
             Some(turn) => {
                 self.info("stopping…");
                 vec![Effect::Cancel(turn)]
@@ -622,10 +643,10 @@ impl AppState {
 
     fn scroll_by(&mut self, up: bool, n: usize) {
         let (width, height) = transcript_area(self);
-        self.scroll = if up {
-            self.transcript.scroll_up(self.scroll, n, width, height)
+        self.ui.scroll = if up {
+            self.transcript.scroll_up(self.ui.scroll, n, width, height)
         } else {
-            self.transcript.scroll_down(self.scroll, n, width, height)
+            self.transcript.scroll_down(self.ui.scroll, n, width, height)
         };
     }
 
@@ -641,7 +662,7 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
         AppEvent::Key(key) if key.kind == KeyEventKind::Release => Vec::new(),
         AppEvent::Key(key) => keys::on_key(state, key),
         AppEvent::Paste(text) => {
-            match &mut state.overlay {
+            match &mut state.ui.overlay {
                 Some(Overlay::SavePrompt { path, .. }) => path.insert_str(text.lines().next().unwrap_or("")),
                 Some(Overlay::Sessions(p)) => {
                     p.filter.insert_str(text.lines().next().unwrap_or(""));
@@ -651,7 +672,7 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
                 }
                 Some(Overlay::Help | Overlay::CodeView { .. }) => {}
                 None => {
-                    state.focus = Focus::Composer;
+                    state.ui.focus = Focus::Composer;
                     state.composer.insert_str(&text);
                 }
             }
@@ -667,7 +688,7 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             Vec::new()
         }
         AppEvent::Resize(w, h) => {
-            state.size = (w, h);
+            state.ui.size = (w, h);
             Vec::new()
         }
         AppEvent::Engine(event) => on_engine(state, event),
@@ -675,7 +696,7 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             match (purpose, result) {
                 (EditorPurpose::Compose, Ok(text)) => {
                     state.composer.set_text(text.trim_end_matches('\n'));
-                    state.focus = Focus::Composer;
+                    state.ui.focus = Focus::Composer;
                 }
                 (EditorPurpose::ViewCode, Ok(_)) => {}
                 (_, Err(e)) => state.error(format!("editor: {e}")),
@@ -699,11 +720,11 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
         AppEvent::Saved { path, result } => {
             match result {
                 Ok(bytes) => {
-                    state.overlay = None;
+                    state.ui.overlay = None;
                     state.info(format!("saved {bytes} bytes to {path}"));
                 }
                 Err(SaveError::Exists) => {
-                    if let Some(Overlay::SavePrompt { confirm_overwrite, .. }) = &mut state.overlay {
+                    if let Some(Overlay::SavePrompt { confirm_overwrite, .. }) = &mut state.ui.overlay {
                         *confirm_overwrite = true;
                         state.error(format!("{path} exists: Enter again to overwrite, or change the name"));
                     } else {
@@ -721,16 +742,16 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             Vec::new()
         }
         AppEvent::HistoryStopped => {
-            state.history = false;
+            state.session.saving = false;
             Vec::new()
         }
         AppEvent::Tick => state.on_tick(),
         AppEvent::Recorded(result) => {
             match result {
                 // Replies come in order: after /new the next one is None, then the new id.
-                Ok(id) => state.conversation_id = id,
+                Ok(id) => state.session.conversation_id = id,
                 Err(e) => {
-                    state.history = false;
+                    state.session.saving = false;
                     state.error(format!("history is off for this session: {e}"));
                 }
             }
@@ -749,8 +770,8 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
 fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
     match event {
         EngineEvent::Loading { progress } => {
-            if !matches!(state.model, ModelStatus::Ready(_)) {
-                state.model = ModelStatus::Loading(progress);
+            if !matches!(state.session.model, ModelStatus::Ready(_)) {
+                state.session.model = ModelStatus::Loading(progress);
             }
         }
         EngineEvent::Ready(info) => {
@@ -758,17 +779,17 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
                 state.transcript.push_before_streaming(Author::Notice, notice.clone());
             }
             let name = info.name.clone();
-            state.model = ModelStatus::Ready(info);
+            state.session.model = ModelStatus::Ready(info);
             if let Some(notice) = state.reasoning_notice() {
                 state.info(notice);
             }
-            if state.history {
+            if state.session.saving {
                 return vec![Effect::Record(RecordOp::NameModel(name))];
             }
         }
         EngineEvent::LoadFailed(error) => {
             let text = error.to_string();
-            if state.generating.take().is_some() {
+            if state.turns.generating.take().is_some() {
                 state.transcript.finish_last(EntryState::Failed("no model".into()));
             }
             state.transcript.push(
@@ -779,11 +800,11 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
                 ),
                 EntryState::Complete,
             );
-            state.model = ModelStatus::Failed(text);
+            state.session.model = ModelStatus::Failed(text);
         }
         EngineEvent::State { op, result } => match (op, result) {
             (crate::engine::StateOp::Load, Ok(tokens)) => {
-                state.context_used = tokens;
+                state.turns.context_used = tokens;
                 state.info(format!("resumed with {tokens} tokens of context already evaluated"));
             }
             (crate::engine::StateOp::Load, Err(_)) => {}
@@ -801,12 +822,12 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
         | EngineEvent::Reasoning { turn, .. }
         | EngineEvent::Done { turn, .. }
         | EngineEvent::Failed { turn, .. }
-            if Some(turn) != state.generating => {}
+            if Some(turn) != state.turns.generating => {}
         EngineEvent::Delta { text, .. } => {
             let thinking = state.transcript.entries().last().and_then(|e| e.thinking.as_ref());
             if thinking.is_some_and(|t| t.live) && !text.trim().is_empty() {
                 // The answer begins: the thinking folds to one line.
-                let time = state.reasoning_started.map(|t| (state.clock)().saturating_duration_since(t));
+                let time = state.turns.reasoning_started.map(|t| (state.clock)().saturating_duration_since(t));
                 state.transcript.end_thinking(time.unwrap_or_default());
             }
             state.transcript.append(&text);
@@ -814,12 +835,12 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
         // Shown apart from the answer, never part of it (nor of its code blocks).
         EngineEvent::Reasoning { text, .. } => {
             let now = (state.clock)();
-            let started = *state.reasoning_started.get_or_insert(now);
+            let started = *state.turns.reasoning_started.get_or_insert(now);
             state.transcript.append_thinking(&text, now.saturating_duration_since(started));
         }
         EngineEvent::Done { stats, stop, .. } => {
-            state.generating = None;
-            state.reasoning_started = None;
+            state.turns.generating = None;
+            state.turns.reasoning_started = None;
             let figures = (stats.reasoning_tokens > 0).then_some((stats.reasoning_tokens, stats.reasoning_time));
             state.transcript.finish_thinking(figures);
             let (entry_state, stored) = if stop == StopReason::Cancelled {
@@ -828,9 +849,9 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
                 (EntryState::Complete, MessageState::Complete)
             };
             state.transcript.finish_last(entry_state);
-            state.context_used = stats.prompt_tokens + stats.generated_tokens;
-            let newly_dropped = stats.dropped_messages > state.dropped_messages;
-            state.dropped_messages = stats.dropped_messages;
+            state.turns.context_used = stats.prompt_tokens + stats.generated_tokens;
+            let newly_dropped = stats.dropped_messages > state.turns.dropped_messages;
+            state.turns.dropped_messages = stats.dropped_messages;
             let record = RecordStats::from(&stats);
             let effects: Vec<Effect> =
                 state.record_last(StoredRole::Assistant, stored, Some(record)).into_iter().collect();
@@ -839,8 +860,8 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
                 StopReason::ContextFull => state.error("the context is full: /new starts afresh"),
                 StopReason::Cancelled => state.info("stopped"),
                 StopReason::EndOfText | StopReason::StopString => {
-                    if state.status.as_ref().is_some_and(|s| !s.error) {
-                        state.status = None;
+                    if state.ui.status.as_ref().is_some_and(|s| !s.error) {
+                        state.ui.status = None;
                     }
                 }
             }
@@ -862,12 +883,12 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
                     EntryState::Complete,
                 );
             }
-            state.last_stats = Some(stats);
+            state.turns.last_stats = Some(stats);
             return effects;
         }
         EngineEvent::Failed { error, .. } => {
-            state.generating = None;
-            state.reasoning_started = None;
+            state.turns.generating = None;
+            state.turns.reasoning_started = None;
             state.transcript.finish_thinking(None);
             let partial = state.transcript.entries().last().is_some_and(|e| !e.content.trim().is_empty());
             if !partial {
