@@ -4,6 +4,7 @@
 
 pub mod composer;
 mod effects;
+pub mod layout;
 pub mod slash_table;
 pub mod state;
 pub mod terminal;

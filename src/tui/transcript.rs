@@ -12,10 +12,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use crate::render::markdown::{self, Block, RenderOptions};
+use crate::render::theme::{self, colored};
 
 /// Who wrote an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,18 +154,13 @@ impl EntryRows {
 }
 
 fn header(entry: &Entry, color: bool) -> Line<'static> {
-    let (name, fg) = match entry.author {
-        Author::User => ("you", Color::Green),
-        Author::Assistant => ("ember", Color::Magenta),
-        Author::Notice => ("note", Color::Yellow),
+    let (name, label) = match entry.author {
+        Author::User => ("you", theme::USER_LABEL),
+        Author::Assistant => ("ember", theme::ASSISTANT_LABEL),
+        Author::Notice => ("note", theme::NOTICE_LABEL),
     };
-    let st = if color {
-        Style::default().fg(fg).add_modifier(Modifier::BOLD)
-    } else {
-        Style::default().add_modifier(Modifier::BOLD)
-    };
-    let mut spans = vec![Span::styled(format!("▍{name}"), st)];
-    let dim = if color { Style::default().fg(Color::DarkGray) } else { Style::default() };
+    let mut spans = vec![Span::styled(format!("▍{name}"), colored(color, label))];
+    let dim = colored(color, theme::ENTRY_MARK);
     if let Some((at, of)) = entry.versions {
         spans.push(Span::styled(format!("  ‹ {at}/{of} ›"), dim));
     }
@@ -180,19 +175,9 @@ fn header(entry: &Entry, color: bool) -> Line<'static> {
     Line::from(spans)
 }
 
-/// The style of reasoning text: dim, like a margin note (a modifier, so also without colour).
-pub fn thinking_style(color: bool) -> Style {
-    let st = Style::default().add_modifier(Modifier::DIM);
-    if color {
-        st.add_modifier(Modifier::ITALIC)
-    } else {
-        st
-    }
-}
-
 /// The thinking section: its label, then (unfolded) its text, plain and sanitized.
 fn thinking_rows(thinking: &Thinking, answered: bool, width: usize, color: bool) -> Vec<Line<'static>> {
-    let st = thinking_style(color);
+    let st = theme::reasoning_dim(color);
     let mut rows = vec![Line::from(Span::styled(thinking.label(), st))];
     if thinking.folded {
         return rows;
@@ -454,7 +439,7 @@ impl Transcript {
         }
         if !streaming {
             if let EntryState::Failed(reason) = &entry.state {
-                let st = if self.color { Style::default().fg(Color::Red) } else { Style::default() };
+                let st = colored(self.color, theme::ENTRY_ERROR);
                 let text = crate::render::sanitize(reason).into_owned();
                 stable.extend(crate::render::wrap::wrap_spans(
                     &[Span::styled(text, st)],

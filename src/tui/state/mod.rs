@@ -251,12 +251,7 @@ pub struct AppState {
 }
 
 /// Layout facts `update` needs for scrolling (the view computes the same).
-pub fn transcript_area(state: &AppState) -> (u16, usize) {
-    let (w, h) = state.ui.size;
-    let width = if super::view::is_wide(w) { w.saturating_sub(super::view::code_pane_width(w)) } else { w };
-    let reserved = super::view::composer_height(state, w) + 1;
-    (width.max(1), usize::from(h.saturating_sub(reserved)).max(1))
-}
+pub use super::layout::transcript_area;
 
 /// A file name for code in `lang`.
 pub fn suggested_name(number: usize, lang: &str) -> String {
@@ -407,7 +402,7 @@ impl AppState {
     /// A click in the transcript on a reply's thinking folds or unfolds it.
     fn click(&mut self, column: u16, row: u16) {
         let (width, height) = transcript_area(self);
-        let covered = self.ui.focus == Focus::CodePane && !super::view::is_wide(self.ui.size.0);
+        let covered = self.ui.focus == Focus::CodePane && !super::layout::is_wide(self.ui.size.0);
         if self.ui.overlay.is_some() || covered || column >= width {
             return;
         }
