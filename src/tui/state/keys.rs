@@ -1,11 +1,40 @@
-//! Keys: what each key does in each focus and overlay.
+//! Keys, pastes and the mouse: what each does in each focus and overlay.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
 use super::{slash_table, AppState, Composer, EditorPurpose, Effect, Focus, Overlay, Picker, Query, Scroll};
 
 pub(super) fn ctrl(key: &KeyEvent, c: char) -> bool {
     key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
+}
+
+/// A paste goes whole into the composer, or its first line into a prompt's field.
+pub(super) fn on_paste(state: &mut AppState, text: &str) -> Vec<Effect> {
+    match &mut state.ui.overlay {
+        Some(Overlay::SavePrompt { path, .. }) => path.insert_str(text.lines().next().unwrap_or("")),
+        Some(Overlay::Sessions(p)) => {
+            p.filter.insert_str(text.lines().next().unwrap_or(""));
+            p.generation += 1;
+            let query = Query::List { filter: p.filter.text().to_string(), generation: p.generation };
+            return vec![Effect::Query(query)];
+        }
+        Some(Overlay::Help | Overlay::CodeView { .. }) => {}
+        None => {
+            state.ui.focus = Focus::Composer;
+            state.composer.insert_str(text);
+        }
+    }
+    Vec::new()
+}
+
+/// The wheel scrolls the transcript; a click may fold or unfold a reply's thinking.
+pub(super) fn on_mouse(state: &mut AppState, mouse: MouseEvent) {
+    match mouse.kind {
+        MouseEventKind::ScrollUp => state.scroll_by(true, 3),
+        MouseEventKind::ScrollDown => state.scroll_by(false, 3),
+        MouseEventKind::Down(MouseButton::Left) => state.click(mouse.column, mouse.row),
+        _ => {}
+    }
 }
 
 pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
