@@ -7,6 +7,7 @@ mod engine;
 mod events;
 mod keys;
 mod results;
+mod sessions;
 mod slash;
 mod turn;
 

@@ -1,11 +1,11 @@
-//! Slash commands, the session picker's answers, /retry and /edit.
+//! Slash commands: one handler each (/retry and /edit among them).
 
 use std::path::PathBuf;
 
-use super::{update, AppEvent, AppState, Effect, Focus, ModelStatus, Overlay, Picker, Scroll, StatusMessage};
-use crate::store::recorder::{Query, RecordOp, Reply};
+use super::{AppState, Effect, Focus, ModelStatus, Overlay, Scroll};
+use crate::engine::Reasoning;
+use crate::store::recorder::{Query, RecordOp};
 use crate::store::NewConversation;
-use crate::tui::composer::Composer;
 use crate::tui::slash_table::{self, SlashCommand};
 use crate::tui::transcript::{Author, EntryState};
 
@@ -23,127 +23,22 @@ impl AppState {
                 self.ui.overlay = Some(Overlay::Help);
                 Vec::new()
             }
-            SlashCommand::New => {
-                let mut effects = Vec::new();
-                if let Some(turn) = self.turns.generating.take() {
-                    effects.push(Effect::Cancel(turn));
-                }
-                self.transcript.clear();
-                self.attachments.clear();
-                self.turns.context_used = 0;
-                self.turns.last_stats = None;
-                self.ui.scroll = Scroll::Follow;
-                let leaving = self.session.conversation_id.take();
-                self.turns.dropped_messages = 0;
-                self.info("new conversation");
-                if !self.session.saving {
-                    return effects;
-                }
-                effects.extend(leaving.map(Effect::SaveContext));
-                effects.push(Effect::Record(RecordOp::NewConversation(NewConversation {
-                    model: self.model_name(),
-                    system_prompt: self.session.system_prompt.clone(),
-                    cwd: self.session.cwd.clone(),
-                })));
-                effects
-            }
-            SlashCommand::Model(None) => {
-                let text = match &self.session.model {
-                    // A server's model has no local threads: say where it runs instead.
-                    ModelStatus::Ready(info) if info.threads == 0 => format!(
-                        "{} · ctx {} · {} · {}",
-                        info.name,
-                        info.n_ctx,
-                        info.prompt_format,
-                        info.devices.join(", ")
-                    ),
-                    ModelStatus::Ready(info) => format!(
-                        "{} · ctx {} (trained {}) · {} threads · {} · {}",
-                        info.name,
-                        info.n_ctx,
-                        info.n_ctx_train,
-                        info.threads,
-                        info.prompt_format,
-                        info.path.display()
-                    ),
-                    ModelStatus::Loading(p) => {
-                        format!("loading {} ({:.0}%)", self.session.model_path.display(), p * 100.0)
-                    }
-                    ModelStatus::Failed(e) => format!("failed to load: {e}"),
-                };
-                self.info(text);
-                Vec::new()
-            }
-            SlashCommand::Model(Some(path)) => {
-                if let Some(turn) = self.turns.generating.take() {
-                    // Its Done never comes back from the old engine: it is not saved either.
-                    self.transcript.finish_last(EntryState::Failed("stopped: the model was switched".into()));
-                    self.session.model_path = PathBuf::from(&path);
-                    self.session.model = ModelStatus::Loading(0.0);
-                    return vec![Effect::Cancel(turn), Effect::SwitchModel(PathBuf::from(path))];
-                }
-                self.session.model_path = PathBuf::from(&path);
-                self.session.model = ModelStatus::Loading(0.0);
-                vec![Effect::SwitchModel(PathBuf::from(path))]
-            }
-            SlashCommand::System(None) => {
-                let text = match &self.session.system_prompt {
-                    Some(s) => format!("system prompt: {s}"),
-                    None => "no system prompt; /system TEXT sets one".to_string(),
-                };
-                self.info(text);
-                Vec::new()
-            }
+            SlashCommand::New => self.new_conversation(),
+            SlashCommand::Model(None) => self.say(self.model_facts()),
+            SlashCommand::Model(Some(path)) => self.switch_model(path),
+            SlashCommand::System(None) => self.say(self.system_prompt_facts()),
             SlashCommand::System(Some(text)) => {
-                if text == "clear" || text == "none" {
-                    self.session.system_prompt = None;
-                    self.info("system prompt cleared");
-                } else {
-                    self.session.system_prompt = Some(text);
-                    self.info("system prompt set; it applies from the next answer");
-                }
+                self.set_system_prompt(text);
                 Vec::new()
             }
-            SlashCommand::Role(None) => {
-                let names: Vec<String> = self
-                    .session
-                    .roles
-                    .roles
-                    .iter()
-                    .map(
-                        |r| if r.name == self.session.roles.current { format!("[{}]", r.name) } else { r.name.clone() },
-                    )
-                    .collect();
-                self.info(format!("roles: {} · /role NAME switches", names.join(" ")));
-                Vec::new()
-            }
+            SlashCommand::Role(None) => self.say(self.role_names()),
             SlashCommand::Role(Some(name)) => {
                 self.switch_role(&name);
                 Vec::new()
             }
-            SlashCommand::Think(None) => {
-                let model = match &self.session.model {
-                    ModelStatus::Ready(info) => format!(" · this model: {}", info.reasoning_format),
-                    ModelStatus::Loading(_) | ModelStatus::Failed(_) => String::new(),
-                };
-                let text = match self.reasoning_notice() {
-                    Some(notice) => format!("reasoning {} · {notice}", self.session.sampling.reasoning.as_str()),
-                    None => format!(
-                        "reasoning {}{model} · /think on|off|auto|low|medium|high sets it",
-                        self.session.sampling.reasoning.as_str()
-                    ),
-                };
-                self.info(text);
-                Vec::new()
-            }
+            SlashCommand::Think(None) => self.say(self.reasoning_facts()),
             SlashCommand::Think(Some(setting)) => {
-                self.session.sampling.reasoning = setting;
-                self.session.reasoning_chosen = true;
-                let text = match self.reasoning_notice() {
-                    Some(notice) => notice,
-                    None => format!("reasoning {} from the next answer", setting.as_str()),
-                };
-                self.info(text);
+                self.set_reasoning(setting);
                 Vec::new()
             }
             SlashCommand::File(path) => vec![Effect::ReadFile(path)],
@@ -151,40 +46,179 @@ impl AppState {
                 Some(i) => self.copy(i),
                 None => Vec::new(),
             },
-            SlashCommand::Save(n, path) => match (self.block_index(n), path) {
-                (Some(i), Some(path)) => match self.transcript.code_blocks().get(i) {
-                    Some(b) => vec![Effect::Save { path, content: b.code.clone(), overwrite: false }],
-                    None => Vec::new(),
-                },
-                (Some(i), None) => {
-                    self.ask_save(i);
-                    Vec::new()
-                }
-                (None, _) => Vec::new(),
-            },
+            SlashCommand::Save(n, path) => self.save_block(n, path),
             SlashCommand::Sessions => self.open_picker(),
-            SlashCommand::Rename(title) => match self.session.conversation_id {
-                Some(id) => vec![Effect::Query(Query::Rename(id, title))],
-                None => {
-                    self.error("nothing saved yet to rename");
-                    Vec::new()
-                }
-            },
-            SlashCommand::Export { json, path } => match self.session.conversation_id {
-                Some(id) => {
-                    let name =
-                        path.unwrap_or_else(|| format!("ember-conversation-{id}.{}", if json { "json" } else { "md" }));
-                    vec![Effect::Query(Query::Export { path: PathBuf::from(name), json })]
-                }
-                None => {
-                    self.error("nothing saved yet to export");
-                    Vec::new()
-                }
-            },
+            SlashCommand::Rename(title) => self.rename(title),
+            SlashCommand::Export { json, path } => self.export(json, path),
             SlashCommand::Pin => self.toggle_pin(),
             SlashCommand::Retry => self.retry(),
             SlashCommand::Edit => self.edit(),
             SlashCommand::Quit => self.quit(),
+        }
+    }
+
+    /// Says `text` in the status line; nothing else happens.
+    fn say(&mut self, text: String) -> Vec<Effect> {
+        self.info(text);
+        Vec::new()
+    }
+
+    /// `/new`: an empty transcript; the conversation left keeps its saved context.
+    fn new_conversation(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if let Some(turn) = self.turns.generating.take() {
+            effects.push(Effect::Cancel(turn));
+        }
+        self.transcript.clear();
+        self.attachments.clear();
+        self.turns.context_used = 0;
+        self.turns.last_stats = None;
+        self.ui.scroll = Scroll::Follow;
+        let leaving = self.session.conversation_id.take();
+        self.turns.dropped_messages = 0;
+        self.info("new conversation");
+        if !self.session.saving {
+            return effects;
+        }
+        effects.extend(leaving.map(Effect::SaveContext));
+        effects.push(Effect::Record(RecordOp::NewConversation(NewConversation {
+            model: self.model_name(),
+            system_prompt: self.session.system_prompt.clone(),
+            cwd: self.session.cwd.clone(),
+        })));
+        effects
+    }
+
+    /// `/model`: the model's facts, or how its loading goes.
+    fn model_facts(&self) -> String {
+        match &self.session.model {
+            // A server's model has no local threads: say where it runs instead.
+            ModelStatus::Ready(info) if info.threads == 0 => {
+                format!("{} · ctx {} · {} · {}", info.name, info.n_ctx, info.prompt_format, info.devices.join(", "))
+            }
+            ModelStatus::Ready(info) => format!(
+                "{} · ctx {} (trained {}) · {} threads · {} · {}",
+                info.name,
+                info.n_ctx,
+                info.n_ctx_train,
+                info.threads,
+                info.prompt_format,
+                info.path.display()
+            ),
+            ModelStatus::Loading(p) => {
+                format!("loading {} ({:.0}%)", self.session.model_path.display(), p * 100.0)
+            }
+            ModelStatus::Failed(e) => format!("failed to load: {e}"),
+        }
+    }
+
+    /// `/model PATH`: another model (a file, or the server's model of that name).
+    fn switch_model(&mut self, path: String) -> Vec<Effect> {
+        if let Some(turn) = self.turns.generating.take() {
+            // Its Done never comes back from the old engine: it is not saved either.
+            self.transcript.finish_last(EntryState::Failed("stopped: the model was switched".into()));
+            self.session.model_path = PathBuf::from(&path);
+            self.session.model = ModelStatus::Loading(0.0);
+            return vec![Effect::Cancel(turn), Effect::SwitchModel(PathBuf::from(path))];
+        }
+        self.session.model_path = PathBuf::from(&path);
+        self.session.model = ModelStatus::Loading(0.0);
+        vec![Effect::SwitchModel(PathBuf::from(path))]
+    }
+
+    fn system_prompt_facts(&self) -> String {
+        match &self.session.system_prompt {
+            Some(s) => format!("system prompt: {s}"),
+            None => "no system prompt; /system TEXT sets one".to_string(),
+        }
+    }
+
+    /// `/system TEXT`, or `/system clear`.
+    fn set_system_prompt(&mut self, text: String) {
+        if text == "clear" || text == "none" {
+            self.session.system_prompt = None;
+            self.info("system prompt cleared");
+        } else {
+            self.session.system_prompt = Some(text);
+            self.info("system prompt set; it applies from the next answer");
+        }
+    }
+
+    /// `/role`: the roles, the one in use in brackets.
+    fn role_names(&self) -> String {
+        let roles = &self.session.roles;
+        let names: Vec<String> = roles
+            .roles
+            .iter()
+            .map(|r| if r.name == roles.current { format!("[{}]", r.name) } else { r.name.clone() })
+            .collect();
+        format!("roles: {} · /role NAME switches", names.join(" "))
+    }
+
+    /// `/think`: the reasoning setting, and what this model does with it.
+    fn reasoning_facts(&self) -> String {
+        let model = match &self.session.model {
+            ModelStatus::Ready(info) => format!(" · this model: {}", info.reasoning_format),
+            ModelStatus::Loading(_) | ModelStatus::Failed(_) => String::new(),
+        };
+        match self.reasoning_notice() {
+            Some(notice) => format!("reasoning {} · {notice}", self.session.sampling.reasoning.as_str()),
+            None => format!(
+                "reasoning {}{model} · /think on|off|auto|low|medium|high sets it",
+                self.session.sampling.reasoning.as_str()
+            ),
+        }
+    }
+
+    /// `/think SETTING`: from the next answer, and kept over role switches.
+    fn set_reasoning(&mut self, setting: Reasoning) {
+        self.session.sampling.reasoning = setting;
+        self.session.reasoning_chosen = true;
+        let text = match self.reasoning_notice() {
+            Some(notice) => notice,
+            None => format!("reasoning {} from the next answer", setting.as_str()),
+        };
+        self.info(text);
+    }
+
+    /// `/save N [PATH]`: saves at once with a path, else asks for one.
+    fn save_block(&mut self, number: usize, path: Option<String>) -> Vec<Effect> {
+        match (self.block_index(number), path) {
+            (Some(i), Some(path)) => match self.transcript.code_blocks().get(i) {
+                Some(b) => vec![Effect::Save { path, content: b.code.clone(), overwrite: false }],
+                None => Vec::new(),
+            },
+            (Some(i), None) => {
+                self.ask_save(i);
+                Vec::new()
+            }
+            (None, _) => Vec::new(),
+        }
+    }
+
+    /// `/rename TITLE`.
+    fn rename(&mut self, title: String) -> Vec<Effect> {
+        match self.session.conversation_id {
+            Some(id) => vec![Effect::Query(Query::Rename(id, title))],
+            None => {
+                self.error("nothing saved yet to rename");
+                Vec::new()
+            }
+        }
+    }
+
+    /// `/export [--json] [PATH]`.
+    fn export(&mut self, json: bool, path: Option<String>) -> Vec<Effect> {
+        match self.session.conversation_id {
+            Some(id) => {
+                let name =
+                    path.unwrap_or_else(|| format!("ember-conversation-{id}.{}", if json { "json" } else { "md" }));
+                vec![Effect::Query(Query::Export { path: PathBuf::from(name), json })]
+            }
+            None => {
+                self.error("nothing saved yet to export");
+                Vec::new()
+            }
         }
     }
 
@@ -243,90 +277,6 @@ impl AppState {
             }
             Err(e) => self.error(e.to_string()),
         }
-    }
-
-    pub(super) fn open_picker(&mut self) -> Vec<Effect> {
-        if !self.session.saving {
-            self.error("history is off (--no-history, or the database could not be opened)");
-            return Vec::new();
-        }
-        let picker = Picker {
-            filter: Composer::default(),
-            items: Vec::new(),
-            selected: 0,
-            generation: 1,
-            confirm_delete: false,
-            renaming: None,
-        };
-        self.ui.overlay = Some(Overlay::Sessions(picker));
-        vec![Effect::Query(Query::List { filter: String::new(), generation: 1 })]
-    }
-
-    pub(super) fn on_history(&mut self, reply: Reply) -> Vec<Effect> {
-        match reply {
-            Reply::Recorded(result) => return update(self, AppEvent::Recorded(result)),
-            Reply::Listed { generation, result } => {
-                if let Some(Overlay::Sessions(p)) = &mut self.ui.overlay {
-                    if p.generation == generation {
-                        match result {
-                            Ok(items) => {
-                                p.selected = p.selected.min(items.len().saturating_sub(1));
-                                p.items = items;
-                            }
-                            Err(e) => self.ui.status = Some(StatusMessage { text: e, error: true }),
-                        }
-                    }
-                }
-            }
-            Reply::Versions(at, of) => {
-                if let Some(i) = self.last_recorded_entry() {
-                    self.transcript.set_versions(i, Some((at, of)));
-                }
-            }
-            Reply::Opened(Ok(conversation)) => {
-                let mut effects = Vec::new();
-                if let Some(turn) = self.turns.generating.take() {
-                    effects.push(Effect::Cancel(turn));
-                }
-                // Another branch of the same conversation keeps the engine's context: the shared
-                // prefix is reused as it is.
-                let same = self.session.conversation_id == Some(conversation.summary.id);
-                if let (Some(old), false) = (self.session.conversation_id, same) {
-                    effects.push(Effect::SaveContext(old));
-                }
-                self.ui.overlay = None;
-                self.transcript.clear();
-                self.attachments.clear();
-                self.ui.scroll = Scroll::Follow;
-                self.turns.dropped_messages = 0;
-                self.turns.context_used = 0;
-                self.turns.last_stats = None;
-                self.resume(&conversation);
-                if same {
-                    self.info("showing another version: new messages continue from here");
-                } else {
-                    effects.push(Effect::LoadContext(conversation.summary.id));
-                }
-                return effects;
-            }
-            Reply::Opened(Err(e)) => self.error(e),
-            Reply::Exported(Ok(path)) => self.info(format!("exported to {}", path.display())),
-            Reply::Exported(Err(e)) => self.error(e),
-            Reply::Changed(result) => {
-                if let Err(e) = result {
-                    self.error(e);
-                }
-                if let Some(Overlay::Sessions(p)) = &mut self.ui.overlay {
-                    p.generation += 1;
-                    return vec![Effect::Query(Query::List {
-                        filter: p.filter.text().to_string(),
-                        generation: p.generation,
-                    })];
-                }
-                self.info("renamed");
-            }
-        }
-        Vec::new()
     }
 
     fn retry(&mut self) -> Vec<Effect> {
