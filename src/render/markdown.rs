@@ -334,35 +334,8 @@ impl ProseRenderer {
                 self.flush();
                 self.quote_depth = self.quote_depth.saturating_sub(1);
             }
-            TagEnd::CodeBlock => {
-                self.styles.pop();
-                let spans = std::mem::take(&mut self.spans);
-                let text: String = spans.iter().map(|s| s.content.as_ref()).collect();
-                let st = self.current().patch(colored(self.opts.color, theme::INLINE_CODE));
-                for line in text.lines() {
-                    let (first, rest) = self.prefixes();
-                    let mut first = first;
-                    first.push(Span::raw("    "));
-                    self.lines.extend(wrap_code(
-                        vec![Span::styled(line.to_string(), st)],
-                        usize::from(self.opts.width),
-                        &first,
-                        &rest,
-                    ));
-                }
-            }
-            TagEnd::List(_) => {
-                self.flush();
-                self.lists.pop();
-                if self.lists.is_empty() {
-                    self.indent.clear();
-                    self.blank();
-                } else {
-                    // Back to the parent item's indentation.
-                    let keep = self.indent.chars().count().saturating_sub(3);
-                    self.indent = " ".repeat(keep);
-                }
-            }
+            TagEnd::CodeBlock => self.end_indented_code(),
+            TagEnd::List(_) => self.end_list(),
             TagEnd::Item => {
                 self.flush();
                 let parent_indent = self.lists.len().saturating_sub(1) * 3;
@@ -371,15 +344,7 @@ impl ProseRenderer {
             TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough => {
                 self.styles.pop();
             }
-            TagEnd::Link | TagEnd::Image => {
-                self.styles.pop();
-                if let Some(url) = self.link.take() {
-                    let shown: String = self.spans.last().map(|s| s.content.to_string()).unwrap_or_default();
-                    if !url.is_empty() && shown != url {
-                        self.text(&format!(" ({url})"));
-                    }
-                }
-            }
+            TagEnd::Link | TagEnd::Image => self.end_link(),
             TagEnd::TableCell => {
                 if let Some(cell) = self.table_cell.take() {
                     self.table_row.push(cell.trim().to_string());
@@ -401,6 +366,49 @@ impl ProseRenderer {
             | TagEnd::DefinitionListDefinition
             | TagEnd::Superscript
             | TagEnd::Subscript => {}
+        }
+    }
+
+    /// Indented code (fenced code is split out before): shown as is, in colour, indented.
+    fn end_indented_code(&mut self) {
+        self.styles.pop();
+        let spans = std::mem::take(&mut self.spans);
+        let text: String = spans.iter().map(|s| s.content.as_ref()).collect();
+        let st = self.current().patch(colored(self.opts.color, theme::INLINE_CODE));
+        for line in text.lines() {
+            let (first, rest) = self.prefixes();
+            let mut first = first;
+            first.push(Span::raw("    "));
+            self.lines.extend(wrap_code(
+                vec![Span::styled(line.to_string(), st)],
+                usize::from(self.opts.width),
+                &first,
+                &rest,
+            ));
+        }
+    }
+
+    fn end_list(&mut self) {
+        self.flush();
+        self.lists.pop();
+        if self.lists.is_empty() {
+            self.indent.clear();
+            self.blank();
+        } else {
+            // Back to the parent item's indentation.
+            let keep = self.indent.chars().count().saturating_sub(3);
+            self.indent = " ".repeat(keep);
+        }
+    }
+
+    /// A link's address follows its text, unless the text is the address.
+    fn end_link(&mut self) {
+        self.styles.pop();
+        if let Some(url) = self.link.take() {
+            let shown: String = self.spans.last().map(|s| s.content.to_string()).unwrap_or_default();
+            if !url.is_empty() && shown != url {
+                self.text(&format!(" ({url})"));
+            }
         }
     }
 }
