@@ -65,34 +65,34 @@ pub enum SaveError {
 /// Work with an outside effect, run by the loop.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Start a turn; the engine answers with `AppEvent::Engine` (deltas, reasoning, then Done or
+    /// Failed).
     Generate(TurnRequest),
-    /// Have the engine evaluate the conversation and the message being typed ahead of Enter.
+    /// Have the engine evaluate the conversation and the message being typed ahead of Enter;
+    /// `EngineEvent::State` (Prefill) reports it.
     Prefill(TurnRequest),
+    /// Stop a turn; its Done (stopped) follows.
     Cancel(TurnId),
-    /// Copy to the clipboard (OSC 52, and a system tool when present).
-    Copy {
-        number: usize,
-        text: String,
-    },
-    Save {
-        path: String,
-        content: String,
-        overwrite: bool,
-    },
-    OpenEditor {
-        text: String,
-        purpose: EditorPurpose,
-        extension: String,
-    },
+    /// Copy to the clipboard (OSC 52, and a system tool when present); `AppEvent::Copied` follows.
+    Copy { number: usize, text: String },
+    /// Write a code block to a file; `AppEvent::Saved` follows.
+    Save { path: String, content: String, overwrite: bool },
+    /// Hand the terminal to $EDITOR; `AppEvent::EditorDone` follows.
+    OpenEditor { text: String, purpose: EditorPurpose, extension: String },
+    /// Attach a file to the next message; `AppEvent::FileRead` follows.
     ReadFile(String),
+    /// Start another engine on this model; its `Loading`, then `Ready` or `LoadFailed` follow.
     SwitchModel(PathBuf),
-    /// Save to the history database (on its own thread).
+    /// Save to the history database (on its own thread); `AppEvent::Recorded` follows, or
+    /// `HistoryStopped` when the thread has stopped.
     Record(RecordOp),
-    /// Ask the history thread (session picker).
+    /// Ask the history thread (session picker); `AppEvent::History` answers, or `QueryFailed`.
     Query(Query),
     /// Save the model's evaluated context for conversation id (leaving it).
     SaveContext(i64),
-    /// Load the saved context of conversation id (continuing it).
+    /// Load the saved context of conversation id (continuing it); `EngineEvent::State` (Load)
+    /// reports it.
     LoadContext(i64),
+    /// The loop saves the context and ends once `update` has set `should_quit`.
     Quit,
 }
