@@ -9,10 +9,12 @@ use super::state::AppState;
 pub const WIDE: u16 = 100;
 const MAX_COMPOSER_ROWS: usize = 8;
 
+/// Whether a screen this wide shows the code pane beside the transcript.
 pub fn is_wide(width: u16) -> bool {
     width >= WIDE
 }
 
+/// The code pane's width beside the transcript: about a third of the screen.
 pub fn code_pane_width(width: u16) -> u16 {
     (u32::from(width) * 35 / 100).clamp(30, 56) as u16
 }
