@@ -42,7 +42,7 @@ fn send(state: &mut AppState, text: &str) -> u64 {
 fn state_with(messages: usize, streaming: bool) -> (AppState, u64) {
     let started = Instant::now();
     let mut state = AppState::new(PathBuf::from("m.gguf"), None, SamplingParams::default(), true);
-    state.size = (120, 40);
+    state.ui.size = (120, 40);
     let info = ModelInfo {
         path: PathBuf::from("m.gguf"),
         name: "m".into(),
@@ -155,7 +155,7 @@ fn frames_static(c: &mut Criterion) {
         let (mut state, _) = state_with(messages, false);
         let mut terminal = terminal();
         group.bench_function(format!("bottom_{messages}_messages"), |b| b.iter(|| draw(&mut terminal, &state)));
-        state.scroll = Scroll::Anchor { entry: messages / 2, row: 0 };
+        state.ui.scroll = Scroll::Anchor { entry: messages / 2, row: 0 };
         group.bench_function(format!("middle_{messages}_messages"), |b| b.iter(|| draw(&mut terminal, &state)));
     }
     group.finish();

@@ -349,8 +349,8 @@ fn session_list(c: &mut Criterion) {
         let (_dir, path) = database(conversations);
         let mut recorder = Recorder::new(open(&path), NewConversation::default(), None);
         let mut state = AppState::new(PathBuf::from("m.gguf"), None, SamplingParams::default(), true);
-        state.size = (120, 40);
-        state.history = true;
+        state.ui.size = (120, 40);
+        state.session.saving = true;
         let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap_or_else(|e| panic!("{e}"));
         let ctrl_o = KeyEvent::new(KeyCode::Char('o'), KeyModifiers::CONTROL);
         let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
@@ -362,7 +362,7 @@ fn session_list(c: &mut Criterion) {
                 }
             }
             terminal.draw(|f| view::draw(f, &state)).map(|_| ()).unwrap_or_else(|e| panic!("{e}"));
-            let shown = match &state.overlay {
+            let shown = match &state.ui.overlay {
                 Some(Overlay::Sessions(picker)) => picker.items.len(),
                 _ => 0,
             };

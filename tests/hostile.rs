@@ -291,7 +291,7 @@ fn tui_with(text: &str, what: &str) {
         SamplingParams::default(),
         true,
     );
-    s.size = (120, 30);
+    s.ui.size = (120, 30);
     assert_cells_safe(&s, &format!("{what}: loading"));
     update(&mut s, AppEvent::Engine(EngineEvent::Ready(model_info(text))));
     update(&mut s, AppEvent::Paste(text.into()));
@@ -348,7 +348,7 @@ fn tui_with(text: &str, what: &str) {
     update(&mut s, AppEvent::Recorded(Err(format!("history failed: {text}"))));
     assert_cells_safe(&s, &format!("{what}: failed turn"));
     let mut failed = AppState::new(PathBuf::from(text), None, SamplingParams::default(), false);
-    failed.size = (120, 30);
+    failed.ui.size = (120, 30);
     let error = EngineError::LoadFailed { path: PathBuf::from(text), reason: text.into() };
     update(&mut failed, AppEvent::Engine(EngineEvent::LoadFailed(error)));
     assert_cells_safe(&failed, &format!("{what}: load failed"));

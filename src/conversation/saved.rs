@@ -66,7 +66,7 @@ impl SavedContexts {
 }
 
 /// Waits (up to `limit`) for the answer to a save-state command.
-pub async fn wait_state(events: &mut UnboundedReceiver<EngineEvent>, limit: Duration) -> Option<Result<usize, String>> {
+async fn wait_state(events: &mut UnboundedReceiver<EngineEvent>, limit: Duration) -> Option<Result<usize, String>> {
     let wait = async {
         while let Some(event) = events.recv().await {
             // Only the save's answer: a prefill still running when the user quit answers too.

@@ -124,7 +124,6 @@ impl LineHighlighter {
 
     /// One line (already sanitized, without its newline) as coloured spans.
     pub fn spans(&mut self, line: &str) -> Vec<ratatui::text::Span<'static>> {
-        use ratatui::style::{Color, Style};
         // syntect's newline-aware syntaxes want the newline to keep their state right.
         let with_newline = format!("{line}\n");
         match self.lines.highlight_line(&with_newline, syntaxes()) {
@@ -134,7 +133,7 @@ impl LineHighlighter {
                     let text = text.trim_end_matches('\n');
                     (!text.is_empty()).then(|| {
                         let fg = style.foreground;
-                        ratatui::text::Span::styled(text.to_string(), Style::default().fg(Color::Rgb(fg.r, fg.g, fg.b)))
+                        ratatui::text::Span::styled(text.to_string(), super::theme::syntax(fg.r, fg.g, fg.b))
                     })
                 })
                 .collect(),

@@ -5,12 +5,13 @@
 //! code through syntect, one line at a time. Every string is sanitized first.
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::fence::{Chunk, FenceTracker};
 use super::highlight;
 use super::sanitize;
+use super::theme::{self, colored};
 use super::wrap::{wrap_code, wrap_spans};
 
 /// A top-level piece of a message.
@@ -80,14 +81,6 @@ pub struct RenderOptions {
     pub color: bool,
 }
 
-fn style(color: bool, s: Style) -> Style {
-    if color {
-        s
-    } else {
-        Style::default().add_modifier(s.add_modifier)
-    }
-}
-
 /// Renders one code block: a header `[N] lang`, then highlighted lines, hard-wrapped.
 pub fn render_code(number: usize, lang: &str, code: &str, opts: RenderOptions) -> Vec<Line<'static>> {
     let width = usize::from(opts.width);
@@ -96,9 +89,9 @@ pub fn render_code(number: usize, lang: &str, code: &str, opts: RenderOptions) -
     let fill = width.saturating_sub(super::wrap::str_width(&header));
     let mut lines = vec![Line::from(Span::styled(
         format!("{header}{}", "─".repeat(fill)),
-        style(opts.color, Style::default().fg(Color::DarkGray).add_modifier(Modifier::BOLD)),
+        colored(opts.color, theme::CODE_HEADER),
     ))];
-    let gutter = vec![Span::styled("│ ", style(opts.color, Style::default().fg(Color::DarkGray)))];
+    let gutter = vec![Span::styled("│ ", colored(opts.color, theme::CODE_BORDER))];
     let mut highlighter = opts.color.then(|| highlight::LineHighlighter::new(lang, code));
     for raw in code.split_inclusive('\n') {
         let safe = super::sanitize::for_cells(raw.trim_end_matches(['\n', '\r']));
@@ -110,7 +103,7 @@ pub fn render_code(number: usize, lang: &str, code: &str, opts: RenderOptions) -
     }
     lines.push(Line::from(Span::styled(
         format!("╰{}", "─".repeat(width.saturating_sub(1).min(40))),
-        style(opts.color, Style::default().fg(Color::DarkGray)),
+        colored(opts.color, theme::CODE_BORDER),
     )));
     lines
 }
@@ -172,7 +165,7 @@ impl ProseRenderer {
     }
 
     fn push_style(&mut self, s: Style) {
-        let merged = self.current().patch(style(self.opts.color, s));
+        let merged = self.current().patch(colored(self.opts.color, s));
         self.styles.push(merged);
     }
 
@@ -201,7 +194,7 @@ impl ProseRenderer {
 
     fn prefixes(&mut self) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
         let quote = "│ ".repeat(self.quote_depth);
-        let quote_style = style(self.opts.color, Style::default().fg(Color::DarkGray));
+        let quote_style = colored(self.opts.color, theme::QUOTE_GUTTER);
         let first_item = self.item_prefix.take();
         let rest = format!("{}{}", self.indent, " ".repeat(first_item.as_ref().map_or(0, |p| p.chars().count())));
         let first = format!("{}{}", self.indent, first_item.clone().unwrap_or_default());
@@ -243,7 +236,7 @@ impl ProseRenderer {
             Event::End(tag) => self.end(tag),
             Event::Text(t) => self.text(&t),
             Event::Code(t) => {
-                let s = style(self.opts.color, Style::default().fg(Color::Yellow));
+                let s = colored(self.opts.color, theme::INLINE_CODE);
                 let merged = self.current().patch(s);
                 let t = super::sanitize::for_cells(&t);
                 if let Some(cell) = self.table_cell.as_mut() {
@@ -257,10 +250,7 @@ impl ProseRenderer {
             Event::Rule => {
                 self.flush();
                 let w = usize::from(self.opts.width).min(40);
-                self.lines.push(Line::from(Span::styled(
-                    "─".repeat(w),
-                    style(self.opts.color, Style::default().fg(Color::DarkGray)),
-                )));
+                self.lines.push(Line::from(Span::styled("─".repeat(w), colored(self.opts.color, theme::RULE))));
             }
             Event::Html(t) | Event::InlineHtml(t) => self.text(&t),
             Event::TaskListMarker(done) => self.text(if done { "[x] " } else { "[ ] " }),
@@ -279,7 +269,7 @@ impl ProseRenderer {
                     HeadingLevel::H2 => "## ",
                     _ => "### ",
                 };
-                self.push_style(Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD));
+                self.push_style(theme::HEADING);
                 self.text(hashes);
             }
             Tag::BlockQuote(_) => {
@@ -289,7 +279,7 @@ impl ProseRenderer {
             Tag::CodeBlock(_) => {
                 // Indented code (fenced code is split out before): shown as is, in colour.
                 self.flush();
-                self.push_style(Style::default().fg(Color::Yellow));
+                self.push_style(theme::INLINE_CODE);
             }
             Tag::List(start) => {
                 self.flush();
@@ -312,7 +302,7 @@ impl ProseRenderer {
             Tag::Strikethrough => self.push_style(Style::default().add_modifier(Modifier::CROSSED_OUT)),
             Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => {
                 self.link = Some(dest_url.to_string());
-                self.push_style(Style::default().fg(Color::Blue).add_modifier(Modifier::UNDERLINED));
+                self.push_style(theme::LINK);
             }
             Tag::Table(_) => self.flush(),
             Tag::TableHead | Tag::TableRow => self.table_row.clear(),
@@ -344,35 +334,8 @@ impl ProseRenderer {
                 self.flush();
                 self.quote_depth = self.quote_depth.saturating_sub(1);
             }
-            TagEnd::CodeBlock => {
-                self.styles.pop();
-                let spans = std::mem::take(&mut self.spans);
-                let text: String = spans.iter().map(|s| s.content.as_ref()).collect();
-                let st = self.current().patch(style(self.opts.color, Style::default().fg(Color::Yellow)));
-                for line in text.lines() {
-                    let (first, rest) = self.prefixes();
-                    let mut first = first;
-                    first.push(Span::raw("    "));
-                    self.lines.extend(wrap_code(
-                        vec![Span::styled(line.to_string(), st)],
-                        usize::from(self.opts.width),
-                        &first,
-                        &rest,
-                    ));
-                }
-            }
-            TagEnd::List(_) => {
-                self.flush();
-                self.lists.pop();
-                if self.lists.is_empty() {
-                    self.indent.clear();
-                    self.blank();
-                } else {
-                    // Back to the parent item's indentation.
-                    let keep = self.indent.chars().count().saturating_sub(3);
-                    self.indent = " ".repeat(keep);
-                }
-            }
+            TagEnd::CodeBlock => self.end_indented_code(),
+            TagEnd::List(_) => self.end_list(),
             TagEnd::Item => {
                 self.flush();
                 let parent_indent = self.lists.len().saturating_sub(1) * 3;
@@ -381,15 +344,7 @@ impl ProseRenderer {
             TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough => {
                 self.styles.pop();
             }
-            TagEnd::Link | TagEnd::Image => {
-                self.styles.pop();
-                if let Some(url) = self.link.take() {
-                    let shown: String = self.spans.last().map(|s| s.content.to_string()).unwrap_or_default();
-                    if !url.is_empty() && shown != url {
-                        self.text(&format!(" ({url})"));
-                    }
-                }
-            }
+            TagEnd::Link | TagEnd::Image => self.end_link(),
             TagEnd::TableCell => {
                 if let Some(cell) = self.table_cell.take() {
                     self.table_row.push(cell.trim().to_string());
@@ -411,6 +366,49 @@ impl ProseRenderer {
             | TagEnd::DefinitionListDefinition
             | TagEnd::Superscript
             | TagEnd::Subscript => {}
+        }
+    }
+
+    /// Indented code (fenced code is split out before): shown as is, in colour, indented.
+    fn end_indented_code(&mut self) {
+        self.styles.pop();
+        let spans = std::mem::take(&mut self.spans);
+        let text: String = spans.iter().map(|s| s.content.as_ref()).collect();
+        let st = self.current().patch(colored(self.opts.color, theme::INLINE_CODE));
+        for line in text.lines() {
+            let (first, rest) = self.prefixes();
+            let mut first = first;
+            first.push(Span::raw("    "));
+            self.lines.extend(wrap_code(
+                vec![Span::styled(line.to_string(), st)],
+                usize::from(self.opts.width),
+                &first,
+                &rest,
+            ));
+        }
+    }
+
+    fn end_list(&mut self) {
+        self.flush();
+        self.lists.pop();
+        if self.lists.is_empty() {
+            self.indent.clear();
+            self.blank();
+        } else {
+            // Back to the parent item's indentation.
+            let keep = self.indent.chars().count().saturating_sub(3);
+            self.indent = " ".repeat(keep);
+        }
+    }
+
+    /// A link's address follows its text, unless the text is the address.
+    fn end_link(&mut self) {
+        self.styles.pop();
+        if let Some(url) = self.link.take() {
+            let shown: String = self.spans.last().map(|s| s.content.to_string()).unwrap_or_default();
+            if !url.is_empty() && shown != url {
+                self.text(&format!(" ({url})"));
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod fence;
 pub mod highlight;
 pub mod markdown;
 pub mod sanitize;
+pub mod theme;
 pub mod wrap;
 
 pub use sanitize::sanitize;

@@ -1,4 +1,5 @@
-//! The composer: a multi-line text input with a cursor and an input history.
+//! The composer: a multi-line text input with a cursor, and the messages sent before it (Up
+//! and Down bring them back).
 
 use crate::render::wrap::{char_width, str_width};
 
@@ -7,8 +8,9 @@ use crate::render::wrap::{char_width, str_width};
 pub struct Composer {
     text: String,
     cursor: usize,
-    history: Vec<String>,
-    /// Position in `history` while browsing it; `None` when editing a new message.
+    /// Messages sent before, oldest first: Up and Down bring them back.
+    sent: Vec<String>,
+    /// Position in `sent` while browsing it; `None` when editing a new message.
     browsing: Option<usize>,
     /// What was being written before browsing started.
     draft: String,
@@ -34,13 +36,13 @@ impl Composer {
         self.browsing = None;
     }
 
-    /// Takes the text out (for sending) and remembers it in the history.
+    /// Takes the text out (for sending) and remembers it among the messages sent.
     pub fn take(&mut self) -> String {
         let text = std::mem::take(&mut self.text);
         self.cursor = 0;
         self.browsing = None;
-        if !text.trim().is_empty() && self.history.last() != Some(&text) {
-            self.history.push(text.clone());
+        if !text.trim().is_empty() && self.sent.last() != Some(&text) {
+            self.sent.push(text.clone());
         }
         text
     }
@@ -134,7 +136,7 @@ impl Composer {
         !self.text[self.cursor..].contains('\n')
     }
 
-    /// Up: the line above, or on the first line the previous history entry.
+    /// Up: the line above, or on the first line the message sent before.
     pub fn up(&mut self) {
         if !self.on_first_line() {
             self.move_vertically(-1);
@@ -143,18 +145,18 @@ impl Composer {
         let index = match self.browsing {
             Some(0) => return,
             Some(i) => i - 1,
-            None if self.history.is_empty() => return,
+            None if self.sent.is_empty() => return,
             None => {
                 self.draft = self.text.clone();
-                self.history.len() - 1
+                self.sent.len() - 1
             }
         };
         self.browsing = Some(index);
-        self.text = self.history[index].clone();
+        self.text = self.sent[index].clone();
         self.cursor = self.text.len();
     }
 
-    /// Down: the line below, or on the last line the next history entry (then the draft).
+    /// Down: the line below, or on the last line the next message sent (then the draft).
     pub fn down(&mut self) {
         if !self.on_last_line() {
             self.move_vertically(1);
@@ -162,9 +164,9 @@ impl Composer {
         }
         match self.browsing {
             None => {}
-            Some(i) if i + 1 < self.history.len() => {
+            Some(i) if i + 1 < self.sent.len() => {
                 self.browsing = Some(i + 1);
-                self.text = self.history[i + 1].clone();
+                self.text = self.sent[i + 1].clone();
                 self.cursor = self.text.len();
             }
             Some(_) => {
@@ -307,7 +309,7 @@ mod tests {
     }
 
     #[test]
-    fn up_and_down_move_between_lines_then_history() {
+    fn up_and_down_move_between_lines_then_sent_messages() {
         let mut c = Composer::default();
         c.insert_str("first");
         c.take();

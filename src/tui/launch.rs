@@ -31,8 +31,7 @@ pub fn launch(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<u8, App
     });
     let roles = crate::roles::load_all(&paths.roles_dir()).map_err(|e| AppError::Usage(e.to_string()))?;
     let options = super::TuiOptions {
-        engine: engine.local,
-        remote: engine.remote,
+        engine,
         sampling: setup::sampling(effective),
         system_prompt: system,
         roles: super::RoleSwitch {

@@ -5,11 +5,12 @@ use std::io::{Stdout, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{
-    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, KeyboardEnhancementFlags,
-    PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event, EventStream,
+    KeyboardEnhancementFlags, PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
 };
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute};
+use futures_util::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
@@ -69,6 +70,38 @@ pub fn suspend<T>(term: &mut Term, run: impl FnOnce() -> T) -> std::io::Result<T
     }
     term.clear()?;
     Ok(result)
+}
+
+/// The terminal's input events, stopped while a child program ($EDITOR) has the terminal so the
+/// input reader cannot take its keys.
+pub struct Input(Option<EventStream>);
+
+impl Input {
+    pub fn new() -> Self {
+        Input(Some(EventStream::new()))
+    }
+
+    /// The next input event; `None` when input has ended.
+    pub async fn next(&mut self) -> Option<std::io::Result<Event>> {
+        match &mut self.0 {
+            Some(stream) => stream.next().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Like [`suspend`], with the input reader stopped while `run` runs.
+    pub fn suspend<T>(&mut self, term: &mut Term, run: impl FnOnce() -> T) -> std::io::Result<T> {
+        self.0 = None;
+        let result = suspend(term, run)?;
+        self.0 = Some(EventStream::new());
+        Ok(result)
+    }
+}
+
+impl Default for Input {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 fn install_panic_hook() {

@@ -1,44 +1,22 @@
 //! Drawing: a pure function of the state. No I/O, no channels.
 
 use ratatui::layout::{Constraint, Layout, Position, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::commands;
+use super::layout::{self, Screen};
+use super::slash_table;
 use super::state::{AppState, Focus, ModelStatus, Overlay};
 use super::widgets::code_pane::{code_pane_lines, CodePaneProps};
 use super::widgets::help::help_lines;
 use super::widgets::status::{status_line, StatusProps};
 use crate::render::markdown::{render_code, RenderOptions};
-
-/// At this width and above the code pane sits beside the transcript; below, it is an overlay.
-pub const WIDE: u16 = 100;
-const MAX_COMPOSER_ROWS: usize = 8;
-
-pub fn is_wide(width: u16) -> bool {
-    width >= WIDE
-}
-
-pub fn code_pane_width(width: u16) -> u16 {
-    (u32::from(width) * 35 / 100).clamp(30, 56) as u16
-}
-
-/// Rows the composer takes, borders and the attachment line included.
-pub fn composer_height(state: &AppState, width: u16) -> u16 {
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows = state.composer.visible_layout(inner, MAX_COMPOSER_ROWS).0.len().clamp(1, MAX_COMPOSER_ROWS);
-    let attachments = u16::from(!state.attachments.is_empty());
-    rows as u16 + 2 + attachments
-}
+use crate::render::theme;
 
 fn styled(state: &AppState, st: Style) -> Style {
-    if state.color {
-        st
-    } else {
-        Style::default().add_modifier(st.add_modifier)
-    }
+    theme::colored(state.ui.color, st)
 }
 
 /// Draws the whole screen.
@@ -48,21 +26,13 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
         // Too small for anything useful; draw nothing rather than something broken.
         return;
     }
-    let composer_h = composer_height(state, area.width).min(area.height.saturating_sub(2));
-    let [main, composer_area, status_area] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(composer_h), Constraint::Length(1)]).areas(area);
-    let (transcript_area, pane_area) = if is_wide(area.width) {
-        let [t, p] =
-            Layout::horizontal([Constraint::Min(1), Constraint::Length(code_pane_width(area.width))]).areas(main);
-        (t, Some(p))
-    } else {
-        (main, None)
-    };
+    let Screen { main, transcript: transcript_area, pane: pane_area, composer: composer_area, status: status_area } =
+        layout::screen(state, area);
 
     draw_transcript(frame, state, transcript_area);
     match pane_area {
         Some(p) => draw_code_pane(frame, state, p),
-        None if state.focus == Focus::CodePane => {
+        None if state.ui.focus == Focus::CodePane => {
             frame.render_widget(Clear, main);
             draw_code_pane(frame, state, main);
         }
@@ -72,7 +42,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
     frame.render_widget(Paragraph::new(status(state)), status_area);
     draw_completions(frame, state, composer_area);
 
-    match &state.overlay {
+    match &state.ui.overlay {
         Some(Overlay::Help) => draw_help(frame, state, area),
         Some(Overlay::CodeView { index, scroll }) => draw_code_view(frame, state, area, *index, *scroll),
         Some(Overlay::SavePrompt { path, confirm_overwrite, .. }) => {
@@ -85,58 +55,53 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
 
 fn draw_transcript(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     if state.transcript.is_empty() {
-        let hint = match &state.model {
+        let hint = match &state.session.model {
             ModelStatus::Loading(_) => "Loading the model… you can start typing.",
             ModelStatus::Ready(_) => "Ask anything. Enter sends; ? shows the keys.",
             ModelStatus::Failed(_) => "The model could not be loaded.",
         };
         let lines = vec![
             Line::default(),
-            Line::from(Span::styled(
-                "  ember",
-                styled(state, Style::default().fg(Color::Magenta).add_modifier(Modifier::BOLD)),
-            )),
-            Line::from(Span::styled(format!("  {hint}"), styled(state, Style::default().fg(Color::DarkGray)))),
+            Line::from(Span::styled("  ember", styled(state, theme::TITLE))),
+            Line::from(Span::styled(format!("  {hint}"), styled(state, theme::MUTED))),
         ];
         frame.render_widget(Paragraph::new(lines), area);
         return;
     }
-    let lines = state.transcript.visible(area.width, usize::from(area.height), state.scroll);
+    let lines = state.transcript.visible(area.width, usize::from(area.height), state.ui.scroll);
     frame.render_widget(Paragraph::new(lines), area);
 }
 
 fn draw_code_pane(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
-    let focused = state.focus == Focus::CodePane;
-    let border = if focused { Style::default().fg(Color::Cyan) } else { Style::default().fg(Color::DarkGray) };
+    let focused = state.ui.focus == Focus::CodePane;
+    let border = if focused { theme::CODE_PANE_BORDER_FOCUSED } else { theme::BORDER };
     let block =
         Block::default().borders(Borders::LEFT | Borders::TOP).title(" code ").border_style(styled(state, border));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let props = CodePaneProps {
         blocks: state.transcript.code_blocks(),
-        selected: state.code_selected,
+        selected: state.ui.code_selected,
         focused,
         width: inner.width,
         height: inner.height,
-        color: state.color,
+        color: state.ui.color,
     };
     frame.render_widget(Paragraph::new(code_pane_lines(&props)), inner);
 }
 
 fn draw_composer(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
-    let focused = state.focus == Focus::Composer && state.overlay.is_none();
-    let border = if focused { Style::default().fg(Color::Green) } else { Style::default().fg(Color::DarkGray) };
-    let title = if state.generating.is_some() { " answering… Esc stops " } else { " message " };
+    let focused = state.ui.focus == Focus::Composer && state.ui.overlay.is_none();
+    let border = if focused { theme::COMPOSER_BORDER_FOCUSED } else { theme::BORDER };
+    let title = if state.turns.generating.is_some() { " answering… Esc stops " } else { " message " };
     let block = Block::default().borders(Borders::ALL).title(title).border_style(styled(state, border));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
     if !state.attachments.is_empty() && inner.height > 1 {
         let names: Vec<String> =
             state.attachments.iter().map(|a| crate::render::sanitize(&a.label).into_owned()).collect();
-        let line = Line::from(Span::styled(
-            format!("attached: {}", names.join(", ")),
-            styled(state, Style::default().fg(Color::Yellow)),
-        ));
+        let line =
+            Line::from(Span::styled(format!("attached: {}", names.join(", ")), styled(state, theme::ATTACHMENTS)));
         frame.render_widget(Paragraph::new(line), Rect { height: 1, ..inner });
         inner.y += 1;
         inner.height -= 1;
@@ -153,44 +118,42 @@ fn draw_composer(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
 }
 
 fn status(state: &AppState) -> Line<'static> {
-    let (model, failed, window) = match &state.model {
+    let (model, failed, window) = match &state.session.model {
         ModelStatus::Loading(p) => (format!("loading {:.0}%", p * 100.0), false, 0),
         ModelStatus::Ready(info) => (info.name.clone(), false, info.n_ctx),
         ModelStatus::Failed(_) => ("no model".to_string(), true, 0),
     };
-    let stats = state.last_stats.as_ref();
+    let stats = state.turns.last_stats.as_ref();
     let props = StatusProps {
         model: &model,
         model_failed: failed,
-        used: state.context_used,
+        used: state.turns.context_used,
         window,
         tps: stats.and_then(|s| s.generation_tps()),
         ttft: stats.map(|s| s.time_to_first_token.as_secs_f64()),
         reused: stats.map(|s| s.reused_tokens),
-        busy: state.generating.is_some(),
-        message: state.status.as_ref().map(|m| (m.text.as_str(), m.error)),
-        color: state.color,
+        busy: state.turns.generating.is_some(),
+        message: state.ui.status.as_ref().map(|m| (m.text.as_str(), m.error)),
+        color: state.ui.color,
     };
     status_line(&props)
 }
 
 fn draw_completions(frame: &mut Frame<'_>, state: &AppState, composer: Rect) {
-    if state.focus != Focus::Composer || state.overlay.is_some() {
+    if state.ui.focus != Focus::Composer || state.ui.overlay.is_some() {
         return;
     }
-    let matches = commands::completions(state.composer.text());
+    let matches = slash_table::completions(state.composer.text());
     if matches.is_empty() || composer.y == 0 {
         return;
     }
-    let height = (matches.len() as u16 + 2).min(composer.y);
-    let width = composer.width.min(60);
-    let area = Rect { x: composer.x, y: composer.y - height, width, height };
+    let area = layout::above(composer, matches.len() as u16 + 2, 60);
     let lines: Vec<Line<'static>> = matches
         .iter()
         .map(|c| {
             let usage = if c.args.is_empty() { c.name.to_string() } else { format!("{} {}", c.name, c.args) };
             Line::from(vec![
-                Span::styled(format!("{usage:<16}"), styled(state, Style::default().fg(Color::Cyan))),
+                Span::styled(format!("{usage:<16}"), styled(state, theme::COMPLETION_NAME)),
                 Span::raw(c.help),
             ])
         })
@@ -202,24 +165,15 @@ fn draw_completions(frame: &mut Frame<'_>, state: &AppState, composer: Rect) {
     );
 }
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let w = width.min(area.width);
-    let h = height.min(area.height);
-    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
-}
-
 fn draw_help(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     let lines = help_lines();
     let wanted = lines.len() as u16 + 2;
-    let rect = centered(area, 76, wanted);
+    let rect = layout::centered(area, 76, wanted);
     let hidden = wanted.saturating_sub(rect.height);
-    let scroll = state.help_scroll.min(hidden);
+    let scroll = state.ui.help_scroll.min(hidden);
     frame.render_widget(Clear, rect);
     let title = if hidden > 0 { " help · ↑↓ scroll · any other key closes " } else { " help · any key closes " };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(title)
-        .border_style(styled(state, Style::default().fg(Color::Cyan)));
+    let block = Block::default().borders(Borders::ALL).title(title).border_style(styled(state, theme::OVERLAY_BORDER));
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
 }
 
@@ -228,13 +182,13 @@ fn draw_code_view(frame: &mut Frame<'_>, state: &AppState, area: Rect, index: us
     frame.render_widget(Clear, area);
     let [body, keys] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     let lines =
-        render_code(code.number, &code.lang, &code.code, RenderOptions { width: body.width, color: state.color });
+        render_code(code.number, &code.lang, &code.code, RenderOptions { width: body.width, color: state.ui.color });
     let visible: Vec<Line<'static>> = lines.into_iter().skip(scroll).take(usize::from(body.height)).collect();
     frame.render_widget(Paragraph::new(visible), body);
     frame.render_widget(
         Paragraph::new(Line::from(Span::styled(
             " c copy · s save · e $EDITOR · ↑↓ PgUp PgDn scroll · Esc close",
-            styled(state, Style::default().fg(Color::DarkGray)),
+            styled(state, theme::MUTED),
         ))),
         keys,
     );
@@ -247,13 +201,10 @@ fn draw_save_prompt(
     path: &super::composer::Composer,
     confirm: bool,
 ) {
-    let rect = centered(area, 60, 4);
+    let rect = layout::centered(area, 60, 4);
     frame.render_widget(Clear, rect);
     let title = if confirm { " file exists: Enter overwrites " } else { " save code to (Enter saves, Esc cancels) " };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(title)
-        .border_style(styled(state, Style::default().fg(Color::Cyan)));
+    let block = Block::default().borders(Borders::ALL).title(title).border_style(styled(state, theme::OVERLAY_BORDER));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let (rows, (_, col)) = path.layout(usize::from(inner.width).max(1) * 4);
@@ -265,12 +216,12 @@ fn draw_save_prompt(
 }
 
 fn draw_sessions(frame: &mut Frame<'_>, state: &AppState, area: Rect, p: &super::state::Picker) {
-    let rect = centered(area, area.width.saturating_sub(4).max(20), area.height.saturating_sub(2).max(5));
+    let rect = layout::centered(area, area.width.saturating_sub(4).max(20), area.height.saturating_sub(2).max(5));
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" conversations: type to search · ⏎ continue · Ctrl-R rename · Ctrl-D delete · Esc ")
-        .border_style(styled(state, Style::default().fg(Color::Cyan)));
+        .border_style(styled(state, theme::OVERLAY_BORDER));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     if inner.height < 2 || inner.width < 4 {
@@ -291,7 +242,7 @@ fn draw_sessions(frame: &mut Frame<'_>, state: &AppState, area: Rect, p: &super:
     let mut lines: Vec<Line<'static>> = Vec::new();
     if p.items.is_empty() {
         let text = if p.filter.is_empty() { "No saved conversations yet." } else { "Nothing matches." };
-        lines.push(Line::from(Span::styled(text, styled(state, Style::default().fg(Color::DarkGray)))));
+        lines.push(Line::from(Span::styled(text, styled(state, theme::MUTED))));
     }
     for (i, item) in p.items.iter().enumerate().skip(first).take(room) {
         let s = &item.summary;
@@ -306,18 +257,16 @@ fn draw_sessions(frame: &mut Frame<'_>, state: &AppState, area: Rect, p: &super:
             crate::render::sanitize(&s.cwd)
         );
         let row: String = row.chars().take(width).collect();
-        let mut st = Style::default();
-        if i == p.selected {
-            st = st.add_modifier(Modifier::REVERSED);
-            if p.confirm_delete {
-                st = st.fg(Color::Red);
-            }
-        }
+        let st = match (i == p.selected, p.confirm_delete) {
+            (true, true) => theme::DELETE_PENDING,
+            (true, false) => theme::SELECTED,
+            (false, _) => Style::default(),
+        };
         lines.push(Line::from(Span::styled(row, styled(state, st))));
         if let Some(snippet) = &item.snippet {
             let text: String =
                 format!("      {}", crate::render::sanitize(&snippet.replace('\n', " "))).chars().take(width).collect();
-            lines.push(Line::from(Span::styled(text, styled(state, Style::default().fg(Color::DarkGray)))));
+            lines.push(Line::from(Span::styled(text, styled(state, theme::MUTED))));
         }
     }
     frame.render_widget(Paragraph::new(lines), list_area);

@@ -1,17 +1,17 @@
-//! Slash commands, the session picker's answers, /retry and /edit.
+//! Slash commands: one handler each (/retry and /edit among them).
 
 use std::path::PathBuf;
 
-use super::{update, AppEvent, AppState, Effect, Focus, ModelStatus, Overlay, Picker, Scroll, StatusMessage};
-use crate::store::recorder::{Query, RecordOp, Reply};
+use super::{AppState, Effect, Focus, ModelStatus, Overlay, Scroll};
+use crate::engine::Reasoning;
+use crate::store::recorder::{Query, RecordOp};
 use crate::store::NewConversation;
-use crate::tui::commands::{self, SlashCommand};
-use crate::tui::composer::Composer;
+use crate::tui::slash_table::{self, SlashCommand};
 use crate::tui::transcript::{Author, EntryState};
 
 impl AppState {
     pub(super) fn command(&mut self, text: &str) -> Vec<Effect> {
-        let command = match commands::parse(text) {
+        let command = match slash_table::parse(text) {
             Ok(c) => c,
             Err(e) => {
                 self.error(e);
@@ -20,125 +20,25 @@ impl AppState {
         };
         match command {
             SlashCommand::Help => {
-                self.overlay = Some(Overlay::Help);
+                self.ui.overlay = Some(Overlay::Help);
                 Vec::new()
             }
-            SlashCommand::New => {
-                let mut effects = Vec::new();
-                if let Some(turn) = self.generating.take() {
-                    effects.push(Effect::Cancel(turn));
-                }
-                self.transcript.clear();
-                self.attachments.clear();
-                self.context_used = 0;
-                self.last_stats = None;
-                self.scroll = Scroll::Follow;
-                let leaving = self.conversation_id.take();
-                self.dropped_messages = 0;
-                self.info("new conversation");
-                if !self.history {
-                    return effects;
-                }
-                effects.extend(leaving.map(Effect::SaveContext));
-                effects.push(Effect::Record(RecordOp::NewConversation(NewConversation {
-                    model: self.model_name(),
-                    system_prompt: self.system_prompt.clone(),
-                    cwd: self.cwd.clone(),
-                })));
-                effects
-            }
-            SlashCommand::Model(None) => {
-                let text = match &self.model {
-                    // A server's model has no local threads: say where it runs instead.
-                    ModelStatus::Ready(info) if info.threads == 0 => format!(
-                        "{} · ctx {} · {} · {}",
-                        info.name,
-                        info.n_ctx,
-                        info.prompt_format,
-                        info.devices.join(", ")
-                    ),
-                    ModelStatus::Ready(info) => format!(
-                        "{} · ctx {} (trained {}) · {} threads · {} · {}",
-                        info.name,
-                        info.n_ctx,
-                        info.n_ctx_train,
-                        info.threads,
-                        info.prompt_format,
-                        info.path.display()
-                    ),
-                    ModelStatus::Loading(p) => format!("loading {} ({:.0}%)", self.model_path.display(), p * 100.0),
-                    ModelStatus::Failed(e) => format!("failed to load: {e}"),
-                };
-                self.info(text);
-                Vec::new()
-            }
-            SlashCommand::Model(Some(path)) => {
-                if let Some(turn) = self.generating.take() {
-                    // Its Done never comes back from the old engine: it is not saved either.
-                    self.transcript.finish_last(EntryState::Failed("stopped: the model was switched".into()));
-                    self.model_path = PathBuf::from(&path);
-                    self.model = ModelStatus::Loading(0.0);
-                    return vec![Effect::Cancel(turn), Effect::SwitchModel(PathBuf::from(path))];
-                }
-                self.model_path = PathBuf::from(&path);
-                self.model = ModelStatus::Loading(0.0);
-                vec![Effect::SwitchModel(PathBuf::from(path))]
-            }
-            SlashCommand::System(None) => {
-                let text = match &self.system_prompt {
-                    Some(s) => format!("system prompt: {s}"),
-                    None => "no system prompt; /system TEXT sets one".to_string(),
-                };
-                self.info(text);
-                Vec::new()
-            }
+            SlashCommand::New => self.new_conversation(),
+            SlashCommand::Model(None) => self.say(self.model_facts()),
+            SlashCommand::Model(Some(path)) => self.switch_model(path),
+            SlashCommand::System(None) => self.say(self.system_prompt_facts()),
             SlashCommand::System(Some(text)) => {
-                if text == "clear" || text == "none" {
-                    self.system_prompt = None;
-                    self.info("system prompt cleared");
-                } else {
-                    self.system_prompt = Some(text);
-                    self.info("system prompt set; it applies from the next answer");
-                }
+                self.set_system_prompt(text);
                 Vec::new()
             }
-            SlashCommand::Role(None) => {
-                let names: Vec<String> = self
-                    .roles
-                    .roles
-                    .iter()
-                    .map(|r| if r.name == self.roles.current { format!("[{}]", r.name) } else { r.name.clone() })
-                    .collect();
-                self.info(format!("roles: {} · /role NAME switches", names.join(" ")));
-                Vec::new()
-            }
+            SlashCommand::Role(None) => self.say(self.role_names()),
             SlashCommand::Role(Some(name)) => {
                 self.switch_role(&name);
                 Vec::new()
             }
-            SlashCommand::Think(None) => {
-                let model = match &self.model {
-                    ModelStatus::Ready(info) => format!(" · this model: {}", info.reasoning_format),
-                    ModelStatus::Loading(_) | ModelStatus::Failed(_) => String::new(),
-                };
-                let text = match self.reasoning_notice() {
-                    Some(notice) => format!("reasoning {} · {notice}", self.sampling.reasoning.as_str()),
-                    None => format!(
-                        "reasoning {}{model} · /think on|off|auto|low|medium|high sets it",
-                        self.sampling.reasoning.as_str()
-                    ),
-                };
-                self.info(text);
-                Vec::new()
-            }
+            SlashCommand::Think(None) => self.say(self.reasoning_facts()),
             SlashCommand::Think(Some(setting)) => {
-                self.sampling.reasoning = setting;
-                self.reasoning_chosen = true;
-                let text = match self.reasoning_notice() {
-                    Some(notice) => notice,
-                    None => format!("reasoning {} from the next answer", setting.as_str()),
-                };
-                self.info(text);
+                self.set_reasoning(setting);
                 Vec::new()
             }
             SlashCommand::File(path) => vec![Effect::ReadFile(path)],
@@ -146,40 +46,179 @@ impl AppState {
                 Some(i) => self.copy(i),
                 None => Vec::new(),
             },
-            SlashCommand::Save(n, path) => match (self.block_index(n), path) {
-                (Some(i), Some(path)) => match self.transcript.code_blocks().get(i) {
-                    Some(b) => vec![Effect::Save { path, content: b.code.clone(), overwrite: false }],
-                    None => Vec::new(),
-                },
-                (Some(i), None) => {
-                    self.ask_save(i);
-                    Vec::new()
-                }
-                (None, _) => Vec::new(),
-            },
+            SlashCommand::Save(n, path) => self.save_block(n, path),
             SlashCommand::Sessions => self.open_picker(),
-            SlashCommand::Rename(title) => match self.conversation_id {
-                Some(id) => vec![Effect::Query(Query::Rename(id, title))],
-                None => {
-                    self.error("nothing saved yet to rename");
-                    Vec::new()
-                }
-            },
-            SlashCommand::Export { json, path } => match self.conversation_id {
-                Some(id) => {
-                    let name =
-                        path.unwrap_or_else(|| format!("ember-conversation-{id}.{}", if json { "json" } else { "md" }));
-                    vec![Effect::Query(Query::Export { path: PathBuf::from(name), json })]
-                }
-                None => {
-                    self.error("nothing saved yet to export");
-                    Vec::new()
-                }
-            },
+            SlashCommand::Rename(title) => self.rename(title),
+            SlashCommand::Export { json, path } => self.export(json, path),
             SlashCommand::Pin => self.toggle_pin(),
             SlashCommand::Retry => self.retry(),
             SlashCommand::Edit => self.edit(),
             SlashCommand::Quit => self.quit(),
+        }
+    }
+
+    /// Says `text` in the status line; nothing else happens.
+    fn say(&mut self, text: String) -> Vec<Effect> {
+        self.info(text);
+        Vec::new()
+    }
+
+    /// `/new`: an empty transcript; the conversation left keeps its saved context.
+    fn new_conversation(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if let Some(turn) = self.turns.generating.take() {
+            effects.push(Effect::Cancel(turn));
+        }
+        self.transcript.clear();
+        self.attachments.clear();
+        self.turns.context_used = 0;
+        self.turns.last_stats = None;
+        self.ui.scroll = Scroll::Follow;
+        let leaving = self.session.conversation_id.take();
+        self.turns.dropped_messages = 0;
+        self.info("new conversation");
+        if !self.session.saving {
+            return effects;
+        }
+        effects.extend(leaving.map(Effect::SaveContext));
+        effects.push(Effect::Record(RecordOp::NewConversation(NewConversation {
+            model: self.model_name(),
+            system_prompt: self.session.system_prompt.clone(),
+            cwd: self.session.cwd.clone(),
+        })));
+        effects
+    }
+
+    /// `/model`: the model's facts, or how its loading goes.
+    fn model_facts(&self) -> String {
+        match &self.session.model {
+            // A server's model has no local threads: say where it runs instead.
+            ModelStatus::Ready(info) if info.threads == 0 => {
+                format!("{} · ctx {} · {} · {}", info.name, info.n_ctx, info.prompt_format, info.devices.join(", "))
+            }
+            ModelStatus::Ready(info) => format!(
+                "{} · ctx {} (trained {}) · {} threads · {} · {}",
+                info.name,
+                info.n_ctx,
+                info.n_ctx_train,
+                info.threads,
+                info.prompt_format,
+                info.path.display()
+            ),
+            ModelStatus::Loading(p) => {
+                format!("loading {} ({:.0}%)", self.session.model_path.display(), p * 100.0)
+            }
+            ModelStatus::Failed(e) => format!("failed to load: {e}"),
+        }
+    }
+
+    /// `/model PATH`: another model (a file, or the server's model of that name).
+    fn switch_model(&mut self, path: String) -> Vec<Effect> {
+        if let Some(turn) = self.turns.generating.take() {
+            // Its Done never comes back from the old engine: it is not saved either.
+            self.transcript.finish_last(EntryState::Failed("stopped: the model was switched".into()));
+            self.session.model_path = PathBuf::from(&path);
+            self.session.model = ModelStatus::Loading(0.0);
+            return vec![Effect::Cancel(turn), Effect::SwitchModel(PathBuf::from(path))];
+        }
+        self.session.model_path = PathBuf::from(&path);
+        self.session.model = ModelStatus::Loading(0.0);
+        vec![Effect::SwitchModel(PathBuf::from(path))]
+    }
+
+    fn system_prompt_facts(&self) -> String {
+        match &self.session.system_prompt {
+            Some(s) => format!("system prompt: {s}"),
+            None => "no system prompt; /system TEXT sets one".to_string(),
+        }
+    }
+
+    /// `/system TEXT`, or `/system clear`.
+    fn set_system_prompt(&mut self, text: String) {
+        if text == "clear" || text == "none" {
+            self.session.system_prompt = None;
+            self.info("system prompt cleared");
+        } else {
+            self.session.system_prompt = Some(text);
+            self.info("system prompt set; it applies from the next answer");
+        }
+    }
+
+    /// `/role`: the roles, the one in use in brackets.
+    fn role_names(&self) -> String {
+        let roles = &self.session.roles;
+        let names: Vec<String> = roles
+            .roles
+            .iter()
+            .map(|r| if r.name == roles.current { format!("[{}]", r.name) } else { r.name.clone() })
+            .collect();
+        format!("roles: {} · /role NAME switches", names.join(" "))
+    }
+
+    /// `/think`: the reasoning setting, and what this model does with it.
+    fn reasoning_facts(&self) -> String {
+        let model = match &self.session.model {
+            ModelStatus::Ready(info) => format!(" · this model: {}", info.reasoning_format),
+            ModelStatus::Loading(_) | ModelStatus::Failed(_) => String::new(),
+        };
+        match self.reasoning_notice() {
+            Some(notice) => format!("reasoning {} · {notice}", self.session.sampling.reasoning.as_str()),
+            None => format!(
+                "reasoning {}{model} · /think on|off|auto|low|medium|high sets it",
+                self.session.sampling.reasoning.as_str()
+            ),
+        }
+    }
+
+    /// `/think SETTING`: from the next answer, and kept over role switches.
+    fn set_reasoning(&mut self, setting: Reasoning) {
+        self.session.sampling.reasoning = setting;
+        self.session.reasoning_chosen = true;
+        let text = match self.reasoning_notice() {
+            Some(notice) => notice,
+            None => format!("reasoning {} from the next answer", setting.as_str()),
+        };
+        self.info(text);
+    }
+
+    /// `/save N [PATH]`: saves at once with a path, else asks for one.
+    fn save_block(&mut self, number: usize, path: Option<String>) -> Vec<Effect> {
+        match (self.block_index(number), path) {
+            (Some(i), Some(path)) => match self.transcript.code_blocks().get(i) {
+                Some(b) => vec![Effect::Save { path, content: b.code.clone(), overwrite: false }],
+                None => Vec::new(),
+            },
+            (Some(i), None) => {
+                self.ask_save(i);
+                Vec::new()
+            }
+            (None, _) => Vec::new(),
+        }
+    }
+
+    /// `/rename TITLE`.
+    fn rename(&mut self, title: String) -> Vec<Effect> {
+        match self.session.conversation_id {
+            Some(id) => vec![Effect::Query(Query::Rename(id, title))],
+            None => {
+                self.error("nothing saved yet to rename");
+                Vec::new()
+            }
+        }
+    }
+
+    /// `/export [--json] [PATH]`.
+    fn export(&mut self, json: bool, path: Option<String>) -> Vec<Effect> {
+        match self.session.conversation_id {
+            Some(id) => {
+                let name =
+                    path.unwrap_or_else(|| format!("ember-conversation-{id}.{}", if json { "json" } else { "md" }));
+                vec![Effect::Query(Query::Export { path: PathBuf::from(name), json })]
+            }
+            None => {
+                self.error("nothing saved yet to export");
+                Vec::new()
+            }
         }
     }
 
@@ -204,7 +243,7 @@ impl AppState {
             .count();
         self.transcript.set_pinned(i, pinned);
         self.info(if pinned { "pinned: this turn stays in the context when older ones leave it" } else { "unpinned" });
-        if self.history {
+        if self.session.saving {
             return vec![Effect::Record(RecordOp::Pin { index, pinned })];
         }
         Vec::new()
@@ -212,8 +251,8 @@ impl AppState {
 
     /// `/role NAME`: its system prompt and sampling settings from the next answer on.
     fn switch_role(&mut self, name: &str) {
-        let Some(role) = self.roles.roles.iter().find(|r| r.name == name).cloned() else {
-            let known: Vec<&str> = self.roles.roles.iter().map(|r| r.name.as_str()).collect();
+        let Some(role) = self.session.roles.roles.iter().find(|r| r.name == name).cloned() else {
+            let known: Vec<&str> = self.session.roles.roles.iter().map(|r| r.name.as_str()).collect();
             self.error(format!("no role named {name:?}; the roles are: {}", known.join(", ")));
             return;
         };
@@ -221,110 +260,27 @@ impl AppState {
             self.error(format!("role {name:?} is a template for one question ({{{{input}}}}): use it in pipe mode"));
             return;
         }
-        match role.apply(&self.roles.vars, None) {
+        match role.apply(&self.session.roles.vars, None) {
             Ok(applied) => {
-                let seed = self.sampling.seed;
-                let reasoning = self.sampling.reasoning;
-                self.sampling = crate::config::resolve::sampling_with(&self.roles.base, &role, &self.roles.flags);
-                self.sampling.seed = seed;
-                if self.reasoning_chosen {
+                let seed = self.session.sampling.seed;
+                let reasoning = self.session.sampling.reasoning;
+                self.session.sampling =
+                    crate::config::resolve::sampling_with(&self.session.roles.base, &role, &self.session.roles.flags);
+                self.session.sampling.seed = seed;
+                if self.session.reasoning_chosen {
                     // /think is the chat's own choice: a role does not undo it.
-                    self.sampling.reasoning = reasoning;
+                    self.session.sampling.reasoning = reasoning;
                 }
-                self.system_prompt = applied.system;
-                self.roles.current = role.name.clone();
+                self.session.system_prompt = applied.system;
+                self.session.roles.current = role.name.clone();
                 self.info(format!("role {}: {} (from the next answer)", role.name, role.description));
             }
             Err(e) => self.error(e.to_string()),
         }
     }
 
-    pub(super) fn open_picker(&mut self) -> Vec<Effect> {
-        if !self.history {
-            self.error("history is off (--no-history, or the database could not be opened)");
-            return Vec::new();
-        }
-        let picker = Picker {
-            filter: Composer::default(),
-            items: Vec::new(),
-            selected: 0,
-            generation: 1,
-            confirm_delete: false,
-            renaming: None,
-        };
-        self.overlay = Some(Overlay::Sessions(picker));
-        vec![Effect::Query(Query::List { filter: String::new(), generation: 1 })]
-    }
-
-    pub(super) fn on_history(&mut self, reply: Reply) -> Vec<Effect> {
-        match reply {
-            Reply::Recorded(result) => return update(self, AppEvent::Recorded(result)),
-            Reply::Listed { generation, result } => {
-                if let Some(Overlay::Sessions(p)) = &mut self.overlay {
-                    if p.generation == generation {
-                        match result {
-                            Ok(items) => {
-                                p.selected = p.selected.min(items.len().saturating_sub(1));
-                                p.items = items;
-                            }
-                            Err(e) => self.status = Some(StatusMessage { text: e, error: true }),
-                        }
-                    }
-                }
-            }
-            Reply::Versions(at, of) => {
-                if let Some(i) = self.last_recorded_entry() {
-                    self.transcript.set_versions(i, Some((at, of)));
-                }
-            }
-            Reply::Opened(Ok(conversation)) => {
-                let mut effects = Vec::new();
-                if let Some(turn) = self.generating.take() {
-                    effects.push(Effect::Cancel(turn));
-                }
-                // Another branch of the same conversation keeps the engine's context: the shared
-                // prefix is reused as it is.
-                let same = self.conversation_id == Some(conversation.summary.id);
-                if let (Some(old), false) = (self.conversation_id, same) {
-                    effects.push(Effect::SaveContext(old));
-                }
-                self.overlay = None;
-                self.transcript.clear();
-                self.attachments.clear();
-                self.scroll = Scroll::Follow;
-                self.dropped_messages = 0;
-                self.context_used = 0;
-                self.last_stats = None;
-                self.resume(&conversation);
-                if same {
-                    self.info("showing another version: new messages continue from here");
-                } else {
-                    effects.push(Effect::LoadContext(conversation.summary.id));
-                }
-                return effects;
-            }
-            Reply::Opened(Err(e)) => self.error(e),
-            Reply::Exported(Ok(path)) => self.info(format!("exported to {}", path.display())),
-            Reply::Exported(Err(e)) => self.error(e),
-            Reply::Changed(result) => {
-                if let Err(e) = result {
-                    self.error(e);
-                }
-                if let Some(Overlay::Sessions(p)) = &mut self.overlay {
-                    p.generation += 1;
-                    return vec![Effect::Query(Query::List {
-                        filter: p.filter.text().to_string(),
-                        generation: p.generation,
-                    })];
-                }
-                self.info("renamed");
-            }
-        }
-        Vec::new()
-    }
-
     fn retry(&mut self) -> Vec<Effect> {
-        if self.generating.is_some() {
+        if self.turns.generating.is_some() {
             self.error("still answering: press Esc first");
             return Vec::new();
         }
@@ -338,7 +294,7 @@ impl AppState {
     }
 
     fn edit(&mut self) -> Vec<Effect> {
-        if self.generating.is_some() {
+        if self.turns.generating.is_some() {
             self.error("still answering: press Esc first");
             return Vec::new();
         }
@@ -349,7 +305,7 @@ impl AppState {
         let text = self.transcript.entries()[last_user].content.clone();
         self.transcript.truncate(last_user);
         self.composer.set_text(text);
-        self.focus = Focus::Composer;
+        self.ui.focus = Focus::Composer;
         self.info("edit the message, then Enter to send it again");
         Vec::new()
     }

@@ -1,8 +1,9 @@
 //! The code pane: the conversation's code blocks, numbered, one selected.
 
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
+use crate::render::theme;
 use crate::render::wrap::str_width;
 use crate::tui::transcript::CodeBlock;
 
@@ -39,14 +40,11 @@ fn truncate(s: &str, width: usize) -> String {
 /// keys when focused.
 pub fn code_pane_lines(p: &CodePaneProps<'_>) -> Vec<Line<'static>> {
     let width = usize::from(p.width);
-    let c = |st: Style| if p.color { st } else { Style::default().add_modifier(st.add_modifier) };
+    let c = |st: Style| theme::colored(p.color, st);
     if p.blocks.is_empty() {
         return vec![
-            Line::from(Span::styled("No code yet.", c(Style::default().fg(Color::DarkGray)))),
-            Line::from(Span::styled(
-                "Code blocks in answers are listed here.",
-                c(Style::default().fg(Color::DarkGray)),
-            )),
+            Line::from(Span::styled("No code yet.", c(theme::MUTED))),
+            Line::from(Span::styled("Code blocks in answers are listed here.", c(theme::MUTED))),
         ];
     }
     let keys_rows = if p.focused { 2 } else { 0 };
@@ -65,26 +63,18 @@ pub fn code_pane_lines(p: &CodePaneProps<'_>) -> Vec<Line<'static>> {
             crate::render::sanitize(lang),
             block.code.lines().count()
         );
-        let mut st = Style::default().add_modifier(Modifier::BOLD);
-        if is_sel {
-            st = st.fg(Color::Cyan);
-            if p.focused {
-                st = st.add_modifier(Modifier::REVERSED);
-            }
-        }
+        let st = match (is_sel, p.focused) {
+            (true, true) => theme::CODE_PANE_ITEM_SELECTED.add_modifier(Modifier::REVERSED),
+            (true, false) => theme::CODE_PANE_ITEM_SELECTED,
+            (false, _) => theme::CODE_PANE_ITEM,
+        };
         lines.push(Line::from(Span::styled(truncate(&label, width), c(st))));
         let preview = crate::render::sanitize::for_cells(first_line(&block.code)).into_owned();
-        lines.push(Line::from(Span::styled(
-            truncate(&format!("    {preview}"), width),
-            c(Style::default().fg(Color::DarkGray)),
-        )));
+        lines.push(Line::from(Span::styled(truncate(&format!("    {preview}"), width), c(theme::MUTED))));
     }
     if p.focused {
         lines.push(Line::default());
-        lines.push(Line::from(Span::styled(
-            truncate("c copy · s save · e $EDITOR · ⏎ view", width),
-            c(Style::default().fg(Color::DarkGray)),
-        )));
+        lines.push(Line::from(Span::styled(truncate("c copy · s save · e $EDITOR · ⏎ view", width), c(theme::MUTED))));
     }
     lines
 }

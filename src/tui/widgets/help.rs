@@ -3,7 +3,7 @@
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use crate::tui::commands::COMMANDS;
+use crate::tui::slash_table::COMMANDS;
 
 const KEYS: &[(&str, &str)] = &[
     ("Enter", "send"),

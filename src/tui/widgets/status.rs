@@ -1,7 +1,9 @@
 //! The status line: model, context budget, speed, busy/idle. Renders from props only.
 
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+
+use crate::render::theme;
 
 /// What the status line shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,19 +32,16 @@ fn meter(used: usize, window: usize, cells: usize) -> String {
 
 /// The status line.
 pub fn status_line(p: &StatusProps<'_>) -> Line<'static> {
-    let c = |style: Style| if p.color { style } else { Style::default().add_modifier(style.add_modifier) };
+    let c = |style: Style| theme::colored(p.color, style);
     let mut spans = Vec::new();
-    let model_style = if p.model_failed { Style::default().fg(Color::Red) } else { Style::default().fg(Color::Cyan) };
-    spans.push(Span::styled(
-        format!(" {} ", crate::render::sanitize(p.model)),
-        c(model_style.add_modifier(Modifier::BOLD)),
-    ));
+    let model_style = if p.model_failed { theme::STATUS_MODEL_FAILED } else { theme::STATUS_MODEL };
+    spans.push(Span::styled(format!(" {} ", crate::render::sanitize(p.model)), c(model_style)));
     if p.window > 0 {
         let pct = p.used * 100 / p.window.max(1);
         let meter_style = match pct {
-            0..=69 => Style::default().fg(Color::Green),
-            70..=89 => Style::default().fg(Color::Yellow),
-            _ => Style::default().fg(Color::Red),
+            0..=69 => theme::METER_LOW,
+            70..=89 => theme::METER_HIGH,
+            _ => theme::METER_FULL,
         };
         spans.push(Span::raw(format!("ctx {}/{} ", p.used, p.window)));
         spans.push(Span::styled(meter(p.used, p.window, 8), c(meter_style)));
@@ -50,7 +49,7 @@ pub fn status_line(p: &StatusProps<'_>) -> Line<'static> {
     }
     match p.message {
         Some((text, error)) => {
-            let st = if error { Style::default().fg(Color::Red) } else { Style::default().fg(Color::Yellow) };
+            let st = if error { theme::STATUS_ERROR } else { theme::STATUS_INFO };
             spans.push(Span::styled(format!(" {} ", crate::render::sanitize(text)), c(st)));
         }
         None => {
@@ -65,11 +64,7 @@ pub fn status_line(p: &StatusProps<'_>) -> Line<'static> {
             }
         }
     }
-    let (label, st) = if p.busy {
-        ("● answering ", Style::default().fg(Color::Magenta))
-    } else {
-        ("○ idle ", Style::default().fg(Color::DarkGray))
-    };
+    let (label, st) = if p.busy { ("● answering ", theme::STATUS_BUSY) } else { ("○ idle ", theme::STATUS_IDLE) };
     spans.push(Span::raw(" "));
     spans.push(Span::styled(label, c(st)));
     Line::from(spans)

@@ -1,4 +1,4 @@
-//! Slash commands: parsing, completion and inline help.
+//! The slash-command table: each command with its help, parsing, completion.
 
 /// A slash command and its one-line help.
 pub struct CommandHelp {

@@ -1,0 +1,253 @@
+//! Running effects: every [`Effect`] that `update` returns runs here, and what it yields comes
+//! back as an [`AppEvent`] on the side channel. The runner owns what effects act on: the engine,
+//! the history thread and the folder of saved contexts.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use super::state::{AppEvent, AppState, EditorPurpose, Effect, SaveError};
+use super::terminal::{self, Input, Term};
+use super::TuiError;
+use crate::conversation::{EngineChoice, SavedContexts};
+use crate::engine::{EngineEvent, EngineHandle};
+use crate::store::recorder::{HistoryThread, Reply, Request};
+
+/// Runs effects against the engine, the history thread, the terminal and the file system.
+pub(super) struct EffectRunner {
+    engine: EngineHandle,
+    engine_events: UnboundedReceiver<EngineEvent>,
+    /// The local model or the server, as `/model` leaves it.
+    choice: EngineChoice,
+    /// `None` with history off.
+    recorder: Option<HistoryThread>,
+    /// Where results go back to the loop.
+    side: UnboundedSender<AppEvent>,
+    /// Saved model contexts; `None` with history off.
+    saved: Option<SavedContexts>,
+}
+
+impl EffectRunner {
+    /// A runner for an engine already started from `choice`.
+    pub fn new(
+        (engine, engine_events): (EngineHandle, UnboundedReceiver<EngineEvent>),
+        choice: EngineChoice,
+        recorder: Option<HistoryThread>,
+        side: UnboundedSender<AppEvent>,
+        saved: Option<SavedContexts>,
+    ) -> Self {
+        EffectRunner { engine, engine_events, choice, recorder, side, saved }
+    }
+
+    /// The engine's next event; `None` once it has stopped for good.
+    pub async fn next_engine_event(&mut self) -> Option<EngineEvent> {
+        self.engine_events.recv().await
+    }
+
+    /// Runs one effect. Only a terminal that cannot be taken back after $EDITOR is an error.
+    pub fn run(&mut self, effect: Effect, term: &mut Term, input: &mut Input) -> Result<(), TuiError> {
+        match effect {
+            Effect::Generate(req) => {
+                // A send error means the thread is gone; its last event (LoadFailed) says why.
+                let _ = self.engine.generate(req);
+            }
+            Effect::Prefill(req) => {
+                let _ = self.engine.prefill(req);
+            }
+            Effect::Cancel(turn) => self.engine.cancel(turn),
+            Effect::Copy { number, text } => {
+                let osc = terminal::osc52_copy(term.backend_mut(), &text).map_err(|e| e.to_string());
+                copy_with_system_tool(&text);
+                let _ = self.side.send(AppEvent::Copied { number, result: osc });
+            }
+            Effect::Save { path, content, overwrite } => self.save(path, content, overwrite),
+            Effect::ReadFile(path) => self.read_file(path),
+            Effect::OpenEditor { text, purpose, extension } => {
+                self.open_editor(&text, purpose, &extension, term, input)?
+            }
+            Effect::SwitchModel(path) => self.switch_model(path),
+            Effect::Record(op) => self.record(Request::Record(op)),
+            Effect::Query(query) => self.query(Request::Query(query)),
+            Effect::SaveContext(id) => {
+                if let Some(saved) = &self.saved {
+                    saved.request_save(&self.engine, id);
+                }
+            }
+            Effect::LoadContext(id) => self.load_context(id),
+            Effect::Quit => {}
+        }
+        Ok(())
+    }
+
+    /// Continuing a conversation: its saved context makes the first answer start at once.
+    pub fn resume_context(&self, state: &AppState) {
+        if let Some(id) = state.session.conversation_id {
+            self.load_context(id);
+        }
+    }
+
+    /// Loads the saved context of conversation `id`, when there is one.
+    fn load_context(&self, id: i64) {
+        if let Some(saved) = &self.saved {
+            saved.resume(&self.engine, id);
+        }
+    }
+
+    /// Saves the conversation's evaluated context before quitting (bounded wait).
+    pub async fn save_context(&mut self, state: &AppState) {
+        let (Some(saved), Some(id), true) = (&self.saved, state.session.conversation_id, state.session.saving) else {
+            return;
+        };
+        let _ = saved.save(&self.engine, &mut self.engine_events, id, Duration::from_secs(10)).await;
+    }
+
+    fn save(&self, path: String, content: String, overwrite: bool) {
+        let side = self.side.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = save(&path, &content, overwrite);
+            let _ = side.send(AppEvent::Saved { path, result });
+        });
+    }
+
+    fn read_file(&self, path: String) {
+        let side = self.side.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = crate::conversation::attach::read_file(&expand_home(&path)).map_err(|e| e.to_string());
+            let _ = side.send(AppEvent::FileRead { path, result });
+        });
+    }
+
+    fn open_editor(
+        &self,
+        text: &str,
+        purpose: EditorPurpose,
+        extension: &str,
+        term: &mut Term,
+        input: &mut Input,
+    ) -> Result<(), TuiError> {
+        let result = input.suspend(term, || edit_in_editor(text, extension))?;
+        let _ = self.side.send(AppEvent::EditorDone { purpose, result });
+        Ok(())
+    }
+
+    fn switch_model(&mut self, path: PathBuf) {
+        self.engine.shutdown();
+        self.choice.switch_model(path);
+        if let Some(saved) = &mut self.saved {
+            // Later saved contexts belong to the new model.
+            saved.set_model(self.choice.model_path().to_path_buf());
+        }
+        (self.engine, self.engine_events) = self.choice.spawn();
+    }
+
+    fn record(&self, request: Request) {
+        if let Some(recorder) = &self.recorder {
+            if !recorder.send(request) {
+                // The history thread stopped after an error it already reported.
+                let _ = self.side.send(AppEvent::HistoryStopped);
+            }
+        }
+    }
+
+    fn query(&self, request: Request) {
+        let sent = self.recorder.as_ref().is_some_and(|r| r.send(request));
+        if !sent {
+            let _ = self.side.send(AppEvent::QueryFailed("history is off".into()));
+        }
+    }
+}
+
+/// Starts the history thread; what it says comes back on `side`.
+pub(super) fn spawn_recorder(
+    setup: super::HistorySetup,
+    resume: Option<(i64, Vec<i64>)>,
+    side: UnboundedSender<AppEvent>,
+) -> HistoryThread {
+    crate::store::recorder::spawn(setup.path, setup.kv_dir, setup.new, resume, move |reply| {
+        let event = match reply {
+            Reply::Recorded(result) => AppEvent::Recorded(result),
+            other => AppEvent::History(other),
+        };
+        let _ = side.send(event);
+    })
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Writes `content` byte-exact to `path`; refuses to replace a file unless `overwrite`.
+fn save(path: &str, content: &str, overwrite: bool) -> Result<usize, SaveError> {
+    use std::io::Write;
+    let target = expand_home(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if overwrite {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(&target).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => SaveError::Exists,
+        _ => SaveError::Other(e.to_string()),
+    })?;
+    file.write_all(content.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| SaveError::Other(e.to_string()))?;
+    Ok(content.len())
+}
+
+/// Also hands the text to a system clipboard tool when one is there (OSC 52 does not work
+/// everywhere). Best effort: a missing tool is not an error.
+fn copy_with_system_tool(text: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let candidates: &[(&str, &[&str], &str)] = &[
+        ("wl-copy", &[], "WAYLAND_DISPLAY"),
+        ("xclip", &["-selection", "clipboard"], "DISPLAY"),
+        ("xsel", &["--clipboard", "--input"], "DISPLAY"),
+        ("pbcopy", &[], ""),
+    ];
+    for (tool, args, env) in candidates {
+        if !env.is_empty() && std::env::var_os(env).is_none() {
+            continue;
+        }
+        let Ok(mut child) =
+            Command::new(tool).args(*args).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
+        else {
+            continue;
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        // Reap it in the background so no zombie is left.
+        std::thread::spawn(move || child.wait());
+        return;
+    }
+}
+
+/// Opens `text` in $VISUAL / $EDITOR (vi if neither) and returns what was saved.
+fn edit_in_editor(text: &str, extension: &str) -> Result<String, String> {
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| std::env::var("EDITOR").ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "vi".to_string());
+    let dir = tempfile::Builder::new().prefix("ember-").tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join(format!("ember.{extension}"));
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    // $EDITOR may carry arguments ("code -w"): let the shell split it.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .map_err(|e| format!("cannot run {editor}: {e}"))?;
+    if !status.success() {
+        return Err(format!("{editor} exited with {status}"));
+    }
+    std::fs::read_to_string(&path).map_err(|e| e.to_string())
+}

@@ -1,0 +1,98 @@
+//! What happens to the app ([`AppEvent`]) and the work with an outside effect that `update`
+//! asks for ([`Effect`]); an effect's result comes back as an event.
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyEvent, MouseEvent};
+
+use crate::conversation::Attachment;
+use crate::engine::{EngineEvent, TurnId, TurnRequest};
+use crate::store::recorder::{Query, RecordOp, Reply};
+
+/// Why $EDITOR was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditorPurpose {
+    /// Composing the message: the result replaces the composer's text.
+    Compose,
+    /// Viewing a code block: nothing comes back.
+    ViewCode,
+}
+
+/// Everything that happens to the app.
+#[derive(Debug, Clone)]
+pub enum AppEvent {
+    Key(KeyEvent),
+    Paste(String),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    Engine(EngineEvent),
+    EditorDone {
+        purpose: EditorPurpose,
+        result: Result<String, String>,
+    },
+    FileRead {
+        path: String,
+        result: Result<(Attachment, Option<String>), String>,
+    },
+    Saved {
+        path: String,
+        result: Result<usize, SaveError>,
+    },
+    Copied {
+        number: usize,
+        result: Result<(), String>,
+    },
+    /// The history thread wrote (the conversation id) or failed.
+    Recorded(Result<Option<i64>, String>),
+    /// The history thread answered a picker question.
+    History(Reply),
+    /// A question for the history thread could not be sent: history is off, or its thread
+    /// has stopped.
+    QueryFailed(String),
+    /// The history thread has stopped (after an error it already reported).
+    HistoryStopped,
+    /// A deadline the state asked for ([`AppState::next_deadline`]) may have come.
+    Tick,
+}
+
+/// Why saving failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveError {
+    Exists,
+    Other(String),
+}
+
+/// Work with an outside effect, run by the loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Start a turn; the engine answers with `AppEvent::Engine` (deltas, reasoning, then Done or
+    /// Failed).
+    Generate(TurnRequest),
+    /// Have the engine evaluate the conversation and the message being typed ahead of Enter;
+    /// `EngineEvent::State` (Prefill) reports it.
+    Prefill(TurnRequest),
+    /// Stop a turn; its Done (stopped) follows.
+    Cancel(TurnId),
+    /// Copy to the clipboard (OSC 52, and a system tool when present); `AppEvent::Copied` follows.
+    Copy { number: usize, text: String },
+    /// Write a code block to a file; `AppEvent::Saved` follows.
+    Save { path: String, content: String, overwrite: bool },
+    /// Hand the terminal to $EDITOR; `AppEvent::EditorDone` follows.
+    OpenEditor { text: String, purpose: EditorPurpose, extension: String },
+    /// Attach a file to the next message; `AppEvent::FileRead` follows.
+    ReadFile(String),
+    /// Start another engine on this model; its `Loading`, then `Ready` or `LoadFailed` follow.
+    SwitchModel(PathBuf),
+    /// Save to the history database (on its own thread); `AppEvent::Recorded` follows, or
+    /// `HistoryStopped` when the thread has stopped.
+    Record(RecordOp),
+    /// Ask the history thread (session picker); `AppEvent::History` answers, or `QueryFailed`.
+    Query(Query),
+    /// Save the model's evaluated context for conversation id (leaving it).
+    SaveContext(i64),
+    /// Load the saved context of conversation id (continuing it); `EngineEvent::State` (Load)
+    /// reports it.
+    LoadContext(i64),
+    /// The loop saves the context and ends once `update` has set `should_quit`.
+    Quit,
+}

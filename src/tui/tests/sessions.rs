@@ -1,0 +1,122 @@
+//! The session picker and versions of an answer.
+
+use super::*;
+
+#[test]
+fn session_picker_lists_filters_opens_renames_and_deletes() {
+    use crate::store::recorder::{Query, Reply};
+    let mut s = ready_state();
+    assert!(update(&mut s, ctrl('o')).is_empty(), "history off: no picker");
+    s.session.saving = true;
+    s.session.conversation_id = Some(7);
+    assert_eq!(update(&mut s, ctrl('o')), vec![Effect::Query(Query::List { filter: String::new(), generation: 1 })]);
+    let items = vec![picker_item(9, "Rust lifetimes"), picker_item(7, "Lists in Python")];
+    update(&mut s, AppEvent::History(Reply::Listed { generation: 1, result: Ok(items.clone()) }));
+    type_text(&mut s, "ru");
+    let Some(Overlay::Sessions(p)) = &s.ui.overlay else { panic!() };
+    assert_eq!((p.filter.text(), p.generation), ("ru", 3));
+    // An answer for an older filter is dropped.
+    update(&mut s, AppEvent::History(Reply::Listed { generation: 2, result: Ok(vec![]) }));
+    let Some(Overlay::Sessions(p)) = &s.ui.overlay else { panic!() };
+    assert_eq!(p.items.len(), 2);
+    update(&mut s, AppEvent::History(Reply::Listed { generation: 3, result: Ok(items[..1].to_vec()) }));
+    assert_eq!(update(&mut s, ctrl('d')), vec![]);
+    assert_eq!(update(&mut s, ctrl('d')), vec![Effect::Query(Query::Delete(9))]);
+    update(&mut s, ctrl('r'));
+    for _ in 0.."Rust lifetimes".len() {
+        update(&mut s, key(KeyCode::Backspace));
+    }
+    type_text(&mut s, "Borrowing");
+    assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::Query(Query::Rename(9, "Borrowing".into()))]);
+    assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::Query(Query::Open(9))]);
+    let conversation = crate::store::Conversation {
+        summary: items[0].summary.clone(),
+        system_prompt: None,
+        messages: vec![crate::store::StoredMessage {
+            id: 1,
+            parent_id: None,
+            role: crate::store::StoredRole::User,
+            content: "What is a lifetime?".into(),
+            state: crate::store::MessageState::Complete,
+            tokens: None,
+            created_at: 0,
+            sibling: (1, 1),
+            pinned: false,
+            reasoning: None,
+        }],
+    };
+    let effects = update(&mut s, AppEvent::History(Reply::Opened(Ok(conversation))));
+    assert_eq!(effects, vec![Effect::SaveContext(7), Effect::LoadContext(9)]);
+    assert!(s.ui.overlay.is_none());
+    assert_eq!(s.session.conversation_id, Some(9));
+    assert_eq!(s.transcript.entries()[0].content, "What is a lifetime?");
+}
+
+#[test]
+fn versions_of_an_answer_are_shown_and_switched() {
+    use crate::store::recorder::{Query, Reply};
+    let mut s = ready_state();
+    s.session.saving = true;
+    s.session.conversation_id = Some(5);
+    let t = ask(&mut s, "q", "first");
+    done(&mut s, t, StopReason::EndOfText);
+    type_text(&mut s, "/retry");
+    let t = turn_of(&update(&mut s, key(KeyCode::Enter)));
+    update(&mut s, AppEvent::Engine(EngineEvent::Delta { turn: t, text: "second".into() }));
+    done(&mut s, t, StopReason::EndOfText);
+    update(&mut s, AppEvent::History(Reply::Versions(2, 2)));
+    assert_eq!(s.transcript.entries()[1].versions, Some((2, 2)));
+    assert!(screen(&s, 100, 12).contains("‹ 2/2 ›"));
+    update(&mut s, key(KeyCode::Tab));
+    assert_eq!(s.ui.focus, Focus::Transcript);
+    assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 1, forward: false })]);
+    let mut summary = picker_item(5, "q").summary;
+    summary.messages = 3;
+    let msg = |id, role, content: &str, sibling| crate::store::StoredMessage {
+        id,
+        parent_id: None,
+        role,
+        content: content.into(),
+        state: crate::store::MessageState::Complete,
+        tokens: None,
+        created_at: 0,
+        sibling,
+        pinned: false,
+        reasoning: None,
+    };
+    let conversation = crate::store::Conversation {
+        summary,
+        system_prompt: None,
+        messages: vec![
+            msg(1, crate::store::StoredRole::User, "q", (1, 1)),
+            msg(2, crate::store::StoredRole::Assistant, "first", (1, 2)),
+        ],
+    };
+    let effects = update(&mut s, AppEvent::History(Reply::Opened(Ok(conversation))));
+    assert!(effects.is_empty(), "same conversation: the engine context stays: {effects:?}");
+    assert_eq!(s.transcript.entries()[1].content, "first");
+    assert_eq!(s.transcript.entries()[1].versions, Some((1, 2)));
+}
+
+#[test]
+fn versions_switch_on_the_message_in_view_not_only_the_latest() {
+    use crate::store::recorder::Query;
+    let mut s = ready_state();
+    for (q, a) in [("q1", "a1"), ("q2", "a2"), ("q3", "a3")] {
+        let t = ask(&mut s, q, a);
+        done(&mut s, t, StopReason::EndOfText);
+    }
+    // Answers 1 and 3 have other versions.
+    s.transcript.set_versions(1, Some((2, 2)));
+    s.transcript.set_versions(5, Some((1, 3)));
+    update(&mut s, key(KeyCode::Tab));
+    assert_eq!(s.ui.focus, Focus::Transcript);
+    // Following the end: the latest.
+    assert_eq!(update(&mut s, key(KeyCode::Right)), vec![Effect::Query(Query::Sibling { keep: 5, forward: true })]);
+    // Scrolled back to the top: the first one in view.
+    s.ui.scroll = crate::tui::transcript::Scroll::Anchor { entry: 0, row: 0 };
+    assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 1, forward: false })]);
+    // Scrolled to the second exchange: the next one from there.
+    s.ui.scroll = crate::tui::transcript::Scroll::Anchor { entry: 2, row: 0 };
+    assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 5, forward: false })]);
+}
