@@ -3,7 +3,8 @@
 //! segments put together are exactly the rendering.
 #![no_main]
 
-use ember_fuzz::template::{segment, JinjaTemplate, Message, Role};
+use ember_fuzz::message::{Message, Role};
+use ember_fuzz::template::{segment, JinjaTemplate};
 use libfuzzer_sys::fuzz_target;
 
 const TEMPLATES: [&str; 7] = [

@@ -7,8 +7,16 @@ pub mod render;
 #[path = "../../src/models/gguf.rs"]
 pub mod gguf;
 
-#[path = "../../src/engine/template.rs"]
+#[path = "../../src/engine/message.rs"]
+pub mod message;
+
+#[path = "../../src/engine/template/mod.rs"]
 pub mod template;
+
+/// What the config file's parser reads from the engine.
+pub mod engine {
+    pub use super::template::Reasoning;
+}
 
 #[path = "../../src/config/file.rs"]
 pub mod config_file;

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use super::answer::Notices;
 use crate::cli::Cli;
 use crate::conversation::{say, setup};
-use crate::render::sanitize;
+use crate::render::{sanitize, theme};
 use crate::store::recorder::{RecordOp, RecordStats, Recorder};
 use crate::store::{MessageState, StoredRole};
 
@@ -66,7 +66,7 @@ impl Notices for PipeNotices<'_> {
         let ReasoningOut::Stderr { terminal, dim } = self.reasoning else { return };
         let shown = if terminal { sanitize(text) } else { text.into() };
         let mut err = std::io::stderr().lock();
-        let _ = if dim { write!(err, "\x1b[2m{shown}\x1b[0m") } else { write!(err, "{shown}") };
+        let _ = write!(err, "{}", theme::ansi_dim(&shown, dim));
         let _ = err.flush();
         self.reasoning_line_open = !text.ends_with('\n');
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::engine::TurnStats;
 use crate::render::fence::{Chunk, FenceTracker};
 use crate::render::highlight::CodeHighlighter;
-use crate::render::sanitize;
+use crate::render::{sanitize, theme};
 
 /// How the answer is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,16 +181,7 @@ impl<W: Write> AnswerPrinter<W> {
 }
 
 fn push_dim(out: &mut String, line: &str, color: bool) {
-    let text = sanitize(line);
-    if color {
-        let body = text.trim_end_matches('\n');
-        out.push_str("\x1b[2m");
-        out.push_str(body);
-        out.push_str("\x1b[0m");
-        out.push_str(&text[body.len()..]);
-    } else {
-        out.push_str(&text);
-    }
+    out.push_str(&theme::ansi_dim(&sanitize(line), color));
 }
 
 /// One line of figures for `--stats`.

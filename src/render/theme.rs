@@ -107,3 +107,15 @@ pub const STATUS_ERROR: Style = Style::new().fg(Color::Red);
 pub const STATUS_BUSY: Style = Style::new().fg(Color::Magenta);
 /// `○ idle`.
 pub const STATUS_IDLE: Style = MUTED;
+
+// Line-oriented output (pipe mode, `ember history show`): ANSI sequences, not cells.
+
+/// `text` dim on a terminal that takes colour (a fence line, reasoning, folded thinking); a
+/// trailing newline stays outside the sequence. `text` must already be sanitized.
+pub fn ansi_dim(text: &str, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let body = text.trim_end_matches('\n');
+    format!("\x1b[2m{body}\x1b[0m{}", &text[body.len()..])
+}

@@ -31,11 +31,7 @@ pub fn markdown(c: &Conversation) -> String {
 pub(super) fn for_terminal(c: &Conversation, color: bool) -> String {
     render(c, &|text| sanitize(text).into_owned(), &|thinking| {
         let line = folded_thinking(thinking);
-        if color {
-            format!("\x1b[2m{line}\x1b[0m\n\n")
-        } else {
-            format!("{line}\n\n")
-        }
+        crate::render::theme::ansi_dim(&format!("{line}\n\n"), color)
     })
 }
 
