@@ -269,7 +269,7 @@ fn continuing_past_the_context_says_which_turns_were_left_out() {
         .clone();
     let err = String::from_utf8_lossy(&follow.stderr);
     assert!(
-        err.contains("note: the conversation is longer than the context: its 2 earliest messages were left out"),
+        err.contains("note: the conversation is longer than the context: the 2 earliest messages were left out"),
         "{err}"
     );
     assert!(!String::from_utf8_lossy(&follow.stdout).trim().is_empty(), "no answer");

@@ -37,13 +37,13 @@ fn indent(lines: &[String]) -> String {
 /// Why a model file cannot be used, said so a user can act on it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelFileError {
-    #[error("model file not found: {}\n  Get the default model with `make model`, or pass a GGUF file with --model PATH.", path.display())]
+    #[error("model file not found: {}\n  Get the default model with `ember pull`, or pass a GGUF file with --model PATH.", path.display())]
     NotFound { path: PathBuf },
     #[error("cannot read model file {}: {reason}", path.display())]
     Unreadable { path: PathBuf, reason: String },
     #[error("{} is not a GGUF model file ({reason}).\n  ember runs GGUF models; convert others with llama.cpp's convert_hf_to_gguf.py.", path.display())]
     NotGguf { path: PathBuf, reason: String },
-    #[error("{} is a damaged or truncated GGUF file: {reason}\n  Download it again (for the default model: `make model`).", path.display())]
+    #[error("{} is a damaged or truncated GGUF file: {reason}\n  Download it again (for the default model: `ember pull`).", path.display())]
     Corrupt { path: PathBuf, reason: String },
 }
 
@@ -63,7 +63,8 @@ pub fn check_model_file(path: &Path) -> Result<gguf::GgufHeader, ModelFileError>
 /// Resolves the model to load: `--model`/`EMBER_MODEL` if given, else the default model in the
 /// models folder. See [`resolve_in`]; this searches the usual places ([`Roots::from_env`]).
 pub fn resolve(model: Option<&str>, models_dir: &Path) -> Result<PathBuf, ResolveError> {
-    match model {
+    // An empty name (`EMBER_MODEL=`) names no model: the default, not the current directory.
+    match model.filter(|m| !m.trim().is_empty()) {
         None => Ok(models_dir.join(DEFAULT_MODEL_FILE)),
         Some(name) => resolve_in(name, &Roots::from_env(models_dir)),
     }
@@ -149,6 +150,7 @@ mod tests {
     fn default_and_named_models_resolve_in_the_models_dir() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(resolve(None, dir.path()).unwrap(), dir.path().join(DEFAULT_MODEL_FILE));
+        assert_eq!(resolve(Some(" "), dir.path()).unwrap(), dir.path().join(DEFAULT_MODEL_FILE), "empty is unset");
         std::fs::write(dir.path().join("x.gguf"), b"GGUF").unwrap();
         assert_eq!(resolve(Some("x.gguf"), dir.path()).unwrap(), dir.path().join("x.gguf"));
         assert_eq!(resolve(Some("./nope.gguf"), dir.path()).unwrap(), PathBuf::from("./nope.gguf"));

@@ -19,7 +19,7 @@ use crate::cli::Cli;
 use crate::config::{Effective, Paths};
 use crate::conversation::{self, attach, say, setup, AppError, EngineChoice, SavedContexts};
 use crate::engine::{llama, remote, Message, SamplingParams, StopReason};
-use crate::render::sanitize;
+use crate::render::{earliest_messages, sanitize};
 use crate::store::recorder::{RecordStats, Recorder};
 use crate::store::{Conversation, MessageState, NewConversation, StoredRole};
 use notices::{record, PipeNotices, ReasoningOut};
@@ -207,13 +207,8 @@ fn report(cli: &Cli, outcome: &Outcome, answer: &str, reasoning: ReasoningOut, m
     let stats = &outcome.stats;
     if stats.dropped_messages > 0 {
         let how = if stats.summarized { "replaced by a summary" } else { "left out" };
-        say(
-            "note: ",
-            &format!(
-                "the conversation is longer than the context: its {} earliest messages were {how}",
-                stats.dropped_messages
-            ),
-        );
+        let which = earliest_messages(stats.dropped_messages);
+        say("note: ", &format!("the conversation is longer than the context: {which} {how}"));
     }
     if stats.reasoning_tokens > 0 && answer.trim().is_empty() && !outcome.interrupted {
         let hint = if reasoning == ReasoningOut::Hidden { "; --show-reasoning shows it" } else { "" };

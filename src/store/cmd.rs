@@ -7,6 +7,7 @@ use super::export::{date, for_terminal, json, markdown, role_name};
 use super::{Store, StoreError};
 use crate::cli::{ExportFormat, HistoryAction};
 use crate::render::sanitize;
+use crate::render::wrap::str_width;
 
 /// Runs one `ember history` action, writing to `out` (a terminal when `terminal`).
 pub fn run(store: &Store, action: &HistoryAction, out: &mut dyn Write, terminal: bool) -> Result<(), CmdError> {
@@ -50,38 +51,74 @@ fn shown(text: &str, terminal: bool) -> String {
     }
 }
 
-/// `ember history list`: the newest `limit` conversations, one a line.
+/// `ember history list`: the newest `limit` conversations, one a line, in aligned columns (id,
+/// last change, messages, model, directory, then the title), under a header on a terminal.
 fn list(store: &Store, limit: usize, out: &mut dyn Write, terminal: bool) -> Result<(), CmdError> {
     let list = store.list(limit)?;
     if list.is_empty() && terminal {
         writeln!(out, "No saved conversations yet.")?;
+        return Ok(());
     }
-    for c in list {
-        let title = if c.title.is_empty() { "(untitled)".to_string() } else { c.title };
-        writeln!(
-            out,
-            "{:>5}  {}  {:>3} msgs  {}  {}  {}",
-            c.id,
-            date(c.updated_at),
-            c.messages,
-            shown(&title, terminal),
-            shown(&c.model, terminal),
-            shown(&c.cwd, terminal)
-        )?;
+    let rows: Vec<[String; 6]> = list
+        .into_iter()
+        .map(|c| {
+            let title = if c.title.is_empty() { "(untitled)".to_string() } else { c.title };
+            [
+                c.id.to_string(),
+                date(c.updated_at),
+                crate::render::count(usize::try_from(c.messages).unwrap_or(0), "msg"),
+                shown(&c.model, terminal),
+                shown(&home_short(&c.cwd), terminal),
+                shown(&title, terminal),
+            ]
+        })
+        .collect();
+    let header = ["ID", "UPDATED", "MESSAGES", "MODEL", "DIRECTORY", "TITLE"].map(String::from);
+    let table: Vec<&[String; 6]> =
+        if terminal { std::iter::once(&header).chain(&rows).collect() } else { rows.iter().collect() };
+    let widths: Vec<usize> = (0..6).map(|i| table.iter().map(|r| str_width(&r[i])).max().unwrap_or(0)).collect();
+    for row in table {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let pad = widths[i].saturating_sub(str_width(cell));
+            match i {
+                // Numbers align right; the title, last, is not padded.
+                0 | 2 => line.push_str(&format!("{}{cell}  ", " ".repeat(pad))),
+                5 => line.push_str(cell),
+                _ => line.push_str(&format!("{cell}{}  ", " ".repeat(pad))),
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
 
-/// `ember history search`: the best `limit` matches for `query`, each with its snippet.
+/// A directory with the home folder shown as `~`.
+fn home_short(dir: &str) -> String {
+    match std::env::var("HOME") {
+        Ok(home) if !home.is_empty() && (dir == home || dir.starts_with(&format!("{home}/"))) => {
+            format!("~{}", &dir[home.len()..])
+        }
+        _ => dir.to_string(),
+    }
+}
+
+/// `ember history search`: the conversations that best match `query`, best first, each with the
+/// snippet of its best match and how many other messages match.
 fn search(store: &Store, query: &str, limit: usize, out: &mut dyn Write, terminal: bool) -> Result<(), CmdError> {
     let hits = store.search(query, limit)?;
     if hits.is_empty() && terminal {
         writeln!(out, "Nothing found.")?;
     }
     for h in hits {
+        let more = match h.more {
+            0 => String::new(),
+            1 => " (and 1 more message)".to_string(),
+            n => format!(" (and {n} more messages)"),
+        };
         writeln!(
             out,
-            "{:>5}  {}  {}\n       {}: {}",
+            "{:>5}  {}  {}\n       {}: {}{more}",
             h.conversation_id,
             date(h.updated_at),
             shown(&h.title, terminal),
@@ -141,6 +178,42 @@ mod tests {
     /// Conversation `c` exported as JSON, parsed.
     fn exported_json(s: &Store, c: i64) -> serde_json::Value {
         serde_json::from_str(&json(&s.load(c).unwrap())).unwrap()
+    }
+
+    /// What `action` writes, on a terminal or not.
+    fn output(s: &Store, action: &HistoryAction, terminal: bool) -> String {
+        let mut out = Vec::new();
+        run(s, action, &mut out, terminal).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn list_is_aligned_columns_under_a_header_on_a_terminal() {
+        let (mut s, _) = sample();
+        let other =
+            NewConversation { model: "a-much-longer-model-name".into(), system_prompt: None, cwd: "/w/deeper".into() };
+        let c = s.create_conversation(&other).unwrap();
+        s.add_message(c, None, &NewMessage::new(StoredRole::User, "notes.txt:\n```\nx\n```\n\nSummarise these notes"))
+            .unwrap();
+        let list = HistoryAction::List { limit: 10 };
+        let tty = output(&s, &list, true);
+        let lines: Vec<&str> = tty.lines().collect();
+        assert!(lines[0].starts_with("ID  UPDATED") && lines[0].ends_with("TITLE"), "{tty}");
+        let title_at = lines[0].find("TITLE").unwrap();
+        assert_eq!(lines[1].get(title_at..), Some("Summarise these notes"), "titled by the question:\n{tty}");
+        assert!(lines[1].contains("1 msg ") && lines[2].contains("2 msgs"), "{tty}");
+        assert_eq!(lines[2].get(title_at..), Some("Hi ␛]0;pwned␇"), "the same column, sanitized:\n{tty}");
+        let piped = output(&s, &list, false);
+        assert_eq!(piped.lines().count(), 2, "no header in a pipe: {piped}");
+    }
+
+    #[test]
+    fn search_lists_a_conversation_once_with_its_other_matches_counted() {
+        let conversation = NewConversation::default();
+        let (s, _) = stored(&conversation, "Is 7 prime?", &NewMessage::new(StoredRole::Assistant, "Yes, 7 is prime."));
+        let found = output(&s, &HistoryAction::Search { query: vec!["prime".into()], limit: 10 }, false);
+        assert_eq!(found.lines().count(), 2, "one hit: {found}");
+        assert!(found.contains("[prime]") && found.ends_with("(and 1 more message)\n"), "{found}");
     }
 
     #[test]

@@ -187,6 +187,8 @@ pub struct SearchHit {
     /// The matching text with matches between `[` and `]`.
     pub snippet: String,
     pub updated_at: i64,
+    /// How many other messages of the conversation match too.
+    pub more: usize,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -194,14 +196,56 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// A title from the first user message: its first line, at most 60 characters.
+/// A title from the first user message: the first line of its question, at most 60
+/// characters. Attached files and piped input (`label:` then a fenced block, as the front ends
+/// attach them) are passed over; a message that is nothing but attachments is titled by the
+/// first line of their contents.
 pub fn title_from(text: &str) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("```")).unwrap_or("");
+    let question = after_attachments(text);
+    let only_attachments = question.trim().is_empty();
+    let source = if only_attachments { text } else { question };
+    let line = source
+        .lines()
+        .map(str::trim)
+        .find(|l| !(l.is_empty() || l.starts_with("```") || (only_attachments && is_attachment_label(l))))
+        .unwrap_or("");
     let mut title: String = line.chars().take(60).collect();
     if line.chars().count() > 60 {
         title.push('…');
     }
     title
+}
+
+/// A line that labels an attachment: a name followed by `:` (the fence comes next).
+fn is_attachment_label(line: &str) -> bool {
+    line.ends_with(':') && !line.contains(' ')
+}
+
+/// What follows the attachments a message starts with (each `label:`, then a block fenced with
+/// three or more backticks).
+fn after_attachments(text: &str) -> &str {
+    let mut rest = text.trim_start_matches('\n');
+    loop {
+        let mut lines = rest.split_inclusive('\n');
+        let (Some(label), Some(open)) = (lines.next(), lines.next()) else { return rest };
+        let fence: String = open.chars().take_while(|&c| c == '`').collect();
+        if !label.trim_end().ends_with(':') || fence.len() < 3 {
+            return rest;
+        }
+        let mut used = label.len() + open.len();
+        let mut closed = false;
+        for line in lines {
+            used += line.len();
+            if line.trim_end() == fence {
+                closed = true;
+                break;
+            }
+        }
+        if !closed {
+            return "";
+        }
+        rest = rest[used..].trim_start_matches('\n');
+    }
 }
 
 /// The history database.
@@ -463,13 +507,17 @@ impl Store {
         if fts_query.is_empty() {
             return Ok(Vec::new());
         }
+        // The best match of each conversation, best conversations first; the other matches of a
+        // conversation are counted, not listed. Bounded: a word in every message must not make
+        // a search read the whole history.
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.conversation_id, c.title, m.id, m.role,
                     snippet(messages_fts, 0, '[', ']', '…', 12), c.updated_at
              FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
              WHERE messages_fts MATCH ?1 ORDER BY bm25(messages_fts), c.updated_at DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![fts_query, limit as i64], |r| {
+        let scanned = (limit.max(1) * 20).max(500) as i64;
+        let rows = stmt.query_map(params![fts_query, scanned], |r| {
             Ok(SearchHit {
                 conversation_id: r.get(0)?,
                 title: r.get(1)?,
@@ -477,20 +525,31 @@ impl Store {
                 role: StoredRole::parse(&r.get::<_, String>(3)?),
                 snippet: r.get(4)?,
                 updated_at: r.get(5)?,
+                more: 0,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut hits: Vec<SearchHit> = Vec::new();
+        for row in rows {
+            let row = row?;
+            match hits.iter_mut().find(|h| h.conversation_id == row.conversation_id) {
+                Some(best) => best.more += 1,
+                None => hits.push(row),
+            }
+        }
+        hits.truncate(limit);
+        Ok(hits)
     }
 }
 
-/// Turns what a user typed into an FTS5 query: each word a quoted prefix term, all required.
-/// Quoting keeps FTS5 syntax characters in the input from being errors.
+/// Turns what a user typed into an FTS5 query: each word a quoted term, all required; words of
+/// three or more characters also match as prefixes (`pars` finds "parser"), shorter ones only
+/// whole (`is` does not find "issue"). Quoting keeps FTS5 syntax characters from being errors.
 fn fts_query(input: &str) -> String {
     input
         .split_whitespace()
         .map(|w| w.replace('"', "\"\""))
         .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\"*"))
+        .map(|w| if w.chars().count() >= 3 { format!("\"{w}\"*") } else { format!("\"{w}\"") })
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -71,9 +71,17 @@ fn search_finds_ranks_and_snippets() {
     )
     .unwrap();
     let hits = s.search("lifetime", 10).unwrap();
-    assert_eq!(hits.len(), 2, "prefix search matches both messages");
+    assert_eq!(hits.len(), 1, "one line a conversation: {hits:?}");
+    assert_eq!(hits[0].more, 1, "prefix search matches both messages; the other one is counted");
     assert!(hits[0].snippet.contains("[Lifetimes]"), "{:?}", hits[0].snippet);
     assert_eq!(hits[0].role, StoredRole::Assistant, "more matches rank first");
+    let c3 = s.create_conversation(&NewConversation::default()).unwrap();
+    s.add_message(c3, None, &NewMessage::new(StoredRole::User, "A lifetime issue")).unwrap();
+    let hits = s.search("lifetime", 10).unwrap();
+    assert_eq!(hits.iter().map(|h| h.conversation_id).collect::<Vec<_>>(), vec![c2, c3], "best conversation first");
+    assert_eq!(s.search("lifetime", 1).unwrap().len(), 1, "the limit counts conversations");
+    assert!(s.search("is", 10).unwrap().is_empty(), "a short word matches whole words only, not \"issue\"");
+    assert_eq!(s.search("iss", 10).unwrap().len(), 1, "a longer one is a prefix");
     assert_eq!(s.search("reverse python", 10).unwrap().len(), 1, "all words required");
     assert!(s.search("\"unbalanced AND (", 10).is_ok(), "syntax characters are not errors");
     assert!(s.search("   ", 10).unwrap().is_empty());
@@ -99,6 +107,14 @@ fn titles_take_the_first_real_line() {
     assert_eq!(title_from("\n\n  Fix this bug  \nmore"), "Fix this bug");
     assert_eq!(title_from("```rust\nfn a() {}\n```"), "fn a() {}");
     assert_eq!(title_from(&"x".repeat(100)).chars().count(), 61);
+    // The question, not the attachments' labels (as the front ends attach files and stdin).
+    assert_eq!(title_from("stdin:\n```\nlet x = 1;\n```\n\nexplain this"), "explain this");
+    assert_eq!(
+        title_from("src/a.rs:\n````rust\nlet s = \"```\";\n````\n\nb.py:\n```python\nx\n```\n\nWhy?\nmore"),
+        "Why?"
+    );
+    // Nothing but an attachment: its first line.
+    assert_eq!(title_from("big.rs:\n```rust\n\nfn main() {}\n```"), "fn main() {}");
 }
 
 #[test]

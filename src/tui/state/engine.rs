@@ -1,6 +1,7 @@
 //! Engine events: loading, the model's facts, saved states, and a turn's text, reasoning and end.
 
 use crate::engine::{EngineError, EngineEvent, ModelInfo, StateOp, StopReason, TurnStats};
+use crate::render::earliest_messages;
 use crate::store::recorder::{RecordOp, RecordStats};
 use crate::store::{MessageState, StoredRole};
 use crate::tui::transcript::{Author, EntryState};
@@ -150,13 +151,13 @@ impl AppState {
             Author::Notice,
             if stats.summarized {
                 format!(
-                    "The context is full: the {} earliest messages were replaced by a summary the model wrote (they stay in the transcript and in history). /new starts afresh.",
-                    stats.dropped_messages
+                    "The context is full: {} replaced by a summary the model wrote (they stay in the transcript and in history). /new starts afresh.",
+                    earliest_messages(stats.dropped_messages)
                 )
             } else {
                 format!(
-                    "The context is full: the {} earliest messages are no longer in the model's view (they stay in the transcript and in history). /pin keeps a turn; /new starts afresh.",
-                    stats.dropped_messages
+                    "The context is full: {} left out of the model's view (they stay in the transcript and in history). /pin keeps a turn; /new starts afresh.",
+                    earliest_messages(stats.dropped_messages)
                 )
             },
             EntryState::Complete,

@@ -58,10 +58,10 @@ pub fn code_pane_lines(p: &CodePaneProps<'_>) -> Vec<Line<'static>> {
         let marker = if is_sel && p.focused { "▶ " } else { "  " };
         let lang = if block.lang.is_empty() { "text" } else { block.lang.as_str() };
         let label = format!(
-            "{marker}[{}] {} · {} lines",
+            "{marker}[{}] {} · {}",
             block.number,
             crate::render::sanitize(lang),
-            block.code.lines().count()
+            crate::render::count(block.code.lines().count(), "line")
         );
         let st = match (is_sel, p.focused) {
             (true, true) => theme::CODE_PANE_ITEM_SELECTED.add_modifier(Modifier::REVERSED),
