@@ -302,8 +302,8 @@ fn configure(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {
     group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(10);
 }
 
-/// `ember history search WORD` (20 hits), and the session picker's list for a typed word (the
-/// best 200 hits, one line per conversation with its summary).
+/// `ember history search WORD` (the 20 best conversations), and the session picker's list for a
+/// typed word (the best 200 hits, one line per conversation with its summary).
 fn search(c: &mut Criterion) {
     let mut group = c.benchmark_group("search");
     configure(&mut group);
@@ -314,7 +314,7 @@ fn search(c: &mut Criterion) {
             let hits = store.search(word, 200).unwrap_or_else(|e| panic!("{e}")).len();
             eprintln!("setup: '{word}' in {conversations} conversations: {hits} of at most 200 hits");
             group.bench_function(format!("history_{word}_{conversations}"), |b| {
-                b.iter(|| store.search(word, 20).unwrap_or_else(|e| panic!("{e}")))
+                b.iter(|| store.search_conversations(word, 20).unwrap_or_else(|e| panic!("{e}")))
             });
         }
         let mut recorder = Recorder::new(store, NewConversation::default(), None);

@@ -106,7 +106,7 @@ fn home_short(dir: &str) -> String {
 /// `ember history search`: the conversations that best match `query`, best first, each with the
 /// snippet of its best match and how many other messages match.
 fn search(store: &Store, query: &str, limit: usize, out: &mut dyn Write, terminal: bool) -> Result<(), CmdError> {
-    let hits = store.search(query, limit)?;
+    let hits = store.search_conversations(query, limit)?;
     if hits.is_empty() && terminal {
         writeln!(out, "Nothing found.")?;
     }

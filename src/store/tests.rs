@@ -71,20 +71,34 @@ fn search_finds_ranks_and_snippets() {
     )
     .unwrap();
     let hits = s.search("lifetime", 10).unwrap();
-    assert_eq!(hits.len(), 1, "one line a conversation: {hits:?}");
-    assert_eq!(hits[0].more, 1, "prefix search matches both messages; the other one is counted");
+    assert_eq!(hits.len(), 2, "prefix search matches both messages");
     assert!(hits[0].snippet.contains("[Lifetimes]"), "{:?}", hits[0].snippet);
     assert_eq!(hits[0].role, StoredRole::Assistant, "more matches rank first");
-    let c3 = s.create_conversation(&NewConversation::default()).unwrap();
-    s.add_message(c3, None, &NewMessage::new(StoredRole::User, "A lifetime issue")).unwrap();
-    let hits = s.search("lifetime", 10).unwrap();
-    assert_eq!(hits.iter().map(|h| h.conversation_id).collect::<Vec<_>>(), vec![c2, c3], "best conversation first");
-    assert_eq!(s.search("lifetime", 1).unwrap().len(), 1, "the limit counts conversations");
-    assert!(s.search("is", 10).unwrap().is_empty(), "a short word matches whole words only, not \"issue\"");
-    assert_eq!(s.search("iss", 10).unwrap().len(), 1, "a longer one is a prefix");
     assert_eq!(s.search("reverse python", 10).unwrap().len(), 1, "all words required");
     assert!(s.search("\"unbalanced AND (", 10).is_ok(), "syntax characters are not errors");
     assert!(s.search("   ", 10).unwrap().is_empty());
+}
+
+#[test]
+fn conversation_search_lists_each_conversation_once() {
+    let (mut s, _, _) = store_with_chat();
+    let c2 = s.create_conversation(&NewConversation::default()).unwrap();
+    let u = s.add_message(c2, None, &NewMessage::new(StoredRole::User, "Explain Rust lifetimes")).unwrap();
+    s.add_message(c2, Some(u), &NewMessage::new(StoredRole::Assistant, "Lifetimes lifetimes lifetimes.")).unwrap();
+    let c3 = s.create_conversation(&NewConversation::default()).unwrap();
+    s.add_message(c3, None, &NewMessage::new(StoredRole::User, "A lifetime issue")).unwrap();
+    let hits = s.search_conversations("lifetime", 10).unwrap();
+    assert_eq!(
+        hits.iter().map(|h| (h.conversation_id, h.more)).collect::<Vec<_>>(),
+        vec![(c2, 1), (c3, 0)],
+        "{hits:?}"
+    );
+    assert!(hits[0].snippet.contains("[Lifetimes]"), "the best message's snippet: {:?}", hits[0].snippet);
+    assert_eq!(hits[0].role, StoredRole::Assistant);
+    assert_eq!(s.search_conversations("lifetime", 1).unwrap().len(), 1, "the limit counts conversations");
+    assert!(s.search_conversations("is", 10).unwrap().is_empty(), "a short word matches whole words only");
+    assert_eq!(s.search_conversations("iss", 10).unwrap().len(), 1, "a longer one is a prefix");
+    assert!(s.search_conversations("zzz", 10).unwrap().is_empty());
 }
 
 #[test]
