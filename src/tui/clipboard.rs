@@ -97,7 +97,8 @@ pub fn report(osc: Result<(), String>, tool: Option<&str>, tmux: Option<&str>) -
 mod tests {
     use super::*;
 
-    const FAILS: Tool = Tool { name: "false", args: &[], needs: "" };
+    /// Takes the text, then fails.
+    const FAILS: Tool = Tool { name: "sh", args: &["-c", "cat > /dev/null; exit 3"], needs: "" };
     const MISSING: Tool = Tool { name: "ember-no-such-clipboard-tool", args: &[], needs: "" };
     const TAKES_IT: Tool = Tool { name: "cat", args: &[], needs: "" };
 
@@ -105,6 +106,7 @@ mod tests {
     fn a_tool_counts_only_when_it_exits_successfully() {
         assert_eq!(copy_with([&MISSING, &FAILS], "x"), None);
         assert_eq!(copy_with([&MISSING, &FAILS, &TAKES_IT], "x"), Some("cat"));
+        assert_eq!(copy_with([&TAKES_IT, &FAILS], "x"), Some("cat"), "the first that works");
     }
 
     #[test]
