@@ -417,8 +417,9 @@ fn a_hostile_file_attached_in_the_tui_reaches_the_terminal_inert() {
         wait_settled(&tmux, "the answer", Duration::from_secs(120), |s| s.contains("▍ember") && s.contains("○ idle"));
     let mut expected = fixtures_shown();
     expected.push(name_shown);
-    // The code block's header: its language is the name's extension.
-    expected.push("] e␛[2Jxe ─");
+    // The code block's header: its language is the name's extension (unnumbered: the user's
+    // file is not among the model's code blocks).
+    expected.push("╭─ e␛[2Jxe ─");
     assert_shown(&screen, &expected, "the attached file in the transcript");
     quit(&tmux, "hostile file");
     assert_terminal_untouched(&tmux, &log, "hostile file");
