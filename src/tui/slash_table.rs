@@ -123,17 +123,6 @@ pub fn completed(command: &CommandHelp) -> String {
     }
 }
 
-/// The completed text for Tab: the single match (plus a space when it takes arguments), or the
-/// longest common prefix of several when it is longer than what was typed.
-pub fn complete(text: &str) -> Option<String> {
-    let matches: Vec<String> = completions(text).into_iter().map(completed).collect();
-    match matches.as_slice() {
-        [] => None,
-        [one] => Some(one.clone()),
-        many => Some(common_start(many)).filter(|common| common.len() > text.len()),
-    }
-}
-
 /// The longest start all of `texts` share.
 pub fn common_start(texts: &[String]) -> String {
     let Some(first) = texts.first() else { return String::new() };
@@ -201,11 +190,13 @@ mod tests {
 
     #[test]
     fn completes_names() {
-        assert_eq!(complete("/he").as_deref(), Some("/help"));
-        assert_eq!(complete("/th").as_deref(), Some("/think "));
-        assert_eq!(complete("/co").as_deref(), Some("/copy "));
-        assert_eq!(complete("/s"), None, "/system, /save and /sessions share only '/s'");
-        assert_eq!(completions("/s").len(), 3);
+        let done = |t: &str| completions(t).into_iter().map(completed).collect::<Vec<_>>();
+        assert_eq!(done("/he"), ["/help"]);
+        assert_eq!(done("/th"), ["/think "]);
+        assert_eq!(done("/co"), ["/copy "]);
+        assert_eq!(common_start(&done("/s")), "/s", "/system, /save and /sessions share only '/s'");
+        assert_eq!(common_start(&done("/rena")), "/rename ");
+        assert_eq!(common_start(&["/aé".into(), "/aè".into()]), "/a", "cut at a character");
         assert!(completions("/save 1").is_empty());
     }
 }
