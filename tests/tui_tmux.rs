@@ -41,7 +41,7 @@ fn ask_for_code_copy_save_and_quit_in_a_real_terminal() {
     tmux.keys(&["Tab", "Tab"]);
     tmux.wait_for("the code pane to take focus", Duration::from_secs(10), |s| s.contains("c copy"));
     tmux.keys(&["c"]);
-    tmux.wait_for("the copy", Duration::from_secs(10), |s| s.contains("copied code block 1"));
+    tmux.wait_for("the copy", Duration::from_secs(10), |s| s.contains("code block 1 sent to tmux and the terminal"));
     let copied = tmux.out(&["show-buffer"]);
     assert!(copied.starts_with("def is_prime"), "clipboard holds {copied:?}");
 
@@ -417,8 +417,9 @@ fn a_hostile_file_attached_in_the_tui_reaches_the_terminal_inert() {
         wait_settled(&tmux, "the answer", Duration::from_secs(120), |s| s.contains("▍ember") && s.contains("○ idle"));
     let mut expected = fixtures_shown();
     expected.push(name_shown);
-    // The code block's header: its language is the name's extension.
-    expected.push("] e␛[2Jxe ─");
+    // The code block's header: its language is the name's extension (unnumbered: the user's
+    // file is not among the model's code blocks).
+    expected.push("╭─ e␛[2Jxe ─");
     assert_shown(&screen, &expected, "the attached file in the transcript");
     quit(&tmux, "hostile file");
     assert_terminal_untouched(&tmux, &log, "hostile file");
@@ -717,4 +718,47 @@ fn a_conversation_resumed_in_the_tui_answers_as_it_would_from_scratch() {
     eprintln!("resumed ({follow:?}): {resumed_answer:?}\nfrom scratch ({:?}): {from_scratch:?}", scratch[0]);
     assert_eq!(resumed_answer, from_scratch, "the resumed conversation answered differently");
     assert_eq!(follow.generated, scratch[0].generated);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Copy says how it copied
+
+/// Inside tmux, a copy says how it went: with tmux's default `set-clipboard external` OSC 52
+/// from ember does not reach the clipboard, and the status says so and how to turn it on; with
+/// it on, the code reaches tmux's buffer and the status says it was sent there.
+#[test]
+fn copy_inside_tmux_reports_its_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ember/history.db")).unwrap();
+    let new = NewConversation { model: "m".into(), system_prompt: None, cwd: "/tmp".into() };
+    let id = store.create_conversation(&new).unwrap();
+    let user = store.add_message(id, None, &NewMessage::new(StoredRole::User, "code please")).unwrap();
+    let answer = "Here:\n\n```sh\necho copied-by-ember\n```\n";
+    store.add_message(id, Some(user), &NewMessage::new(StoredRole::Assistant, answer)).unwrap();
+    drop(store);
+    // No system clipboard tool: OSC 52 is the only way, as in the report of issue 22.
+    let ember = ember_command(dir.path(), &format!("--session {id}"));
+    let command = format!("env -u DISPLAY -u WAYLAND_DISPLAY {ember}; echo EXIT=$?; sleep 60");
+    let tmux = Tmux::start(&command, dir.path());
+    assert!(tmux.run(&["resize-window", "-t", "e2e", "-x", "220", "-y", "30"]).status().unwrap().success());
+    assert!(tmux.run(&["set-option", "-g", "set-clipboard", "external"]).status().unwrap().success());
+    tmux.wait_for("the conversation", Duration::from_secs(60), |s| s.contains("[1] sh") && s.contains("○ idle"));
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.wait_for("the code pane to take focus", Duration::from_secs(10), |s| s.contains("c copy"));
+    tmux.keys(&["c"]);
+    let screen =
+        tmux.wait_for("the copy's report", Duration::from_secs(10), |s| s.contains("code block 1 sent as OSC 52"));
+    assert!(screen.contains("tmux's set-clipboard is external"), "{screen}");
+    assert!(screen.contains("add `set -g set-clipboard on` to ~/.tmux.conf"), "{screen}");
+    assert_eq!(tmux.out(&["list-buffers"]).trim(), "", "tmux took OSC 52 with set-clipboard external");
+
+    assert!(tmux.run(&["set-option", "-g", "set-clipboard", "on"]).status().unwrap().success());
+    tmux.keys(&["c"]);
+    tmux.wait_for("the copy's report", Duration::from_secs(10), |s| {
+        s.contains("code block 1 sent to tmux and the terminal (OSC 52)")
+    });
+    assert_eq!(tmux.out(&["show-buffer"]), "echo copied-by-ember\n");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("focus back on the message", Duration::from_secs(10), |s| !s.contains("c copy"));
+    quit(&tmux, "copy report");
 }

@@ -81,17 +81,32 @@ pub struct RenderOptions {
     pub color: bool,
 }
 
-/// Renders one code block: a header `[N] lang`, then highlighted lines, hard-wrapped.
-pub fn render_code(number: usize, lang: &str, code: &str, opts: RenderOptions) -> Vec<Line<'static>> {
-    let width = usize::from(opts.width);
+/// Renders one code block in a closed frame as wide as `opts.width`: a header rule
+/// `╭─ [N] lang ─╮` (`╭─ lang ─╮` without a number: code the user sent), the highlighted lines between `│` edges (hard-wrapped, each continuation
+/// row marked `↪` in the gutter), and a bottom rule `╰─╯`. The frame is drawing only: the code
+/// copied, saved or opened stays as written.
+pub fn render_code(number: Option<usize>, lang: &str, code: &str, opts: RenderOptions) -> Vec<Line<'static>> {
+    use super::wrap::str_width;
+    // Narrower than an edge, a gutter and a cell of code: no right edge, just the lines.
+    let width = usize::from(opts.width).max(1);
+    let framed = width >= 5;
+    let border = colored(opts.color, theme::CODE_BORDER);
     let label = if lang.is_empty() { "text".to_string() } else { sanitize(lang).into_owned() };
-    let header = format!("╭─ [{number}] {label} ");
-    let fill = width.saturating_sub(super::wrap::str_width(&header));
+    let header = match number {
+        Some(n) => format!("╭─ [{n}] {label} "),
+        None => format!("╭─ {label} "),
+    };
+    let header: String = cut_to(&header, width.saturating_sub(usize::from(framed)));
+    let fill = width.saturating_sub(str_width(&header) + usize::from(framed));
+    let corner = if framed { "╮" } else { "" };
     let mut lines = vec![Line::from(Span::styled(
-        format!("{header}{}", "─".repeat(fill)),
+        format!("{header}{}{corner}", "─".repeat(fill)),
         colored(opts.color, theme::CODE_HEADER),
     ))];
-    let gutter = vec![Span::styled("│ ", colored(opts.color, theme::CODE_BORDER))];
+    // Code rows end 2 columns before the edge: a space, then `│`.
+    let inner = if framed { width - 2 } else { width };
+    let gutter = vec![Span::styled("│ ", border)];
+    let cont = vec![Span::styled("│", border), Span::styled("↪", colored(opts.color, theme::MUTED))];
     let mut highlighter = opts.color.then(|| highlight::LineHighlighter::new(lang, code));
     for raw in code.split_inclusive('\n') {
         let safe = super::sanitize::for_cells(raw.trim_end_matches(['\n', '\r']));
@@ -99,13 +114,29 @@ pub fn render_code(number: usize, lang: &str, code: &str, opts: RenderOptions) -
             Some(h) => h.spans(&safe),
             None => vec![Span::raw(safe.into_owned())],
         };
-        lines.extend(wrap_code(spans, width, &gutter, &gutter));
+        for mut row in wrap_code(spans, inner, &gutter, &cont) {
+            if framed {
+                let pad = inner.saturating_sub(row.width());
+                row.spans.push(Span::raw(" ".repeat(pad + 1)));
+                row.spans.push(Span::styled("│", border));
+            }
+            lines.push(row);
+        }
     }
-    lines.push(Line::from(Span::styled(
-        format!("╰{}", "─".repeat(width.saturating_sub(1).min(40))),
-        colored(opts.color, theme::CODE_BORDER),
-    )));
+    let bottom = if framed { format!("╰{}╯", "─".repeat(width - 2)) } else { "╰".to_string() };
+    lines.push(Line::from(Span::styled(bottom, border)));
     lines
+}
+
+/// The longest start of `s` that fits in `width` columns.
+fn cut_to(s: &str, width: usize) -> String {
+    let mut used = 0;
+    s.chars()
+        .take_while(|c| {
+            used += super::wrap::char_width(*c);
+            used <= width
+        })
+        .collect()
 }
 
 /// Renders a prose block.
@@ -503,10 +534,30 @@ mod tests {
 
     #[test]
     fn code_blocks_have_a_numbered_header_and_keep_indentation() {
-        let lines = plain(&render_code(2, "python", "def f():\n    return 1\n", OPTS));
+        let lines = plain(&render_code(Some(2), "python", "def f():\n    return 1\n", OPTS));
         assert!(lines[0].starts_with("╭─ [2] python ─"));
-        assert_eq!(lines[1], "│ def f():");
-        assert_eq!(lines[2], "│     return 1");
+        assert_eq!(lines[1].trim_end_matches(['│', ' ']), "│ def f():");
+        assert_eq!(lines[2].trim_end_matches(['│', ' ']), "│     return 1");
+    }
+
+    #[test]
+    fn code_frames_are_closed_and_even_at_every_width() {
+        let code = "x = 1\n".to_string() + &"y".repeat(300) + "\n";
+        for width in [5u16, 12, 40, 80, 142, 200] {
+            let lines = plain(&render_code(Some(1), "python", &code, RenderOptions { width, color: false }));
+            let widths: Vec<usize> = lines.iter().map(|l| super::super::wrap::str_width(l)).collect();
+            assert!(widths.iter().all(|w| *w == usize::from(width)), "width {width}: {widths:?}\n{lines:#?}");
+            assert!(lines[0].starts_with('╭') && lines[0].ends_with('╮'), "{}", lines[0]);
+            assert!(lines[1..lines.len() - 1].iter().all(|l| l.starts_with('│') && l.ends_with('│')));
+            let last = &lines[lines.len() - 1];
+            assert!(last.starts_with('╰') && last.ends_with('╯'), "{last}");
+        }
+    }
+
+    #[test]
+    fn wrapped_code_rows_carry_a_continuation_mark() {
+        let lines = plain(&render_code(Some(1), "", "abcdefghij\nk\n", RenderOptions { width: 10, color: false }));
+        assert_eq!(lines[1..4], ["│ abcdef │", "│↪ghij   │", "│ k      │"]);
     }
 
     #[test]
@@ -520,7 +571,7 @@ mod tests {
     fn escapes_in_markdown_are_inert() {
         let lines = plain(&render_prose("evil \x1b]0;title\x07 here", OPTS));
         assert_eq!(lines, vec!["evil ␛]0;title␇ here"]);
-        let code = plain(&render_code(1, "sh", "echo \x1b[2J\n", OPTS));
-        assert_eq!(code[1], "│ echo ␛[2J");
+        let code = plain(&render_code(Some(1), "sh", "echo \x1b[2J\n", OPTS));
+        assert_eq!(code[1].trim_end_matches(['│', ' ']), "│ echo ␛[2J");
     }
 }

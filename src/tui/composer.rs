@@ -14,6 +14,9 @@ pub struct Composer {
     browsing: Option<usize>,
     /// What was being written before browsing started.
     draft: String,
+    /// Tab's candidates when they share nothing beyond what was typed, and the one shown: Tab
+    /// again shows the next while the text is still that one.
+    offered: Option<(Vec<String>, usize)>,
 }
 
 impl Composer {
@@ -45,6 +48,27 @@ impl Composer {
             self.sent.push(text.clone());
         }
         text
+    }
+
+    /// Shows the first of several Tab candidates; [`Composer::next_offer`] shows the others.
+    pub fn offer(&mut self, candidates: Vec<String>) {
+        if let Some(first) = candidates.first() {
+            self.set_text(first.clone());
+            self.offered = Some((candidates, 0));
+        }
+    }
+
+    /// Tab again after [`Composer::offer`]: the next candidate (round), when the text is still
+    /// the one offered. False otherwise.
+    pub fn next_offer(&mut self) -> bool {
+        let Some((candidates, at)) = self.offered.take() else { return false };
+        if candidates.get(at) != Some(&self.text) {
+            return false;
+        }
+        let next = (at + 1) % candidates.len();
+        self.set_text(candidates[next].clone());
+        self.offered = Some((candidates, next));
+        true
     }
 
     pub fn clear(&mut self) {

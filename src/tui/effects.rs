@@ -58,8 +58,12 @@ impl EffectRunner {
             Effect::Cancel(turn) => self.engine.cancel(turn),
             Effect::Copy { number, text } => {
                 let osc = terminal::osc52_copy(term.backend_mut(), &text).map_err(|e| e.to_string());
-                copy_with_system_tool(&text);
-                let _ = self.side.send(AppEvent::Copied { number, result: osc });
+                // A system tool is waited for, so that the report is true: off the render path.
+                let side = self.side.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = super::clipboard::copy(&text, osc);
+                    let _ = side.send(AppEvent::Copied { number, result });
+                });
             }
             Effect::Save { path, content, overwrite } => self.save(path, content, overwrite),
             Effect::ReadFile(path) => self.read_file(path),
@@ -197,35 +201,6 @@ fn save(path: &str, content: &str, overwrite: bool) -> Result<usize, SaveError> 
     })?;
     file.write_all(content.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| SaveError::Other(e.to_string()))?;
     Ok(content.len())
-}
-
-/// Also hands the text to a system clipboard tool when one is there (OSC 52 does not work
-/// everywhere). Best effort: a missing tool is not an error.
-fn copy_with_system_tool(text: &str) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let candidates: &[(&str, &[&str], &str)] = &[
-        ("wl-copy", &[], "WAYLAND_DISPLAY"),
-        ("xclip", &["-selection", "clipboard"], "DISPLAY"),
-        ("xsel", &["--clipboard", "--input"], "DISPLAY"),
-        ("pbcopy", &[], ""),
-    ];
-    for (tool, args, env) in candidates {
-        if !env.is_empty() && std::env::var_os(env).is_none() {
-            continue;
-        }
-        let Ok(mut child) =
-            Command::new(tool).args(*args).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
-        else {
-            continue;
-        };
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(text.as_bytes());
-        }
-        // Reap it in the background so no zombie is left.
-        std::thread::spawn(move || child.wait());
-        return;
-    }
 }
 
 /// Opens `text` in $VISUAL / $EDITOR (vi if neither) and returns what was saved.

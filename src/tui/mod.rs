@@ -2,6 +2,7 @@
 //! events, effect results, a frame timer and the state's next deadline (the type-ahead pause).
 //! `update` changes the state, `effects` runs what it asks for, and `view` draws it.
 
+mod clipboard;
 pub mod composer;
 mod effects;
 pub mod launch;

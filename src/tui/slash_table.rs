@@ -15,7 +15,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/role", args: "[NAME]", help: "list the roles, or switch to one" },
     CommandHelp { name: "/think", args: "[MODE]", help: "reasoning: on off auto low medium high" },
     CommandHelp { name: "/file", args: "PATH", help: "attach a file to the next message" },
-    CommandHelp { name: "/copy", args: "N", help: "copy code block N to the clipboard" },
+    CommandHelp { name: "/copy", args: "[N]", help: "copy code block N (the last) to the clipboard" },
     CommandHelp { name: "/save", args: "N PATH", help: "save code block N to a file" },
     CommandHelp { name: "/sessions", args: "", help: "find and continue saved conversations" },
     CommandHelp { name: "/rename", args: "TITLE", help: "rename this conversation" },
@@ -37,7 +37,8 @@ pub enum SlashCommand {
     /// The reasoning setting for the next answers; `None` shows it.
     Think(Option<crate::engine::Reasoning>),
     File(String),
-    Copy(usize),
+    /// Copy code block N; the last one without N.
+    Copy(Option<usize>),
     Save(usize, Option<String>),
     Sessions,
     Rename(String),
@@ -75,7 +76,10 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
                 .map_err(|_| format!("usage: /think on|off|auto|low|medium|high (not {setting:?})")),
         },
         "/file" => arg.map(SlashCommand::File).ok_or_else(|| "usage: /file PATH".into()),
-        "/copy" => number(rest).map(SlashCommand::Copy).ok_or_else(|| "usage: /copy N (a code block number)".into()),
+        "/copy" if rest.is_empty() => Ok(SlashCommand::Copy(None)),
+        "/copy" => number(rest)
+            .map(|n| SlashCommand::Copy(Some(n)))
+            .ok_or_else(|| "usage: /copy [N] (a code block number; the last without N)".into()),
         "/save" => {
             let (n, path) = match rest.split_once(char::is_whitespace) {
                 Some((n, p)) => (n, Some(p.trim().to_string())),
@@ -110,20 +114,53 @@ pub fn completions(text: &str) -> Vec<&'static CommandHelp> {
     COMMANDS.iter().filter(|c| c.name.starts_with(text)).collect()
 }
 
-/// The completed text for Tab: the single match (plus a space when it takes arguments), or the
-/// longest common prefix of several.
-pub fn complete(text: &str) -> Option<String> {
-    let matches = completions(text);
-    match matches.as_slice() {
-        [] => None,
-        [one] => Some(if one.args.is_empty() { one.name.to_string() } else { format!("{} ", one.name) }),
-        many => {
-            let first = many[0].name;
-            let common =
-                (1..=first.len()).rev().find(|&n| many.iter().all(|c| c.name.starts_with(&first[..n]))).unwrap_or(0);
-            (common > text.len()).then(|| first[..common].to_string())
-        }
+/// A command as Tab completes it: its name, and a space when it takes arguments.
+pub fn completed(command: &CommandHelp) -> String {
+    if command.args.is_empty() {
+        command.name.to_string()
+    } else {
+        format!("{} ", command.name)
     }
+}
+
+/// The longest start all of `texts` share.
+pub fn common_start(texts: &[String]) -> String {
+    let Some(first) = texts.first() else { return String::new() };
+    let mut end = first.len();
+    for t in &texts[1..] {
+        let differs = |&(i, c): &(usize, char)| t.get(i..).is_none_or(|rest| !rest.starts_with(c));
+        end = first[..end].char_indices().find(differs).map_or(end, |(i, _)| i);
+    }
+    first[..end].to_string()
+}
+
+/// Paths that complete `typed` (for `/file`): the files and folders in its folder (the current
+/// one when it has none) whose names start with its last part, folders ending in `/`, sorted.
+/// Hidden ones only when the part typed starts with a dot; names a terminal would act on never.
+pub fn complete_path(typed: &str) -> Vec<String> {
+    let (dir, start) = match typed.rfind('/') {
+        Some(i) => (&typed[..=i], &typed[i + 1..]),
+        None => ("", typed),
+    };
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let listed = match (dir.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ if dir.is_empty() => std::path::PathBuf::from("."),
+        _ => std::path::PathBuf::from(dir),
+    };
+    let Ok(entries) = std::fs::read_dir(listed) else { return Vec::new() };
+    let mut found: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let shown = name.starts_with(start) && (start.starts_with('.') || !name.starts_with('.'));
+            let safe = crate::render::sanitize(&name) == name.as_str();
+            let slash = if e.file_type().is_ok_and(|t| t.is_dir()) { "/" } else { "" };
+            (shown && safe).then(|| format!("{dir}{name}{slash}"))
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 #[cfg(test)]
@@ -134,7 +171,8 @@ mod tests {
     fn parses_commands_and_arguments() {
         assert_eq!(parse("/save 2 prime.py"), Ok(SlashCommand::Save(2, Some("prime.py".into()))));
         assert_eq!(parse("/save 2"), Ok(SlashCommand::Save(2, None)));
-        assert_eq!(parse("/copy 3"), Ok(SlashCommand::Copy(3)));
+        assert_eq!(parse("/copy 3"), Ok(SlashCommand::Copy(Some(3))));
+        assert_eq!(parse("/copy"), Ok(SlashCommand::Copy(None)));
         assert_eq!(parse("/system Be terse.  "), Ok(SlashCommand::System(Some("Be terse.".into()))));
         assert_eq!(parse("/model"), Ok(SlashCommand::Model(None)));
         assert_eq!(
@@ -152,11 +190,13 @@ mod tests {
 
     #[test]
     fn completes_names() {
-        assert_eq!(complete("/he").as_deref(), Some("/help"));
-        assert_eq!(complete("/th").as_deref(), Some("/think "));
-        assert_eq!(complete("/co").as_deref(), Some("/copy "));
-        assert_eq!(complete("/s"), None, "/system, /save and /sessions share only '/s'");
-        assert_eq!(completions("/s").len(), 3);
+        let done = |t: &str| completions(t).into_iter().map(completed).collect::<Vec<_>>();
+        assert_eq!(done("/he"), ["/help"]);
+        assert_eq!(done("/th"), ["/think "]);
+        assert_eq!(done("/co"), ["/copy "]);
+        assert_eq!(common_start(&done("/s")), "/s", "/system, /save and /sessions share only '/s'");
+        assert_eq!(common_start(&done("/rena")), "/rename ");
+        assert_eq!(common_start(&["/aé".into(), "/aè".into()]), "/a", "cut at a character");
         assert!(completions("/save 1").is_empty());
     }
 }

@@ -158,20 +158,28 @@ fn draw_completions(frame: &mut Frame<'_>, state: &AppState, composer: Rect) {
             ])
         })
         .collect();
-    frame.render_widget(Clear, area);
+    clear_under(frame, composer, area);
     frame.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Tab completes ")),
         area,
     );
 }
 
+/// Clears what a popup covers, and the rest of its rows across the screen: no piece of a border
+/// (the message box's, the code pane's) is left beside it.
+fn clear_under(frame: &mut Frame<'_>, area: Rect, popup: Rect) {
+    frame.render_widget(Clear, Rect { x: area.x, width: area.width, ..popup });
+}
+
 fn draw_help(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     let lines = help_lines();
     let wanted = lines.len() as u16 + 2;
-    let rect = layout::centered(area, 76, wanted);
+    // Above the status line, which stays in view.
+    let above_status = Rect { height: area.height.saturating_sub(1), ..area };
+    let rect = layout::centered(above_status, 76, wanted);
     let hidden = wanted.saturating_sub(rect.height);
     let scroll = state.ui.help_scroll.min(hidden);
-    frame.render_widget(Clear, rect);
+    clear_under(frame, area, rect);
     let title = if hidden > 0 { " help · ↑↓ scroll · any other key closes " } else { " help · any key closes " };
     let block = Block::default().borders(Borders::ALL).title(title).border_style(styled(state, theme::OVERLAY_BORDER));
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
@@ -181,8 +189,12 @@ fn draw_code_view(frame: &mut Frame<'_>, state: &AppState, area: Rect, index: us
     let Some(code) = state.transcript.code_blocks().get(index) else { return };
     frame.render_widget(Clear, area);
     let [body, keys] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
-    let lines =
-        render_code(code.number, &code.lang, &code.code, RenderOptions { width: body.width, color: state.ui.color });
+    let lines = render_code(
+        Some(code.number),
+        &code.lang,
+        &code.code,
+        RenderOptions { width: body.width, color: state.ui.color },
+    );
     let visible: Vec<Line<'static>> = lines.into_iter().skip(scroll).take(usize::from(body.height)).collect();
     frame.render_widget(Paragraph::new(visible), body);
     frame.render_widget(
@@ -202,7 +214,7 @@ fn draw_save_prompt(
     confirm: bool,
 ) {
     let rect = layout::centered(area, 60, 4);
-    frame.render_widget(Clear, rect);
+    clear_under(frame, area, rect);
     let title = if confirm { " file exists: Enter overwrites " } else { " save code to (Enter saves, Esc cancels) " };
     let block = Block::default().borders(Borders::ALL).title(title).border_style(styled(state, theme::OVERLAY_BORDER));
     let inner = block.inner(rect);
@@ -217,7 +229,7 @@ fn draw_save_prompt(
 
 fn draw_sessions(frame: &mut Frame<'_>, state: &AppState, area: Rect, p: &super::state::Picker) {
     let rect = layout::centered(area, area.width.saturating_sub(4).max(20), area.height.saturating_sub(2).max(5));
-    frame.render_widget(Clear, rect);
+    clear_under(frame, area, rect);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" conversations: type to search · ⏎ continue · Ctrl-R rename · Ctrl-D delete · Esc ")

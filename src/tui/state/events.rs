@@ -38,9 +38,10 @@ pub enum AppEvent {
         path: String,
         result: Result<usize, SaveError>,
     },
+    /// A copy ended: `Ok` says how it was copied, `Err` why it may not have been.
     Copied {
         number: usize,
-        result: Result<(), String>,
+        result: Result<String, String>,
     },
     /// The history thread wrote (the conversation id) or failed.
     Recorded(Result<Option<i64>, String>),
@@ -73,7 +74,8 @@ pub enum Effect {
     Prefill(TurnRequest),
     /// Stop a turn; its Done (stopped) follows.
     Cancel(TurnId),
-    /// Copy to the clipboard (OSC 52, and a system tool when present); `AppEvent::Copied` follows.
+    /// Copy to the clipboard (OSC 52, and a system tool when present); `AppEvent::Copied` follows
+    /// once the tool has exited.
     Copy { number: usize, text: String },
     /// Write a code block to a file; `AppEvent::Saved` follows.
     Save { path: String, content: String, overwrite: bool },

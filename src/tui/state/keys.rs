@@ -65,7 +65,8 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     }
 }
 
-/// Ctrl-C stops an answer, else closes an overlay, else clears the composer, else (twice) quits.
+/// Ctrl-C stops an answer, else closes an overlay, else clears the composer (Up brings the
+/// message back) and arms quitting, else (twice) quits.
 fn on_ctrl_c(state: &mut AppState) -> Vec<Effect> {
     if state.turns.generating.is_some() {
         return state.cancel();
@@ -74,7 +75,10 @@ fn on_ctrl_c(state: &mut AppState) -> Vec<Effect> {
         return Vec::new();
     }
     if !state.composer.is_empty() {
-        state.composer.clear();
+        // Kept among the messages Up recalls, so a stray Ctrl-C loses nothing.
+        state.composer.take();
+        state.ui.quit_armed = true;
+        state.info("message cleared: Up brings it back; Ctrl-C again quits");
         return Vec::new();
     }
     if state.ui.quit_armed {
@@ -109,13 +113,11 @@ fn on_shared_key(state: &mut AppState, key: KeyEvent) -> Option<Vec<Effect>> {
     Some(Vec::new())
 }
 
-/// Tab completes a slash command in the composer; else Tab and Shift-Tab move the focus.
+/// Tab completes a slash command or `/file`'s path in the composer; else Tab and Shift-Tab move
+/// the focus.
 fn on_tab(state: &mut AppState, key: KeyEvent) {
-    if key.code == KeyCode::Tab && state.ui.focus == Focus::Composer {
-        if let Some(done) = slash_table::complete(state.composer.text()) {
-            state.composer.set_text(done);
-            return;
-        }
+    if key.code == KeyCode::Tab && state.ui.focus == Focus::Composer && complete(state) {
+        return;
     }
     let forward = key.code == KeyCode::Tab && !key.modifiers.contains(KeyModifiers::SHIFT);
     state.ui.focus = match (state.ui.focus, forward) {
@@ -123,6 +125,36 @@ fn on_tab(state: &mut AppState, key: KeyEvent) {
         (Focus::Transcript, true) | (Focus::Composer, false) => Focus::CodePane,
         (Focus::CodePane, true) | (Focus::Transcript, false) => Focus::Composer,
     };
+}
+
+/// Tab in the composer: the one candidate, else the candidates' common start, else (when they
+/// share nothing more than what was typed) each candidate in turn. False when nothing is being
+/// completed, so Tab moves the focus.
+fn complete(state: &mut AppState) -> bool {
+    if state.composer.next_offer() {
+        return true;
+    }
+    let text = state.composer.text();
+    let candidates = match text.strip_prefix("/file ") {
+        // The directory is read here, in update: one small listing, as a shell's Tab does.
+        Some(path) => slash_table::complete_path(path.trim_start()).into_iter().map(|p| format!("/file {p}")).collect(),
+        None => slash_table::completions(text).iter().map(|c| slash_table::completed(c)).collect::<Vec<_>>(),
+    };
+    let is_file = text.starts_with("/file ");
+    match candidates.as_slice() {
+        [] if is_file => state.info("no file or folder starts with that"),
+        [] => return false,
+        [one] => state.composer.set_text(one.clone()),
+        many => {
+            let common = slash_table::common_start(many);
+            if common.len() > text.len() {
+                state.composer.set_text(common);
+            } else {
+                state.composer.offer(candidates);
+            }
+        }
+    }
+    true
 }
 
 fn on_transcript_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {

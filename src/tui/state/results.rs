@@ -48,10 +48,10 @@ impl AppState {
         }
     }
 
-    pub(super) fn on_copied(&mut self, number: usize, result: Result<(), String>) {
+    pub(super) fn on_copied(&mut self, number: usize, result: Result<String, String>) {
         match result {
-            Ok(()) => self.info(format!("copied code block {number}")),
-            Err(e) => self.error(format!("copy: {e}")),
+            Ok(how) => self.info(format!("code block {number} {how}")),
+            Err(e) => self.error(format!("code block {number} {e}")),
         }
     }
 

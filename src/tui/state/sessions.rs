@@ -162,6 +162,10 @@ fn on_rename_key(
             name.insert_char(ch);
             p.renaming = Some(name);
         }
+        KeyCode::Char('u') => {
+            name.clear();
+            p.renaming = Some(name);
+        }
         KeyCode::Backspace => {
             name.backspace();
             p.renaming = Some(name);

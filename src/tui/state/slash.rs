@@ -42,7 +42,7 @@ impl AppState {
                 Vec::new()
             }
             SlashCommand::File(path) => vec![Effect::ReadFile(path)],
-            SlashCommand::Copy(n) => match self.block_index(n) {
+            SlashCommand::Copy(n) => match self.block_index(n.unwrap_or(self.transcript.code_blocks().len())) {
                 Some(i) => self.copy(i),
                 None => Vec::new(),
             },

@@ -11,6 +11,7 @@ fn ctrl_c_cancels_then_clears_then_quits_twice() {
     type_text(&mut s, "draft");
     assert!(update(&mut s, ctrl('c')).is_empty());
     assert!(s.composer.is_empty(), "Ctrl-C clears a draft");
+    update(&mut s, key(KeyCode::Esc));
     assert!(update(&mut s, ctrl('c')).is_empty());
     assert!(!s.ui.should_quit, "one Ctrl-C on an empty composer only arms");
     assert_eq!(update(&mut s, ctrl('c')), vec![Effect::Quit]);

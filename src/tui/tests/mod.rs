@@ -20,6 +20,7 @@ mod conversation;
 mod keys;
 mod reasoning;
 mod sessions;
+mod tidy;
 mod type_ahead;
 
 fn info() -> ModelInfo {

@@ -172,7 +172,7 @@ impl Transcript {
         self.entries.is_empty()
     }
 
-    /// The code blocks of finished entries, in order.
+    /// The code blocks of the model's finished answers, in order.
     pub fn code_blocks(&self) -> &[CodeBlock] {
         &self.code_blocks
     }
@@ -314,7 +314,12 @@ impl Transcript {
         self.collect_code(i);
     }
 
+    /// Lists entry `i`'s code blocks when the model wrote them: what the user sent (an attached
+    /// file, pasted code) is not the model's code.
     fn collect_code(&mut self, i: usize) {
+        if self.entries[i].author != Author::Assistant {
+            return;
+        }
         for block in markdown::split_blocks(&self.entries[i].content) {
             if let Block::Code { lang, code, .. } = block {
                 let number = self.code_blocks.len() + 1;

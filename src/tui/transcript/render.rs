@@ -50,14 +50,16 @@ fn thinking_rows(thinking: &Thinking, answered: bool, width: usize, color: bool)
     rows
 }
 
-fn render_block(block: &Block, next_code: &mut usize, opts: RenderOptions) -> Vec<Line<'static>> {
+/// Renders a block; only the model's code blocks are numbered (and counted in `next_code`).
+fn render_block(block: &Block, next_code: &mut usize, numbered: bool, opts: RenderOptions) -> Vec<Line<'static>> {
     match block {
         Block::Prose(text) => markdown::render_prose(text, opts),
-        Block::Code { lang, code, .. } => {
-            let lines = markdown::render_code(*next_code, lang, code, opts);
+        Block::Code { lang, code, .. } if numbered => {
+            let lines = markdown::render_code(Some(*next_code), lang, code, opts);
             *next_code += 1;
             lines
         }
+        Block::Code { lang, code, .. } => markdown::render_code(None, lang, code, opts),
     }
 }
 
@@ -89,18 +91,19 @@ impl Transcript {
         // While streaming, the last block may still change; everything before it is final.
         let final_count = if streaming { blocks.len().saturating_sub(1) } else { blocks.len() };
         let mut next_code = entry.first_block + cache.stable_code;
+        let numbered = entry.author == Author::Assistant;
         let stable = Rc::make_mut(&mut cache.stable);
         for (block, raw) in &blocks[..final_count] {
-            stable.extend(render_block(block, &mut next_code, opts));
+            stable.extend(render_block(block, &mut next_code, numbered, opts));
             cache.stable_bytes += raw;
-            if matches!(block, Block::Code { .. }) {
+            if numbered && matches!(block, Block::Code { .. }) {
                 cache.stable_code += 1;
             }
         }
         let mut tail = Vec::new();
         for (block, _) in &blocks[final_count..] {
             let mut n = next_code;
-            tail.extend(render_block(block, &mut n, opts));
+            tail.extend(render_block(block, &mut n, numbered, opts));
         }
         if !streaming {
             if let EntryState::Failed(reason) = &entry.state {
