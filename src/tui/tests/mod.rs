@@ -20,6 +20,7 @@ mod conversation;
 mod keys;
 mod reasoning;
 mod sessions;
+mod switching;
 mod type_ahead;
 
 fn info() -> ModelInfo {
@@ -43,6 +44,11 @@ fn ready_state() -> AppState {
     s.ui.size = (120, 30);
     update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
     s
+}
+
+/// The status line's text, and whether it is an error.
+fn status(s: &AppState) -> (String, bool) {
+    s.ui.status.as_ref().map(|m| (m.text.clone(), m.error)).unwrap_or_default()
 }
 
 fn key(code: KeyCode) -> AppEvent {
