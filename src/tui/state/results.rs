@@ -4,6 +4,7 @@
 use super::{AppState, EditorPurpose, Focus, ModelStatus, Overlay, SaveError};
 use crate::conversation::Attachment;
 use crate::engine::fit::reply_room;
+use crate::tui::transcript::{Author, EntryState};
 
 /// Bytes per token assumed when sizing an attachment: code and prose average 3-4 bytes a
 /// token with the usual vocabularies, so this errs towards more tokens.
@@ -43,8 +44,10 @@ impl AppState {
         match result {
             Ok((attachment, warning)) => {
                 let tokens = estimated_tokens(&attachment.text);
-                if let Some(refusal) = self.cannot_fit(path, tokens) {
-                    self.error(refusal);
+                if let Some((short, full)) = self.cannot_fit(path, tokens) {
+                    // The whole reason in the transcript: the status line is too narrow for it.
+                    self.transcript.push(Author::Notice, full, EntryState::Complete);
+                    self.error(short);
                     return;
                 }
                 self.attachments.push(attachment);
@@ -60,8 +63,9 @@ impl AppState {
     }
 
     /// Why a file of about `tokens` cannot go with the next message (with the files already
-    /// attached, in this context and with room for the reply), and what to do; `None` if it fits.
-    fn cannot_fit(&self, path: &str, tokens: usize) -> Option<String> {
+    /// attached, in this context and with room for the reply), and what to do, for the status
+    /// line and in full; `None` if it fits.
+    fn cannot_fit(&self, path: &str, tokens: usize) -> Option<(String, String)> {
         let ModelStatus::Ready(info) = &self.session.model else {
             return None;
         };
@@ -71,16 +75,20 @@ impl AppState {
             return None;
         }
         let with = if total > tokens { " with the files already attached" } else { "" };
-        let advice = match context_that_fits(total, max_tokens, info.n_ctx_train) {
-            Some(n) if info.threads > 0 => format!("/ctx {n} would fit it, or attach a smaller file"),
-            Some(_) | None => {
-                format!("attach a smaller file or part of it (this model was trained on {} tokens)", info.n_ctx_train)
+        let (short, advice) = match context_that_fits(total, max_tokens, info.n_ctx_train) {
+            Some(n) if info.threads > 0 => {
+                (format!("/ctx {n} would fit it"), format!("/ctx {n} would fit it, or attach a smaller file"))
             }
+            Some(_) | None => (
+                "attach a smaller file".to_string(),
+                format!("attach a smaller file or part of it (this model was trained on {} tokens)", info.n_ctx_train),
+            ),
         };
-        Some(format!(
-            "not attached: {path} is about {tokens} tokens and{with} cannot fit in the context of {} with room for a reply; {advice}",
+        let full = format!(
+            "Not attached: {path} is about {tokens} tokens and{with} cannot fit in the context of {} with room for a reply; {advice}.",
             info.n_ctx
-        ))
+        );
+        Some((format!("not attached: too large for the context of {} · {short}", info.n_ctx), full))
     }
 
     pub(super) fn on_saved(&mut self, path: &str, result: Result<usize, SaveError>) {

@@ -23,7 +23,15 @@ impl AppState {
         match result {
             Ok(path) => self.restart(crate::models::display_name(&path), EngineChange::Model(path)),
             Err(reason) => {
-                self.error(format!("{reason}; still using {}", self.model_name()));
+                // The whole reason (the models found) in the transcript; its gist in the status.
+                let model = self.model_name();
+                let gist = reason.split(';').next().unwrap_or_default();
+                self.transcript.push(
+                    Author::Notice,
+                    format!("{reason}.\n\nStill using {model}."),
+                    EntryState::Complete,
+                );
+                self.error(format!("{gist} · still using {model}"));
                 tracing::info!(name, "/model named no model");
                 Vec::new()
             }

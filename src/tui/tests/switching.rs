@@ -58,7 +58,9 @@ fn a_name_that_matches_no_model_keeps_the_model_in_use() {
     let effects = update(&mut s, AppEvent::ModelResolved { name: "missing".into(), result: Err(reason) });
     assert!(effects.is_empty(), "nothing is started: {effects:?}");
     let (text, error) = status(&s);
-    assert!(error && text.contains("no model matches \"missing\"") && text.contains("still using SmolLM2"), "{text}");
+    assert!(error && text == "no model matches \"missing\" · still using SmolLM2-135M-Instruct.Q4_1", "{text}");
+    let notice = &s.transcript.entries().last().unwrap().content;
+    assert!(notice.contains("the models found: SmolLM2-135M-Instruct.Q4_1"), "{notice}");
     assert_eq!(model_name(&s), "SmolLM2-135M-Instruct.Q4_1");
     let t = ask(&mut s, "still there?", "yes");
     done(&mut s, t, StopReason::EndOfText);
