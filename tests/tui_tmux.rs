@@ -756,6 +756,16 @@ fn model_switches_by_a_part_of_its_name_and_a_missing_one_keeps_the_model_in_use
     });
     assert!(status_line(&screen).contains("SmolLM2-135M-Instruct"), "{screen}");
 
+    // A file that fails to load: the engine in use stays and answers.
+    tmux.keys(&["/model ./nope.gguf", "Enter"]);
+    let screen = tmux.wait_for("the load failure", Duration::from_secs(60), |s| s.contains("could not load nope"));
+    assert!(status_line(&screen).contains("still using SmolLM2-135M-Instruct.Q4_1 · ctx 8192"), "{screen}");
+    let answers = screen.matches("▍ember").count();
+    tmux.keys(&["Say hi.", "Enter"]);
+    wait_settled(&tmux, "SmolLM2 still answering", Duration::from_secs(120), |s| {
+        s.matches("▍ember").count() > answers && s.contains("○ idle")
+    });
+
     tmux.keys(&["/model gemma", "Enter"]);
     let screen = tmux.wait_for("gemma to load", Duration::from_secs(120), |s| s.contains("loaded gemma-3-270m-q4_k_m"));
     assert!(status_line(&screen).contains("gemma-3-270m-q4_k_m"), "{screen}");
