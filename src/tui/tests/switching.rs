@@ -20,6 +20,12 @@ fn command(s: &mut AppState, text: &str) -> Vec<Effect> {
     update(s, key(KeyCode::Enter))
 }
 
+/// `/model NAME`, found at `path`: the effects of the resolution.
+fn resolve(s: &mut AppState, name: &str, path: &str) -> Vec<Effect> {
+    assert_eq!(command(s, &format!("/model {name}")), vec![Effect::ResolveModel(name.into())]);
+    update(s, AppEvent::ModelResolved { name: name.into(), result: Ok(PathBuf::from(path)) })
+}
+
 fn model_name(s: &AppState) -> String {
     match &s.session.model {
         ModelStatus::Ready(info) => info.name.clone(),
@@ -31,9 +37,8 @@ fn model_name(s: &AppState) -> String {
 fn a_model_is_found_then_loaded_beside_the_one_in_use_which_answers_meanwhile() {
     let mut s = ready_state();
     s.session.saving = true;
-    assert_eq!(command(&mut s, "/model gemma"), vec![Effect::ResolveModel("gemma".into())]);
+    let effects = resolve(&mut s, "gemma", "/models/gemma-3-270m-q4_k_m.gguf");
     let path = PathBuf::from("/models/gemma-3-270m-q4_k_m.gguf");
-    let effects = update(&mut s, AppEvent::ModelResolved { name: "gemma".into(), result: Ok(path.clone()) });
     assert_eq!(effects, vec![Effect::Restart(EngineChange::Model(path))]);
     update(&mut s, AppEvent::Switch(SwitchEvent::Loading(0.5)));
     assert_eq!(status(&s), ("loading gemma-3-270m-q4_k_m (50%)…".into(), false));
@@ -69,9 +74,7 @@ fn a_name_that_matches_no_model_keeps_the_model_in_use() {
 #[test]
 fn a_model_that_fails_to_load_keeps_the_model_in_use_and_says_why_in_chat_words() {
     let mut s = ready_state();
-    command(&mut s, "/model /m/broken.gguf");
-    let path = PathBuf::from("/m/broken.gguf");
-    update(&mut s, AppEvent::ModelResolved { name: "/m/broken.gguf".into(), result: Ok(path) });
+    resolve(&mut s, "/m/broken.gguf", "/m/broken.gguf");
     let error = EngineError::ModelFile(crate::models::ModelFileError::NotFound { path: "/m/broken.gguf".into() });
     update(&mut s, AppEvent::Switch(SwitchEvent::Failed(error.to_string())));
     assert_eq!(model_name(&s), "SmolLM2-135M-Instruct.Q4_1");
@@ -87,9 +90,7 @@ fn a_model_that_fails_to_load_keeps_the_model_in_use_and_says_why_in_chat_words(
 #[test]
 fn a_switch_that_completes_mid_answer_stops_that_answer() {
     let mut s = ready_state();
-    command(&mut s, "/model gemma");
-    let path = PathBuf::from("/models/gemma-3-270m-q4_k_m.gguf");
-    update(&mut s, AppEvent::ModelResolved { name: "gemma".into(), result: Ok(path) });
+    resolve(&mut s, "gemma", "/models/gemma-3-270m-q4_k_m.gguf");
     let t = ask(&mut s, "q", "partial");
     update(&mut s, AppEvent::Switch(SwitchEvent::Ready(gemma())));
     assert_eq!(s.turns.generating, None);
