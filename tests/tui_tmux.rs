@@ -762,3 +762,100 @@ fn copy_inside_tmux_reports_its_method() {
     tmux.wait_for("focus back on the message", Duration::from_secs(10), |s| !s.contains("c copy"));
     quit(&tmux, "copy report");
 }
+
+/// The ember command line with the real models folder, so `/model` finds both test models by a
+/// part of their names, as `--model` would.
+fn ember_with_models(data: &Path, args: &str) -> String {
+    let models = common::base_model().parent().unwrap().to_path_buf();
+    format!(
+        "XDG_DATA_HOME='{}' EMBER_MODELS_DIR='{}' {} --model '{}' -t 0 --seed 1 --no-history {args}; echo EXIT=$?; sleep 60",
+        data.display(),
+        models.display(),
+        env!("CARGO_BIN_EXE_ember"),
+        common::default_model().display()
+    )
+}
+
+/// The status line: the screen's last line.
+fn status_line(screen: &str) -> &str {
+    screen.trim_end().lines().last().unwrap_or_default()
+}
+
+#[test]
+fn model_switches_by_a_part_of_its_name_and_a_missing_one_keeps_the_model_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start(&ember_with_models(dir.path(), "--max-tokens 8"), dir.path());
+    let screen = tmux.wait_loaded();
+    assert!(status_line(&screen).contains("SmolLM2-135M-Instruct"), "{screen}");
+
+    tmux.keys(&["/model missing", "Enter"]);
+    let screen = tmux.wait_for("the refusal", Duration::from_secs(30), |s| s.contains("no model matches \"missing\""));
+    assert!(status_line(&screen).contains("· still using SmolLM2-135M-Instruct"), "{screen}");
+    assert_in_transcript(&screen, 78, &["the models found:", "gemma-3-270m-q4_k_m"], "the models found");
+    assert!(status_line(&screen).trim_start().starts_with("SmolLM2-135M-Instruct"), "{screen}");
+    // The model in use still answers.
+    tmux.keys(&["Say hello.", "Enter"]);
+    let screen = wait_settled(&tmux, "an answer from SmolLM2", Duration::from_secs(120), |s| {
+        s.contains("▍ember") && s.contains("○ idle")
+    });
+    assert!(status_line(&screen).contains("SmolLM2-135M-Instruct"), "{screen}");
+
+    // A file that fails to load: the engine in use stays and answers.
+    tmux.keys(&["/model ./nope.gguf", "Enter"]);
+    let screen = tmux.wait_for("the load failure", Duration::from_secs(60), |s| s.contains("could not load nope"));
+    assert!(status_line(&screen).contains("still using SmolLM2-135M-Instruct.Q4_1 · ctx 8192"), "{screen}");
+    let answers = screen.matches("▍ember").count();
+    tmux.keys(&["Say hi.", "Enter"]);
+    wait_settled(&tmux, "SmolLM2 still answering", Duration::from_secs(120), |s| {
+        s.matches("▍ember").count() > answers && s.contains("○ idle")
+    });
+
+    tmux.keys(&["/model gemma", "Enter"]);
+    let screen = tmux.wait_for("gemma to load", Duration::from_secs(120), |s| s.contains("loaded gemma-3-270m-q4_k_m"));
+    assert!(status_line(&screen).contains("gemma-3-270m-q4_k_m"), "{screen}");
+    assert!(!status_line(&screen).contains("SmolLM2"), "{screen}");
+    // The new model answers (a base model: its notice comes first).
+    let answers = screen.matches("▍ember").count();
+    tmux.keys(&["Say hello.", "Enter"]);
+    wait_settled(&tmux, "an answer from gemma", Duration::from_secs(120), |s| {
+        s.matches("▍ember").count() > answers && s.contains("○ idle")
+    });
+    quit(&tmux, "model switch");
+}
+
+#[test]
+fn a_file_too_large_for_the_context_is_refused_when_attached_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.rs");
+    let line = "let value = compute_something(with, several, arguments); // a line\n";
+    // About 4,500 tokens: more than a context of 2048 holds, less than the 8192 trained.
+    std::fs::write(&file, line.repeat(200)).unwrap();
+    let tmux = Tmux::start(&ember_with_models(dir.path(), "--ctx 2048 --max-tokens 8"), dir.path());
+    tmux.wait_loaded();
+    tmux.keys(&["/file big.rs", "Enter"]);
+    let refused = tmux.wait_for("the refusal", Duration::from_secs(30), |s| s.contains("not attached"));
+    let screen = refused.as_str();
+    assert!(status_line(screen).contains("not attached: too large for the context of 2048 · /ctx"), "{screen}");
+    assert_in_transcript(
+        screen,
+        78,
+        &["Not attached: big.rs is about", "would fit it, or attach a smaller file."],
+        "refusal",
+    );
+    assert!(!screen.contains("compute_something"), "the file was echoed:\n{screen}");
+    // Nothing goes with the next message: it is answered in the small context.
+    tmux.keys(&["Say hello.", "Enter"]);
+    let screen =
+        wait_settled(&tmux, "an answer", Duration::from_secs(120), |s| s.contains("▍ember") && s.contains("○ idle"));
+    assert!(!screen.contains("compute_something"), "the file went with the message:\n{screen}");
+    // The advice works: /ctx N, then the file is attached.
+    let advice = status_line(&refused).split("· ").nth(1).unwrap().trim().to_string();
+    let size = advice.strip_prefix("/ctx ").and_then(|r| r.split_whitespace().next()).unwrap().to_string();
+    tmux.keys(&[&format!("/ctx {size}"), "Enter"]);
+    let screen = tmux.wait_for("the new context", Duration::from_secs(120), |s| s.contains(&format!("ctx {size}  ")));
+    assert_shown(&screen, &[&format!("loaded SmolLM2-135M-Instruct.Q4_1 · ctx {size}")], "/ctx");
+    tmux.keys(&["/file big.rs", "Enter"]);
+    let screen = tmux.wait_for("the file attached", Duration::from_secs(30), |s| s.contains("attached big.rs (about"));
+    assert!(!screen.contains("not attached"), "{screen}");
+    quit(&tmux, "file too large");
+}

@@ -14,7 +14,7 @@ use std::io::Write;
 pub use attach::Attachment;
 pub use error::AppError;
 pub use saved::SavedContexts;
-pub use setup::EngineChoice;
+pub use setup::{EngineChange, EngineChoice};
 
 use crate::engine::{Message, Role};
 use crate::render::sanitize;

@@ -25,6 +25,18 @@ const CODE_SYSTEM: &str =
 pub struct EngineChoice {
     pub local: EngineOptions,
     pub remote: Option<RemoteOptions>,
+    /// ember's models folder, where `/model NAME` looks first (as `--model` does).
+    pub models_dir: PathBuf,
+}
+
+/// What `/model` or `/ctx` changes in the engine in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineChange {
+    /// Another model: a local file resolved by [`EngineChoice::resolve_model`], or a server's
+    /// model name.
+    Model(PathBuf),
+    /// Another context size, in tokens.
+    Ctx(u32),
 }
 
 impl EngineChoice {
@@ -32,7 +44,7 @@ impl EngineChoice {
     pub fn from_config(cli: &Cli, effective: &Effective, paths: &Paths) -> Result<Self, AppError> {
         let remote = remote_options(cli, effective);
         let local = engine_options(cli, effective, paths, remote.is_some())?;
-        Ok(EngineChoice { local, remote })
+        Ok(EngineChoice { local, remote, models_dir: paths.models_dir.clone() })
     }
 
     /// Starts the chosen engine's thread.
@@ -58,12 +70,43 @@ impl EngineChoice {
         &self.local.model_path
     }
 
-    /// `/model NAME`: with a server, one of its models; else another local file.
-    pub fn switch_model(&mut self, model: PathBuf) {
-        match self.remote.as_mut() {
-            Some(remote) => remote.model = Some(model.to_string_lossy().into_owned()),
-            None => self.local.model_path = model,
+    /// What `/model NAME` names, found as `--model NAME` is: a path, a file in the models
+    /// folder, or a fragment of a model's name found on this machine. A server's model name is
+    /// kept as it is: the server's list decides when the engine connects. Reads the file system.
+    pub fn resolve_model(&self, name: &str) -> Result<PathBuf, String> {
+        if self.remote.is_some() {
+            return Ok(PathBuf::from(name));
         }
+        let roots = crate::models::discover::Roots::from_env(&self.models_dir);
+        crate::models::resolve_in(name, &roots).map_err(|e| match e {
+            crate::models::ResolveError::NotFound { name, .. } => {
+                let found: Vec<String> = crate::models::discover::find(&roots).into_iter().map(|f| f.name).collect();
+                match found.as_slice() {
+                    [] => format!("no model matches \"{name}\", and none was found on this machine; /model PATH loads a GGUF file"),
+                    _ => format!("no model matches \"{name}\"; the models found: {}", found.join(", ")),
+                }
+            }
+            crate::models::ResolveError::Ambiguous { name, candidates } => format!(
+                "\"{name}\" matches {} models; give more of the name: {}",
+                candidates.len(),
+                candidates.iter().filter_map(|c| c.split("  ").next()).collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+
+    /// This choice with `change` applied. A server sets its own context size, so `/ctx` is
+    /// refused for one.
+    pub fn changed(&self, change: &EngineChange) -> Result<EngineChoice, String> {
+        let mut next = self.clone();
+        match (change, next.remote.as_mut()) {
+            (EngineChange::Model(model), Some(remote)) => remote.model = Some(model.to_string_lossy().into_owned()),
+            (EngineChange::Model(model), None) => next.local.model_path = model.clone(),
+            (EngineChange::Ctx(_), Some(_)) => {
+                return Err("the server sets the context size; it cannot be changed from here".into())
+            }
+            (EngineChange::Ctx(n), None) => next.local.n_ctx = Some(*n),
+        }
+        Ok(next)
     }
 }
 

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use super::state::{AppEvent, AppState, EditorPurpose, Effect, SaveError};
+use super::state::{AppEvent, AppState, EditorPurpose, Effect, SaveError, SwitchEvent};
 use super::terminal::{self, Input, Term};
 use super::TuiError;
-use crate::conversation::{EngineChoice, SavedContexts};
+use crate::conversation::{EngineChange, EngineChoice, SavedContexts};
 use crate::engine::{EngineEvent, EngineHandle};
 use crate::store::recorder::{HistoryThread, Reply, Request};
 
@@ -26,6 +26,15 @@ pub(super) struct EffectRunner {
     side: UnboundedSender<AppEvent>,
     /// Saved model contexts; `None` with history off.
     saved: Option<SavedContexts>,
+    /// The engine `/model` or `/ctx` started; the one in use answers until it is ready.
+    candidate: Option<Candidate>,
+}
+
+/// An engine being started to replace the one in use.
+struct Candidate {
+    choice: EngineChoice,
+    engine: EngineHandle,
+    events: UnboundedReceiver<EngineEvent>,
 }
 
 impl EffectRunner {
@@ -37,12 +46,52 @@ impl EffectRunner {
         side: UnboundedSender<AppEvent>,
         saved: Option<SavedContexts>,
     ) -> Self {
-        EffectRunner { engine, engine_events, choice, recorder, side, saved }
+        EffectRunner { engine, engine_events, choice, recorder, side, saved, candidate: None }
     }
 
-    /// The engine's next event; `None` once it has stopped for good.
-    pub async fn next_engine_event(&mut self) -> Option<EngineEvent> {
-        self.engine_events.recv().await
+    /// The next event of the engine in use (`AppEvent::Engine`) or of the one starting to
+    /// replace it (`AppEvent::Switch`); `None` once the engine in use has stopped for good.
+    pub async fn next_engine_event(&mut self) -> Option<AppEvent> {
+        loop {
+            let candidate = async {
+                match self.candidate.as_mut() {
+                    Some(c) => c.events.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let from_candidate = tokio::select! {
+                event = self.engine_events.recv() => return event.map(AppEvent::Engine),
+                Some(event) = candidate => event,
+            };
+            if let Some(event) = self.on_candidate(from_candidate) {
+                return Some(AppEvent::Switch(event));
+            }
+        }
+    }
+
+    /// Once ready, the candidate replaces the engine in use (saved contexts follow its model);
+    /// when it fails, it is dropped and the engine in use stays.
+    fn on_candidate(&mut self, event: EngineEvent) -> Option<SwitchEvent> {
+        match event {
+            EngineEvent::Loading { progress } => Some(SwitchEvent::Loading(progress)),
+            EngineEvent::Ready(info) => {
+                let next = self.candidate.take()?;
+                let mut old = std::mem::replace(&mut self.engine, next.engine);
+                self.engine_events = next.events;
+                self.choice = next.choice;
+                old.shutdown();
+                if let Some(saved) = &mut self.saved {
+                    saved.set_model(self.choice.model_path().to_path_buf());
+                }
+                Some(SwitchEvent::Ready(info))
+            }
+            EngineEvent::LoadFailed(error) => {
+                self.candidate = None;
+                Some(SwitchEvent::Failed(error.to_string()))
+            }
+            // A new engine says nothing else before it is ready.
+            _ => None,
+        }
     }
 
     /// Runs one effect. Only a terminal that cannot be taken back after $EDITOR is an error.
@@ -70,7 +119,8 @@ impl EffectRunner {
             Effect::OpenEditor { text, purpose, extension } => {
                 self.open_editor(&text, purpose, &extension, term, input)?
             }
-            Effect::SwitchModel(path) => self.switch_model(path),
+            Effect::ResolveModel(name) => self.resolve_model(name),
+            Effect::Restart(change) => self.restart(&change),
             Effect::Record(op) => self.record(Request::Record(op)),
             Effect::Query(query) => self.query(Request::Query(query)),
             Effect::SaveContext(id) => {
@@ -135,14 +185,29 @@ impl EffectRunner {
         Ok(())
     }
 
-    fn switch_model(&mut self, path: PathBuf) {
-        self.engine.shutdown();
-        self.choice.switch_model(path);
-        if let Some(saved) = &mut self.saved {
-            // Later saved contexts belong to the new model.
-            saved.set_model(self.choice.model_path().to_path_buf());
+    /// Finds the model `/model NAME` names, off the render path (it reads the file system).
+    fn resolve_model(&self, name: String) {
+        let side = self.side.clone();
+        let choice = self.choice.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = choice.resolve_model(&name);
+            let _ = side.send(AppEvent::ModelResolved { name, result });
+        });
+    }
+
+    /// Starts an engine with `change` beside the one in use (a candidate started earlier is
+    /// dropped); see [`Self::on_candidate`].
+    fn restart(&mut self, change: &EngineChange) {
+        self.candidate = None;
+        match self.choice.changed(change) {
+            Ok(choice) => {
+                let (engine, events) = choice.spawn();
+                self.candidate = Some(Candidate { choice, engine, events });
+            }
+            Err(reason) => {
+                let _ = self.side.send(AppEvent::Switch(SwitchEvent::Failed(reason)));
+            }
         }
-        (self.engine, self.engine_events) = self.choice.spawn();
     }
 
     fn record(&self, request: Request) {

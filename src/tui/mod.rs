@@ -110,7 +110,7 @@ async fn run_loop(term: &mut terminal::Term, options: TuiOptions) -> Result<Exit
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(Exit::Quit),
             },
-            Some(ev) = runner.next_engine_event() => AppEvent::Engine(ev),
+            Some(ev) = runner.next_engine_event() => ev,
             Some(ev) = side_rx.recv() => ev,
             signal = signals.next() => {
                 runner.save_context(&state).await;

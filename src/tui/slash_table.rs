@@ -10,7 +10,8 @@ pub struct CommandHelp {
 pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/help", args: "", help: "keys and commands" },
     CommandHelp { name: "/new", args: "", help: "start a new conversation" },
-    CommandHelp { name: "/model", args: "[PATH|NAME]", help: "show or switch the model (GGUF file or server)" },
+    CommandHelp { name: "/model", args: "[PATH|NAME]", help: "show or switch the model (path or name)" },
+    CommandHelp { name: "/ctx", args: "[N]", help: "show or change the context size (tokens)" },
     CommandHelp { name: "/system", args: "[TEXT|clear]", help: "show, set or clear the system prompt" },
     CommandHelp { name: "/role", args: "[NAME]", help: "list the roles, or switch to one" },
     CommandHelp { name: "/think", args: "[MODE]", help: "reasoning: on off auto low medium high" },
@@ -32,6 +33,8 @@ pub enum SlashCommand {
     Help,
     New,
     Model(Option<String>),
+    /// The context size to restart with; `None` shows it.
+    Ctx(Option<u32>),
     System(Option<String>),
     Role(Option<String>),
     /// The reasoning setting for the next answers; `None` shows it.
@@ -66,6 +69,18 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
         "/help" | "/?" => Ok(SlashCommand::Help),
         "/new" | "/clear" => Ok(SlashCommand::New),
         "/model" => Ok(SlashCommand::Model(arg)),
+        "/ctx" | "/context" => match arg {
+            None => Ok(SlashCommand::Ctx(None)),
+            Some(n) => n
+                .replace(['_', ','], "")
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= crate::tui::state::MIN_CTX)
+                .map(|n| SlashCommand::Ctx(Some(n)))
+                .ok_or_else(|| {
+                    format!("usage: /ctx N, a number of tokens from {} (not {n:?})", crate::tui::state::MIN_CTX)
+                }),
+        },
         "/system" => Ok(SlashCommand::System(arg)),
         "/role" => Ok(SlashCommand::Role(arg)),
         "/think" | "/reasoning" => match arg {

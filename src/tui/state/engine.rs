@@ -47,7 +47,7 @@ pub(super) fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect>
 }
 
 impl AppState {
-    fn on_ready(&mut self, info: ModelInfo) -> Vec<Effect> {
+    pub(super) fn on_ready(&mut self, info: ModelInfo) -> Vec<Effect> {
         if let Some(notice) = &info.notice {
             self.transcript.push_before_streaming(Author::Notice, notice.clone());
         }

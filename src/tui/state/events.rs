@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
-use crate::conversation::Attachment;
-use crate::engine::{EngineEvent, TurnId, TurnRequest};
+use crate::conversation::{Attachment, EngineChange};
+use crate::engine::{EngineEvent, ModelInfo, TurnId, TurnRequest};
 use crate::store::recorder::{Query, RecordOp, Reply};
 
 /// Why $EDITOR was opened.
@@ -26,6 +26,13 @@ pub enum AppEvent {
     Mouse(MouseEvent),
     Resize(u16, u16),
     Engine(EngineEvent),
+    /// What `/model NAME` names: a model file (or a server's model name), or why none.
+    ModelResolved {
+        name: String,
+        result: Result<PathBuf, String>,
+    },
+    /// The engine started by `/model` or `/ctx`; the one in use answers until it is ready.
+    Switch(SwitchEvent),
     EditorDone {
         purpose: EditorPurpose,
         result: Result<String, String>,
@@ -56,6 +63,17 @@ pub enum AppEvent {
     Tick,
 }
 
+/// How the engine that `/model` or `/ctx` started is doing.
+#[derive(Debug, Clone)]
+pub enum SwitchEvent {
+    /// Loading, from 0 to 1.
+    Loading(f32),
+    /// It has replaced the engine in use.
+    Ready(ModelInfo),
+    /// It could not start (said in one line); the engine in use stays.
+    Failed(String),
+}
+
 /// Why saving failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SaveError {
@@ -83,8 +101,11 @@ pub enum Effect {
     OpenEditor { text: String, purpose: EditorPurpose, extension: String },
     /// Attach a file to the next message; `AppEvent::FileRead` follows.
     ReadFile(String),
-    /// Start another engine on this model; its `Loading`, then `Ready` or `LoadFailed` follow.
-    SwitchModel(PathBuf),
+    /// Find the model `/model NAME` names; `AppEvent::ModelResolved` follows.
+    ResolveModel(String),
+    /// Start an engine with this change beside the one in use, which it replaces once ready;
+    /// `AppEvent::Switch` follows (`Loading`, then `Ready` or `Failed`).
+    Restart(EngineChange),
     /// Save to the history database (on its own thread); `AppEvent::Recorded` follows, or
     /// `HistoryStopped` when the thread has stopped.
     Record(RecordOp),

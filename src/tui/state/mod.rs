@@ -9,10 +9,12 @@ mod keys;
 mod results;
 mod sessions;
 mod slash;
+mod switch;
 mod turn;
 
 pub use code::{extension_for, suggested_name};
-pub use events::{AppEvent, EditorPurpose, Effect, SaveError};
+pub use events::{AppEvent, EditorPurpose, Effect, SaveError, SwitchEvent};
+pub use switch::MIN_CTX;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -115,6 +117,8 @@ pub struct Session {
     pub conversation_id: Option<i64>,
     /// Where ember was started (saved with new conversations).
     pub cwd: String,
+    /// What `/model` or `/ctx` is loading; the engine in use answers meanwhile.
+    pub switching: Option<String>,
 }
 
 /// The answers: the one being generated and what the last one reported.
@@ -184,6 +188,7 @@ impl AppState {
                 saving: false,
                 conversation_id: None,
                 cwd: String::new(),
+                switching: None,
             },
             transcript: Transcript::new(color),
             turns: Turns::default(),
@@ -338,6 +343,8 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             Vec::new()
         }
         AppEvent::Engine(event) => engine::on_engine(state, event),
+        AppEvent::ModelResolved { name, result } => state.on_model_resolved(&name, result),
+        AppEvent::Switch(event) => state.on_switch(event),
         AppEvent::EditorDone { purpose, result } => {
             state.on_editor_done(purpose, result);
             Vec::new()

@@ -1,8 +1,32 @@
 //! What effects yield, back as events: $EDITOR's text, a file read, a file saved, a copy, the
 //! history thread's writes.
 
-use super::{AppState, EditorPurpose, Focus, Overlay, SaveError};
+use super::{AppState, EditorPurpose, Focus, ModelStatus, Overlay, SaveError};
 use crate::conversation::Attachment;
+use crate::engine::fit::reply_room;
+use crate::tui::transcript::{Author, EntryState};
+
+/// Bytes per token assumed when sizing an attachment: code and prose average 3-4 bytes a
+/// token with the usual vocabularies, so this errs towards more tokens.
+const BYTES_PER_TOKEN: usize = 3;
+
+/// About how many tokens `text` is (see [`BYTES_PER_TOKEN`]).
+pub fn estimated_tokens(text: &str) -> usize {
+    text.len().div_ceil(BYTES_PER_TOKEN)
+}
+
+/// The smallest context (a multiple of 1024, up to `n_ctx_train`) that holds `tokens` of
+/// attachments, a question and the reply's room; `None` when even the trained size cannot.
+pub fn context_that_fits(tokens: usize, max_tokens: usize, n_ctx_train: usize) -> Option<usize> {
+    (1..=n_ctx_train.div_ceil(1024)).map(|k| (k * 1024).min(n_ctx_train)).find(|&n| fits(tokens, max_tokens, n))
+}
+
+/// Whether `tokens` of attachments fit in a context of `n_ctx` with room for the template, the
+/// system prompt, the question and the reply.
+fn fits(tokens: usize, max_tokens: usize, n_ctx: usize) -> bool {
+    const AROUND: usize = 256;
+    tokens + AROUND + reply_room(max_tokens, n_ctx) <= n_ctx
+}
 
 impl AppState {
     pub(super) fn on_editor_done(&mut self, purpose: EditorPurpose, result: Result<String, String>) {
@@ -19,15 +43,52 @@ impl AppState {
     pub(super) fn on_file_read(&mut self, path: &str, result: Result<(Attachment, Option<String>), String>) {
         match result {
             Ok((attachment, warning)) => {
-                let size = attachment.text.len();
+                let tokens = estimated_tokens(&attachment.text);
+                if let Some((short, full)) = self.cannot_fit(path, tokens) {
+                    // The whole reason in the transcript: the status line is too narrow for it.
+                    self.transcript.push(Author::Notice, full, EntryState::Complete);
+                    self.error(short);
+                    return;
+                }
                 self.attachments.push(attachment);
                 match warning {
                     Some(w) => self.error(w),
-                    None => self.info(format!("attached {path} ({size} bytes): it goes with your next message")),
+                    None => {
+                        self.info(format!("attached {path} (about {tokens} tokens): it goes with your next message"))
+                    }
                 }
             }
             Err(e) => self.error(e),
         }
+    }
+
+    /// Why a file of about `tokens` cannot go with the next message (with the files already
+    /// attached, in this context and with room for the reply), and what to do, for the status
+    /// line and in full; `None` if it fits.
+    fn cannot_fit(&self, path: &str, tokens: usize) -> Option<(String, String)> {
+        let ModelStatus::Ready(info) = &self.session.model else {
+            return None;
+        };
+        let total = tokens + self.attachments.iter().map(|a| estimated_tokens(&a.text)).sum::<usize>();
+        let max_tokens = self.session.sampling.max_tokens;
+        if fits(total, max_tokens, info.n_ctx) {
+            return None;
+        }
+        let with = if total > tokens { " with the files already attached" } else { "" };
+        let (short, advice) = match context_that_fits(total, max_tokens, info.n_ctx_train) {
+            Some(n) if info.threads > 0 => {
+                (format!("/ctx {n} would fit it"), format!("/ctx {n} would fit it, or attach a smaller file"))
+            }
+            Some(_) | None => (
+                "attach a smaller file".to_string(),
+                format!("attach a smaller file or part of it (this model was trained on {} tokens)", info.n_ctx_train),
+            ),
+        };
+        let full = format!(
+            "Not attached: {path} is about {tokens} tokens and{with} cannot fit in the context of {} with room for a reply; {advice}.",
+            info.n_ctx
+        );
+        Some((format!("not attached: too large for the context of {} · {short}", info.n_ctx), full))
     }
 
     pub(super) fn on_saved(&mut self, path: &str, result: Result<usize, SaveError>) {

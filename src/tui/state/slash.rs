@@ -25,7 +25,8 @@ impl AppState {
             }
             SlashCommand::New => self.new_conversation(),
             SlashCommand::Model(None) => self.say(self.model_facts()),
-            SlashCommand::Model(Some(path)) => self.switch_model(path),
+            SlashCommand::Model(Some(name)) => self.switch_model(name),
+            SlashCommand::Ctx(size) => self.context_size(size),
             SlashCommand::System(None) => self.say(self.system_prompt_facts()),
             SlashCommand::System(Some(text)) => {
                 self.set_system_prompt(text);
@@ -110,20 +111,6 @@ impl AppState {
             }
             ModelStatus::Failed(e) => format!("failed to load: {e}"),
         }
-    }
-
-    /// `/model PATH`: another model (a file, or the server's model of that name).
-    fn switch_model(&mut self, path: String) -> Vec<Effect> {
-        if let Some(turn) = self.turns.generating.take() {
-            // Its Done never comes back from the old engine: it is not saved either.
-            self.transcript.finish_last(EntryState::Failed("stopped: the model was switched".into()));
-            self.session.model_path = PathBuf::from(&path);
-            self.session.model = ModelStatus::Loading(0.0);
-            return vec![Effect::Cancel(turn), Effect::SwitchModel(PathBuf::from(path))];
-        }
-        self.session.model_path = PathBuf::from(&path);
-        self.session.model = ModelStatus::Loading(0.0);
-        vec![Effect::SwitchModel(PathBuf::from(path))]
     }
 
     fn system_prompt_facts(&self) -> String {

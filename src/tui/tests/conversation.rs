@@ -164,7 +164,9 @@ fn switching_models_mid_answer_keeps_history_positions_right() {
     ask(&mut s, "q2", "cut");
     type_text(&mut s, "/model /other.gguf");
     update(&mut s, key(KeyCode::Enter));
-    update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
+    let path = PathBuf::from("/other.gguf");
+    update(&mut s, AppEvent::ModelResolved { name: "/other.gguf".into(), result: Ok(path) });
+    update(&mut s, AppEvent::Switch(crate::tui::state::SwitchEvent::Ready(info())));
     type_text(&mut s, "q3");
     let effects = update(&mut s, key(KeyCode::Enter));
     // Saved so far: q1, a1, q2 (the cut answer was never saved): q3 follows at position 3.

@@ -16,10 +16,12 @@ use crate::engine::{EngineError, EngineEvent, ModelInfo, Role, SamplingParams, S
 use crate::store::recorder::RecordOp;
 use crate::store::MessageState;
 
+mod attach;
 mod conversation;
 mod keys;
 mod reasoning;
 mod sessions;
+mod switching;
 mod tidy;
 mod type_ahead;
 
@@ -44,6 +46,11 @@ fn ready_state() -> AppState {
     s.ui.size = (120, 30);
     update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
     s
+}
+
+/// The status line's text, and whether it is an error.
+fn status(s: &AppState) -> (String, bool) {
+    s.ui.status.as_ref().map(|m| (m.text.clone(), m.error)).unwrap_or_default()
 }
 
 fn key(code: KeyCode) -> AppEvent {
