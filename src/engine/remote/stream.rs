@@ -265,6 +265,9 @@ impl RemoteSession {
         if let Some(timings) = value.get("timings").filter(|t| t.is_object()) {
             out.timings = Some(timings.clone());
         }
+        if let Some(progress) = value.get("prompt_progress") {
+            prompt_progress(progress, sink);
+        }
         let choice = value.get("choices").and_then(Value::as_array).and_then(|c| c.first());
         let Some(choice) = choice else { return Ok(std::ops::ControlFlow::Continue(())) };
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
@@ -289,6 +292,23 @@ impl RemoteSession {
             Some(content) => Ok(out.content(content, sink)),
             None => Ok(std::ops::ControlFlow::Continue(())),
         }
+    }
+}
+
+/// Prompts with more tokens than this to evaluate report their progress (as the local engine's).
+const PROGRESS_FROM: usize = 256;
+
+/// Passes on llama-server's `prompt_progress` (asked for with `return_progress`): `processed` of
+/// `total` prompt tokens are in the context, of which `cache` were reused, not evaluated.
+fn prompt_progress(progress: &Value, sink: &mut dyn TurnSink) {
+    let field = |key: &str| progress.get(key).and_then(Value::as_u64).and_then(|n| usize::try_from(n).ok());
+    let (Some(total), Some(processed)) = (field("total"), field("processed")) else { return };
+    let cache = field("cache").unwrap_or(0).min(total);
+    let processed = processed.min(total);
+    let to_evaluate = total - cache;
+    // As the local engine: a long prompt reports each step, a short one only its end.
+    if to_evaluate > PROGRESS_FROM || processed == total {
+        sink.progress(processed.saturating_sub(cache), to_evaluate, processed);
     }
 }
 
