@@ -29,7 +29,8 @@ const PREFILL_STEP: usize = 32;
 const PROGRESS_FROM: usize = 256;
 
 /// Tokens a long prompt evaluates between two progress reports: half of llama.cpp's default
-/// micro-batch, so the work per step stays efficient (measured: see BENCHMARKS.md).
+/// micro-batch. Measured on SmolLM2-135M, one thread: a 1,054-token prompt read at 115-118
+/// tok/s in these steps against 107-108 in one batch; first tokens of short prompts unchanged.
 const PROGRESS_STEP: usize = 256;
 
 /// A loaded model and its context, with the tokens whose KV cache the context holds.
