@@ -358,3 +358,43 @@ pub(super) fn stats_from(streamed: &Streamed, started: Instant, estimated_prompt
         reasoning_time,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records the progress reports.
+    #[derive(Default)]
+    struct Reports(Vec<(usize, usize, usize)>);
+
+    impl TurnSink for Reports {
+        fn text(&mut self, _text: &str) -> std::ops::ControlFlow<()> {
+            std::ops::ControlFlow::Continue(())
+        }
+        fn progress(&mut self, done: usize, total: usize, context: usize) {
+            self.0.push((done, total, context));
+        }
+        fn cancelled(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn llama_servers_prompt_progress_counts_only_what_it_evaluates() {
+        let mut sink = Reports::default();
+        let at =
+            |processed: u64| serde_json::json!({"total": 1900, "cache": 100, "processed": processed, "time_ms": 5});
+        for processed in [100, 1124, 1900] {
+            prompt_progress(&at(processed), &mut sink);
+        }
+        assert_eq!(sink.0, vec![(0, 1800, 100), (1024, 1800, 1124), (1800, 1800, 1900)]);
+        // A short prompt: only its end (the context meter), never a reading line.
+        let mut short = Reports::default();
+        for processed in [10, 40] {
+            prompt_progress(&serde_json::json!({"total": 40, "cache": 0, "processed": processed}), &mut short);
+        }
+        assert_eq!(short.0, vec![(40, 40, 40)]);
+        prompt_progress(&serde_json::json!({"total": "x"}), &mut short);
+        assert_eq!(short.0.len(), 1, "nonsense is ignored");
+    }
+}
