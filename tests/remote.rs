@@ -194,6 +194,7 @@ fn cancel_closes_the_stream_at_once_and_the_server_stops() {
             }
             // Deltas already on their way when the cancel came.
             EngineEvent::Delta { .. } => in_flight += 1,
+            EngineEvent::Progress { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -787,6 +788,7 @@ fn engine_turn(
         match next_event(&mut events, "the answer", Duration::from_secs(120)) {
             EngineEvent::Reasoning { text, .. } => thought.push_str(&text),
             EngineEvent::Delta { text, .. } => answer.push_str(&text),
+            EngineEvent::Progress { .. } => {}
             EngineEvent::Done { stats, stop, .. } => {
                 assert_eq!(stop, StopReason::EndOfText);
                 break stats;
