@@ -153,6 +153,8 @@ fn handle_streams_and_cancels_by_turn_id() {
                     break;
                 }
                 EngineEvent::Loading { .. } | EngineEvent::Ready(_) => {}
+                // How far the prompt has been read (its end, for this short one).
+                EngineEvent::Progress { turn, .. } => assert_eq!(turn, t1),
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -162,7 +164,7 @@ fn handle_streams_and_cancels_by_turn_id() {
         engine.generate(request(t2, story, greedy(5))).unwrap();
         loop {
             match next(&mut events).await {
-                EngineEvent::Delta { turn, .. } => assert_eq!(turn, t2),
+                EngineEvent::Delta { turn, .. } | EngineEvent::Progress { turn, .. } => assert_eq!(turn, t2),
                 EngineEvent::Done { turn, stop, stats } => {
                     assert_eq!((turn, stop, stats.generated_tokens), (t2, StopReason::MaxTokens, 5));
                     break;
@@ -371,6 +373,7 @@ async fn finish(
     loop {
         match next(events).await {
             EngineEvent::Delta { turn: t, text: piece } if t == turn => text.push_str(&piece),
+            EngineEvent::Progress { turn: t, .. } if t == turn => {}
             EngineEvent::Done { turn: t, stats, .. } if t == turn => return (stats, text, prefills),
             EngineEvent::State { op: ember::engine::StateOp::Prefill, result } => {
                 assert!(text.is_empty(), "a prefill answered after the turn it gave way to had begun");

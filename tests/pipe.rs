@@ -371,3 +371,39 @@ fn reasoning_off_reaches_the_template_and_a_template_without_a_switch_says_so() 
     // The model's own template (no reasoning) with the default setting: no notice.
     ember().args(["--max-tokens", "4", "hi"]).assert().success().stderr(predicate::str::contains("reasoning").not());
 }
+
+/// A file of about 1,300 tokens: read in several steps, for seconds on one thread.
+fn long_source(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("long.rs");
+    let body: String = (0..60).map(|i| format!("let value_{i} = compute({i}, \"item {i}\");\n")).collect();
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn a_long_prompt_shows_its_progress_on_a_terminal_and_never_when_piped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = long_source(dir.path());
+    let bin = env!("CARGO_BIN_EXE_ember");
+    // On a terminal (a pty from `script`): the line on stderr, rewritten in place, then cleared.
+    let command = format!(
+        "EMBER_NO_HISTORY=1 {bin} --model '{}' -t 0 --seed 1 --threads 1 --max-tokens 3 -f '{}' 'what is this?'",
+        common::default_model().display(),
+        file.display()
+    );
+    let out = std::process::Command::new("script").args(["-qec", &command, "/dev/null"]).output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    let reports = shown.matches("\r\x1b[2Kreading the prompt: ").count();
+    assert!(reports >= 2, "no progress while the prompt was read: {shown:?}");
+    assert!(shown.contains(" tokens · "), "counted and timed: {shown:?}");
+    let last = shown.rfind("reading the prompt").unwrap();
+    assert!(shown[last..].contains("\r\x1b[2K"), "the line is cleared before the answer: {shown:?}");
+
+    // Piped: not a word of it.
+    let piped = ember().args(["--threads", "1", "--max-tokens", "3", "-f"]).arg(&file).arg("what is this?").output();
+    let piped = piped.unwrap();
+    assert!(piped.status.success());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("reading the prompt") && !stderr.contains('\r'), "{stderr:?}");
+}

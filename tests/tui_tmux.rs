@@ -859,3 +859,28 @@ fn a_file_too_large_for_the_context_is_refused_when_attached_with_advice() {
     assert!(!screen.contains("not attached"), "{screen}");
     quit(&tmux, "file too large");
 }
+
+#[test]
+fn a_long_file_shows_how_far_the_prompt_has_been_read_before_the_first_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.rs");
+    let body: String = (0..60).map(|i| format!("let value_{i} = compute({i}, \"item {i}\");\n")).collect();
+    std::fs::write(&file, body).unwrap();
+    let bin = env!("CARGO_BIN_EXE_ember");
+    let command = format!(
+        "{bin} --no-history --model '{}' -t 0 --seed 1 --threads 1 --max-tokens 3; echo EXIT=$?; sleep 60",
+        common::default_model().display()
+    );
+    let tmux = Tmux::start(&command, dir.path());
+    tmux.wait_loaded();
+    tmux.keys(&[&format!("/file {}", file.display()), "Enter"]);
+    tmux.wait_for("the attachment", Duration::from_secs(10), |s| s.contains("attached: "));
+    tmux.keys(&["what is this?", "Enter"]);
+    let screen =
+        tmux.wait_for("the prompt's progress", Duration::from_secs(60), |s| s.contains("reading the prompt: "));
+    assert!(screen.contains(" tokens · "), "{screen}");
+    assert!(screen.contains("● answering"), "{screen}");
+    let done = tmux.wait_for("the answer", Duration::from_secs(120), |s| s.contains("○ idle"));
+    assert!(!done.contains("reading the prompt"), "the line goes once the prompt is read: {done}");
+    assert!(!done.contains("ctx 0/"), "the meter counts the file: {done}");
+}

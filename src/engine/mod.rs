@@ -164,6 +164,10 @@ pub enum EngineEvent {
     /// More of the reply's reasoning (a reasoning model's thinking, or a message to a tool):
     /// never part of the answer.
     Reasoning { turn: TurnId, text: String },
+    /// How far the prompt's evaluation has got: `done` of `total` tokens to evaluate (those
+    /// reused from the cache not counted), `context` tokens now in the context. A long prompt
+    /// reports before its first batch and after each; a short one once, when it is evaluated.
+    Progress { turn: TurnId, done: usize, total: usize, context: usize },
     /// The reply is complete.
     Done { turn: TurnId, stats: TurnStats, stop: StopReason },
     /// The turn failed; the engine takes further turns.
@@ -190,6 +194,7 @@ impl EngineEvent {
             | EngineEvent::LoadFailed(_)
             | EngineEvent::State { .. } => None,
             EngineEvent::Delta { turn, .. }
+            | EngineEvent::Progress { turn, .. }
             | EngineEvent::Reasoning { turn, .. }
             | EngineEvent::Done { turn, .. }
             | EngineEvent::Failed { turn, .. } => Some(*turn),
@@ -220,6 +225,9 @@ pub trait TurnSink {
     fn reasoning(&mut self, _text: &str) -> ControlFlow<()> {
         ControlFlow::Continue(())
     }
+    /// How far the prompt's evaluation has got: `done` of `total` tokens to evaluate, `context`
+    /// in the context now. Ignored unless a sink wants it.
+    fn progress(&mut self, _done: usize, _total: usize, _context: usize) {}
     /// Has this turn been cancelled? Checked before each evaluation step.
     fn cancelled(&self) -> bool;
 }
@@ -299,6 +307,9 @@ impl TurnSink for ChannelSink<'_> {
     }
     fn reasoning(&mut self, text: &str) -> ControlFlow<()> {
         self.send(EngineEvent::Reasoning { turn: self.turn, text: text.to_string() })
+    }
+    fn progress(&mut self, done: usize, total: usize, context: usize) {
+        let _ = self.send(EngineEvent::Progress { turn: self.turn, done, total, context });
     }
     fn cancelled(&self) -> bool {
         self.cancel.is_cancelled(self.turn) || self.events.is_closed()

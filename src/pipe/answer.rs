@@ -44,6 +44,10 @@ pub trait Notices {
     fn answer_began(&mut self) {}
     /// More of the model's reasoning: never on stdout; the caller shows it apart or drops it.
     fn reasoning(&mut self, _text: &str) {}
+    /// A long prompt is being read: `done` of `total` tokens, for `elapsed` so far.
+    fn progress(&mut self, _done: usize, _total: usize, _elapsed: std::time::Duration) {}
+    /// The prompt has been read (or the turn ended): whatever showed its progress goes.
+    fn progress_end(&mut self) {}
 }
 
 impl Outcome {
@@ -118,6 +122,8 @@ struct Listener<'a, W: Write> {
     began: bool,
     /// The answer's first text came.
     answering: bool,
+    /// When the engine began reading a long prompt.
+    reading_since: Option<std::time::Instant>,
 }
 
 impl<'a, W: Write> Listener<'a, W> {
@@ -139,6 +145,7 @@ impl<'a, W: Write> Listener<'a, W> {
             broken_pipe: false,
             began: false,
             answering: false,
+            reading_since: None,
         }
     }
 
@@ -160,9 +167,14 @@ impl<'a, W: Write> Listener<'a, W> {
                 self.begin();
                 self.notices.reasoning(&text);
             }
+            EngineEvent::Progress { done, total, .. } => self.on_progress(done, total),
             EngineEvent::Delta { text, .. } => self.on_delta(&text, engine)?,
-            EngineEvent::Done { stats, stop, .. } => return self.on_done(stats, stop).map(Some),
+            EngineEvent::Done { stats, stop, .. } => {
+                self.notices.progress_end();
+                return self.on_done(stats, stop).map(Some);
+            }
             EngineEvent::Failed { error, .. } => {
+                self.notices.progress_end();
                 let _ = self.printer.finish();
                 if self.printer.answer().trim().is_empty() {
                     return Err(error.into());
@@ -200,6 +212,16 @@ impl<'a, W: Write> Listener<'a, W> {
         if !self.began {
             self.began = true;
             self.notices.output_began(self.model.as_deref());
+        }
+    }
+
+    /// A long prompt's progress goes to the notices; its end clears what they showed.
+    fn on_progress(&mut self, done: usize, total: usize) {
+        if done < total {
+            let since = *self.reading_since.get_or_insert_with(std::time::Instant::now);
+            self.notices.progress(done, total, since.elapsed());
+        } else if self.reading_since.take().is_some() {
+            self.notices.progress_end();
         }
     }
 

@@ -21,6 +21,26 @@ pub struct PipeNotices<'a> {
     reasoning_line_open: bool,
     /// The reasoning so far, saved with the answer.
     thought: String,
+    /// A long prompt's progress is shown on stderr (a terminal), one line rewritten in place.
+    progress: ProgressLine,
+}
+
+/// The line on stderr that says how far a long prompt has been read: only on a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProgressLine {
+    Off,
+    Hidden,
+    Shown,
+}
+
+impl ProgressLine {
+    fn new() -> Self {
+        if std::io::stderr().is_terminal() {
+            ProgressLine::Hidden
+        } else {
+            ProgressLine::Off
+        }
+    }
 }
 
 /// Where pipe mode shows the model's reasoning.
@@ -49,11 +69,13 @@ impl ReasoningOut {
 
 impl Notices for PipeNotices<'_> {
     fn notice(&mut self, text: &str) {
+        self.progress_end();
         self.end_reasoning();
         say("note: ", text);
     }
 
     fn output_began(&mut self, model: Option<&str>) {
+        self.progress_end();
         self.save_question(model);
     }
 
@@ -70,6 +92,27 @@ impl Notices for PipeNotices<'_> {
         let _ = err.flush();
         self.reasoning_line_open = !text.ends_with('\n');
     }
+
+    fn progress(&mut self, done: usize, total: usize, elapsed: std::time::Duration) {
+        if self.progress == ProgressLine::Off {
+            return;
+        }
+        self.progress = ProgressLine::Shown;
+        let line = crate::conversation::progress::reading_line(done, total, elapsed);
+        let mut err = std::io::stderr().lock();
+        // Rewritten in place: back to the line's start, cleared, written again.
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+    }
+
+    fn progress_end(&mut self) {
+        if self.progress == ProgressLine::Shown {
+            self.progress = ProgressLine::Hidden;
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
 }
 
 impl PipeNotices<'_> {
@@ -81,6 +124,7 @@ impl PipeNotices<'_> {
             reasoning,
             reasoning_line_open: false,
             thought: String::new(),
+            progress: ProgressLine::new(),
         }
     }
 

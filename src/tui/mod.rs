@@ -199,9 +199,10 @@ impl Frames {
         self.dirty.then(|| Self::period(state).saturating_sub(self.last_draw.elapsed()))
     }
 
-    /// Notes an event: anything but a timer's tick may change what is shown.
+    /// Notes an event: any may change what is shown (a tick expires a status message, or moves
+    /// the seconds a long prompt has been read).
     fn changed(&mut self, event: &AppEvent) {
-        self.dirty |= !matches!(event, AppEvent::Tick);
+        self.dirty = true;
         self.resized |= matches!(event, AppEvent::Resize(..));
     }
 }

@@ -39,7 +39,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
         None => {}
     }
     draw_composer(frame, state, composer_area);
-    frame.render_widget(Paragraph::new(status(state)), status_area);
+    frame.render_widget(Paragraph::new(status(state, status_area.width)), status_area);
     draw_completions(frame, state, composer_area);
 
     match &state.ui.overlay {
@@ -68,7 +68,13 @@ fn draw_transcript(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
         frame.render_widget(Paragraph::new(lines), area);
         return;
     }
-    let lines = state.transcript.visible(area.width, usize::from(area.height), state.ui.scroll);
+    let reading = state.reading_line().filter(|_| area.height > 1);
+    // Under the pending reply, a row for how far the prompt has been read.
+    let rows = area.height - u16::from(reading.is_some());
+    let mut lines = state.transcript.visible(area.width, usize::from(rows), state.ui.scroll);
+    if let Some(reading) = reading {
+        lines.push(Line::from(Span::styled(format!("  {reading}"), styled(state, theme::MUTED))));
+    }
     frame.render_widget(Paragraph::new(lines), area);
 }
 
@@ -117,24 +123,36 @@ fn draw_composer(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     }
 }
 
-fn status(state: &AppState) -> Line<'static> {
+fn status(state: &AppState, width: u16) -> Line<'static> {
     let (model, failed, window) = match &state.session.model {
         ModelStatus::Loading(p) => (format!("loading {:.0}%", p * 100.0), false, 0),
         ModelStatus::Ready(info) => (info.name.clone(), false, info.n_ctx),
         ModelStatus::Failed(_) => ("no model".to_string(), true, 0),
     };
     let stats = state.turns.last_stats.as_ref();
+    // While answering, the figures are this turn's: none until it has them.
+    let live = state.turns.live.as_ref().filter(|_| state.turns.generating.is_some());
+    let (used, tps, ttft, reused) = match live {
+        Some(live) => (live.context_used().unwrap_or(state.turns.context_used), live.tps(), live.ttft(), None),
+        None => (
+            state.turns.context_used,
+            stats.and_then(|s| s.generation_tps()),
+            stats.map(|s| s.time_to_first_token.as_secs_f64()),
+            stats.map(|s| s.reused_tokens),
+        ),
+    };
     let props = StatusProps {
         model: &model,
         model_failed: failed,
-        used: state.turns.context_used,
+        used,
         window,
-        tps: stats.and_then(|s| s.generation_tps()),
-        ttft: stats.map(|s| s.time_to_first_token.as_secs_f64()),
-        reused: stats.map(|s| s.reused_tokens),
+        tps,
+        ttft,
+        reused,
         busy: state.turns.generating.is_some(),
         message: state.ui.status.as_ref().map(|m| (m.text.as_str(), m.error)),
         color: state.ui.color,
+        width,
     };
     status_line(&props)
 }

@@ -24,6 +24,15 @@ const PREFILL_HOLD: usize = 8;
 /// Tokens a prefill evaluates between two looks at whether a command is waiting.
 const PREFILL_STEP: usize = 32;
 
+/// Prompts longer than this (tokens to evaluate) report their progress, so a long one never
+/// leaves the user waiting in silence; shorter ones are evaluated exactly as before.
+const PROGRESS_FROM: usize = 256;
+
+/// Tokens a long prompt evaluates between two progress reports: half of llama.cpp's default
+/// micro-batch. Measured on SmolLM2-135M, one thread: a 1,054-token prompt read at 115-118
+/// tok/s in these steps against 107-108 in one batch; first tokens of short prompts unchanged.
+const PROGRESS_STEP: usize = 256;
+
 /// A loaded model and its context, with the tokens whose KV cache the context holds.
 pub struct LlamaSession<'m> {
     pub(super) model: &'m LlamaModel,
@@ -76,7 +85,7 @@ impl<'m> LlamaSession<'m> {
     /// cache) when the prompt would not fit whole (turns would leave the context, and the prompt
     /// changes with them) or cannot be built, or when the model's memory cannot drop the part of
     /// the cache that no longer matches (recurrent models: a restart is not worth it).
-    fn prefill_prompt(&mut self, req: &TurnRequest, sink: &dyn TurnSink) -> Result<usize, EngineError> {
+    fn prefill_prompt(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<usize, EngineError> {
         if sink.cancelled() {
             return Ok(0);
         }
@@ -106,10 +115,23 @@ impl<'m> LlamaSession<'m> {
         Ok(evaluated)
     }
 
-    fn decode_prompt(&mut self, tokens: &[LlamaToken], start: usize, sink: &dyn TurnSink) -> Result<bool, EngineError> {
+    /// Evaluates `tokens` at positions from `start`, in batches; a long prompt reports its
+    /// progress to `sink` before its first batch and after each one, a short one once at the
+    /// end. Returns false if cancelled.
+    fn decode_prompt(
+        &mut self,
+        tokens: &[LlamaToken],
+        start: usize,
+        sink: &mut dyn TurnSink,
+    ) -> Result<bool, EngineError> {
+        let report = tokens.len() > PROGRESS_FROM;
         // Never hand llama.cpp more than n_batch tokens at once: a larger decode aborts it.
+        let step = if report { PROGRESS_STEP.min(self.n_batch) } else { self.n_batch };
         let mut pos = start;
-        for chunk in tokens.chunks(self.n_batch.max(1)) {
+        if report {
+            sink.progress(0, tokens.len(), start);
+        }
+        for chunk in tokens.chunks(step.max(1)) {
             if sink.cancelled() {
                 return Ok(false);
             }
@@ -121,6 +143,9 @@ impl<'m> LlamaSession<'m> {
             self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Decode(e.to_string()))?;
             self.cached.extend_from_slice(chunk);
             pos += chunk.len();
+            if report || pos == start + tokens.len() {
+                sink.progress(pos - start, tokens.len(), pos);
+            }
         }
         Ok(true)
     }

@@ -169,6 +169,8 @@ pub fn request_body(model: &str, messages: &[Message], sampling: &SamplingParams
     });
     if llama_server {
         body["top_k"] = json!(sampling.top_k);
+        // Progress of a long prompt's evaluation, streamed before the first token.
+        body["return_progress"] = json!(true);
         body["min_p"] = json!(decimal(sampling.min_p));
         body["repeat_penalty"] = json!(decimal(sampling.repeat_penalty));
         // The figures ember shows next to its own.

@@ -265,6 +265,9 @@ impl RemoteSession {
         if let Some(timings) = value.get("timings").filter(|t| t.is_object()) {
             out.timings = Some(timings.clone());
         }
+        if let Some(progress) = value.get("prompt_progress") {
+            prompt_progress(progress, sink);
+        }
         let choice = value.get("choices").and_then(Value::as_array).and_then(|c| c.first());
         let Some(choice) = choice else { return Ok(std::ops::ControlFlow::Continue(())) };
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
@@ -289,6 +292,23 @@ impl RemoteSession {
             Some(content) => Ok(out.content(content, sink)),
             None => Ok(std::ops::ControlFlow::Continue(())),
         }
+    }
+}
+
+/// Prompts with more tokens than this to evaluate report their progress (as the local engine's).
+const PROGRESS_FROM: usize = 256;
+
+/// Passes on llama-server's `prompt_progress` (asked for with `return_progress`): `processed` of
+/// `total` prompt tokens are in the context, of which `cache` were reused, not evaluated.
+fn prompt_progress(progress: &Value, sink: &mut dyn TurnSink) {
+    let field = |key: &str| progress.get(key).and_then(Value::as_u64).and_then(|n| usize::try_from(n).ok());
+    let (Some(total), Some(processed)) = (field("total"), field("processed")) else { return };
+    let cache = field("cache").unwrap_or(0).min(total);
+    let processed = processed.min(total);
+    let to_evaluate = total - cache;
+    // As the local engine: a long prompt reports each step, a short one only its end.
+    if to_evaluate > PROGRESS_FROM || processed == total {
+        sink.progress(processed.saturating_sub(cache), to_evaluate, processed);
     }
 }
 
@@ -336,5 +356,45 @@ pub(super) fn stats_from(streamed: &Streamed, started: Instant, estimated_prompt
         summarized: false,
         reasoning_tokens,
         reasoning_time,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records the progress reports.
+    #[derive(Default)]
+    struct Reports(Vec<(usize, usize, usize)>);
+
+    impl TurnSink for Reports {
+        fn text(&mut self, _text: &str) -> std::ops::ControlFlow<()> {
+            std::ops::ControlFlow::Continue(())
+        }
+        fn progress(&mut self, done: usize, total: usize, context: usize) {
+            self.0.push((done, total, context));
+        }
+        fn cancelled(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn llama_servers_prompt_progress_counts_only_what_it_evaluates() {
+        let mut sink = Reports::default();
+        let at =
+            |processed: u64| serde_json::json!({"total": 1900, "cache": 100, "processed": processed, "time_ms": 5});
+        for processed in [100, 1124, 1900] {
+            prompt_progress(&at(processed), &mut sink);
+        }
+        assert_eq!(sink.0, vec![(0, 1800, 100), (1024, 1800, 1124), (1800, 1800, 1900)]);
+        // A short prompt: only its end (the context meter), never a reading line.
+        let mut short = Reports::default();
+        for processed in [10, 40] {
+            prompt_progress(&serde_json::json!({"total": 40, "cache": 0, "processed": processed}), &mut short);
+        }
+        assert_eq!(short.0, vec![(40, 40, 40)]);
+        prompt_progress(&serde_json::json!({"total": "x"}), &mut short);
+        assert_eq!(short.0.len(), 1, "nonsense is ignored");
     }
 }

@@ -21,7 +21,13 @@ pub(super) fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect>
             }
             Vec::new()
         }
-        EngineEvent::Ready(info) => state.on_ready(info),
+        EngineEvent::Ready(info) => {
+            // A model loads: an error about an earlier one no longer holds.
+            if state.ui.status.as_ref().is_some_and(|s| s.error) {
+                state.ui.status = None;
+            }
+            state.on_ready(info)
+        }
         EngineEvent::LoadFailed(error) => {
             state.on_load_failed(&error);
             Vec::new()
@@ -30,13 +36,22 @@ pub(super) fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect>
             state.on_state(op, result);
             Vec::new()
         }
+        EngineEvent::Progress { done, total, context, .. } => {
+            if let Some(live) = &mut state.turns.live {
+                live.on_progress(done, total, context);
+            }
+            Vec::new()
+        }
         EngineEvent::Delta { text, .. } => {
-            state.on_delta(&text);
+            let now = (state.clock)();
+            state.on_piece(now);
+            state.on_delta(&text, now);
             Vec::new()
         }
         // Shown apart from the answer, never part of it (nor of its code blocks).
         EngineEvent::Reasoning { text, .. } => {
             let now = (state.clock)();
+            state.on_piece(now);
             let started = *state.turns.reasoning_started.get_or_insert(now);
             state.transcript.append_thinking(&text, now.saturating_duration_since(started));
             Vec::new()
@@ -97,11 +112,18 @@ impl AppState {
         }
     }
 
-    fn on_delta(&mut self, text: &str) {
+    /// A piece of the answer or its reasoning: the live meter and speed move.
+    fn on_piece(&mut self, now: std::time::Instant) {
+        if let Some(live) = &mut self.turns.live {
+            live.on_piece(now);
+        }
+    }
+
+    fn on_delta(&mut self, text: &str, now: std::time::Instant) {
         let thinking = self.transcript.entries().last().and_then(|e| e.thinking.as_ref());
         if thinking.is_some_and(|t| t.live) && !text.trim().is_empty() {
             // The answer begins: the thinking folds to one line.
-            let time = self.turns.reasoning_started.map(|t| (self.clock)().saturating_duration_since(t));
+            let time = self.turns.reasoning_started.map(|t| now.saturating_duration_since(t));
             self.transcript.end_thinking(time.unwrap_or_default());
         }
         self.transcript.append(text);
@@ -109,6 +131,7 @@ impl AppState {
 
     fn on_done(&mut self, stats: TurnStats, stop: StopReason) -> Vec<Effect> {
         self.turns.generating = None;
+        self.turns.live = None;
         self.turns.reasoning_started = None;
         let figures = (stats.reasoning_tokens > 0).then_some((stats.reasoning_tokens, stats.reasoning_time));
         self.transcript.finish_thinking(figures);
@@ -118,7 +141,10 @@ impl AppState {
             (EntryState::Complete, MessageState::Complete)
         };
         self.transcript.finish_last(entry_state);
-        self.turns.context_used = stats.prompt_tokens + stats.generated_tokens;
+        if stats.prompt_tokens > 0 {
+            // (A turn cancelled before it began reports nothing: the context is as it was.)
+            self.turns.context_used = stats.prompt_tokens + stats.generated_tokens;
+        }
         let newly_dropped = stats.dropped_messages > self.turns.dropped_messages;
         self.turns.dropped_messages = stats.dropped_messages;
         let record = RecordStats::from(&stats);
@@ -166,6 +192,7 @@ impl AppState {
 
     fn on_failed(&mut self, error: &EngineError) -> Vec<Effect> {
         self.turns.generating = None;
+        self.turns.live = None;
         self.turns.reasoning_started = None;
         self.transcript.finish_thinking(None);
         let partial = self.transcript.entries().last().is_some_and(|e| !e.content.trim().is_empty());

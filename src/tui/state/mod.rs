@@ -6,6 +6,7 @@ mod code;
 mod engine;
 mod events;
 mod keys;
+mod live;
 mod results;
 mod sessions;
 mod slash;
@@ -14,6 +15,7 @@ mod turn;
 
 pub use code::{extension_for, suggested_name};
 pub use events::{AppEvent, EditorPurpose, Effect, SaveError, SwitchEvent};
+pub use live::{LiveTurn, STATUS_FOR};
 pub use switch::MIN_CTX;
 
 use std::path::PathBuf;
@@ -134,6 +136,8 @@ pub struct Turns {
     pub dropped_messages: usize,
     /// When the streaming reply's reasoning began (it is timed while it streams).
     reasoning_started: Option<Instant>,
+    /// What the turn being answered has shown so far (progress, context, speed).
+    pub live: Option<LiveTurn>,
 }
 
 /// What the screen shows around the conversation: focus, overlay, scrolling, the status line.
@@ -143,6 +147,8 @@ pub struct Ui {
     pub overlay: Option<Overlay>,
     pub scroll: Scroll,
     pub status: Option<StatusMessage>,
+    /// When an informative status message goes (errors stay until the next key).
+    pub status_expires: Option<Instant>,
     /// Ctrl-C was pressed once on an idle, empty composer.
     pub quit_armed: bool,
     /// Ctrl-X was pressed: Ctrl-E next opens $EDITOR.
@@ -200,6 +206,7 @@ impl AppState {
                 overlay: None,
                 scroll: Scroll::Follow,
                 status: None,
+                status_expires: None,
                 quit_armed: false,
                 chord: false,
                 help_scroll: 0,
@@ -287,10 +294,12 @@ impl AppState {
 
     fn info(&mut self, text: impl Into<String>) {
         self.ui.status = Some(StatusMessage { text: text.into(), error: false });
+        self.ui.status_expires = Some((self.clock)() + STATUS_FOR);
     }
 
     fn error(&mut self, text: impl Into<String>) {
         self.ui.status = Some(StatusMessage { text: text.into(), error: true });
+        self.ui.status_expires = None;
     }
 
     fn quit(&mut self) -> Vec<Effect> {
@@ -332,7 +341,10 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
     state.restart_type_ahead_pause(&event);
     match event {
         AppEvent::Key(key) if key.kind == KeyEventKind::Release => Vec::new(),
-        AppEvent::Key(key) => keys::on_key(state, key),
+        AppEvent::Key(key) => {
+            state.clear_status();
+            keys::on_key(state, key)
+        }
         AppEvent::Paste(text) => keys::on_paste(state, &text),
         AppEvent::Mouse(mouse) => {
             keys::on_mouse(state, mouse);
@@ -375,6 +387,9 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             state.session.saving = false;
             Vec::new()
         }
-        AppEvent::Tick => state.on_tick(),
+        AppEvent::Tick => {
+            state.expire_status();
+            state.on_tick()
+        }
     }
 }

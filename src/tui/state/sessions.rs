@@ -60,8 +60,11 @@ impl AppState {
                 self.attachments.clear();
                 self.ui.scroll = Scroll::Follow;
                 self.turns.dropped_messages = 0;
-                self.turns.context_used = 0;
-                self.turns.last_stats = None;
+                if !same {
+                    // Another version keeps the engine's context: its size stays as it was.
+                    self.turns.context_used = 0;
+                    self.turns.last_stats = None;
+                }
                 self.resume(&conversation);
                 if same {
                     self.info("showing another version: new messages continue from here");

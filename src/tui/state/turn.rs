@@ -110,6 +110,7 @@ impl AppState {
         self.transcript.push(Author::Assistant, "", EntryState::Streaming);
         self.turns.generating = Some(turn);
         self.turns.reasoning_started = None;
+        self.turns.live = Some(super::LiveTurn::new((self.clock)()));
         self.ui.scroll = Scroll::Follow;
         // A different seed each turn, so /retry gives another answer (still reproducible for a
         // given --seed and sequence of turns).
@@ -136,7 +137,7 @@ impl AppState {
 
     /// When the loop should send [`AppEvent::Tick`] next, if ever.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.type_ahead.due
+        [self.type_ahead.due, self.live_deadline()].into_iter().flatten().min()
     }
 
     /// Typing, or an answer ending while a message is already typed, restarts the pause.

@@ -19,6 +19,7 @@ use crate::store::MessageState;
 mod attach;
 mod conversation;
 mod keys;
+mod live;
 mod reasoning;
 mod sessions;
 mod switching;
@@ -184,6 +185,8 @@ fn snapshot_empty() {
 #[test]
 fn snapshot_streaming() {
     let mut s = ready_state();
+    // The live figures (time to the first token) are timed by the test clock.
+    s.clock = ticking_clock;
     type_text(&mut s, "Write a Python function is_prime(n)");
     let turn = turn_of(&update(&mut s, key(KeyCode::Enter)));
     update(&mut s, AppEvent::Engine(EngineEvent::Delta { turn, text: ANSWER[..70].to_string() }));

@@ -94,6 +94,7 @@ fn versions_of_an_answer_are_shown_and_switched() {
     };
     let effects = update(&mut s, AppEvent::History(Reply::Opened(Ok(conversation))));
     assert!(effects.is_empty(), "same conversation: the engine context stays: {effects:?}");
+    assert_eq!(s.turns.context_used, 70, "the meter keeps the context's size, not 0");
     assert_eq!(s.transcript.entries()[1].content, "first");
     assert_eq!(s.transcript.entries()[1].versions, Some((1, 2)));
 }
