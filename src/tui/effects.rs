@@ -2,7 +2,7 @@
 //! back as an [`AppEvent`] on the side channel. The runner owns what effects act on: the engine,
 //! the history thread and the folder of saved contexts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -10,6 +10,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use super::state::{AppEvent, AppState, EditorPurpose, Effect, SaveError, SwitchEvent};
 use super::terminal::{self, Input, Term};
 use super::TuiError;
+use crate::config::resolve::expand_tilde;
 use crate::conversation::{EngineChange, EngineChoice, SavedContexts};
 use crate::engine::{EngineEvent, EngineHandle};
 use crate::store::recorder::{HistoryThread, Reply, Request};
@@ -167,7 +168,8 @@ impl EffectRunner {
     fn read_file(&self, path: String) {
         let side = self.side.clone();
         tokio::task::spawn_blocking(move || {
-            let result = crate::conversation::attach::read_file(&expand_home(&path)).map_err(|e| e.to_string());
+            let result =
+                crate::conversation::attach::read_file(&expand_tilde(Path::new(&path))).map_err(|e| e.to_string());
             let _ = side.send(AppEvent::FileRead { path, result });
         });
     }
@@ -242,17 +244,10 @@ pub(super) fn spawn_recorder(
     })
 }
 
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => Path::new(&home).join(rest),
-        _ => PathBuf::from(path),
-    }
-}
-
 /// Writes `content` byte-exact to `path`; refuses to replace a file unless `overwrite`.
 fn save(path: &str, content: &str, overwrite: bool) -> Result<usize, SaveError> {
     use std::io::Write;
-    let target = expand_home(path);
+    let target = expand_tilde(Path::new(path));
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     if overwrite {

@@ -157,11 +157,10 @@ pub fn complete_path(typed: &str) -> Vec<String> {
         Some(i) => (&typed[..=i], &typed[i + 1..]),
         None => ("", typed),
     };
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let listed = match (dir.strip_prefix("~/"), home) {
-        (Some(rest), Some(home)) => home.join(rest),
-        _ if dir.is_empty() => std::path::PathBuf::from("."),
-        _ => std::path::PathBuf::from(dir),
+    let listed = if dir.is_empty() {
+        std::path::PathBuf::from(".")
+    } else {
+        crate::config::resolve::expand_tilde(std::path::Path::new(dir))
     };
     let Ok(entries) = std::fs::read_dir(listed) else { return Vec::new() };
     let mut found: Vec<String> = entries
