@@ -11,16 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::tmux::Tmux;
-
-/// The ember command line for a test: its own data folder, the default model, greedy.
-fn ember_command(data: &Path, args: &str) -> String {
-    format!(
-        "XDG_DATA_HOME='{}' EMBER_MODELS_DIR=/nonexistent {} --model '{}' -t 0 --seed 1 {args}",
-        data.display(),
-        env!("CARGO_BIN_EXE_ember"),
-        common::default_model().display()
-    )
-}
+use common::tui::ember_command;
 
 /// ChatML: the model's own format, `examples` before the conversation, and `generation_prompt`
 /// after `<|im_start|>assistant\n`.

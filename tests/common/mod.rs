@@ -5,6 +5,7 @@ pub mod hostile;
 pub mod llama_server;
 pub mod terminal;
 pub mod tmux;
+pub mod tui;
 
 use std::path::PathBuf;
 
