@@ -326,7 +326,8 @@ fn the_tui_chats_with_the_server_and_switches_models() {
         s.contains("the server has no model \"no-such-model\"; it has:")
             && status_line(s).contains("still using SmolLM2-135M-Instruct.Q4_1")
     });
-    tmux.keys(&["/model SmolLM2-135M-Instruct.Q4_1", "Enter"]);
+    // A part of a listed model's name chooses it, as --model does for local files.
+    tmux.keys(&["/model smollm2", "Enter"]);
     tmux.wait_for("the server model again", Duration::from_secs(20), |s| {
         let status = status_line(s);
         status.contains(" SmolLM2-135M-Instruct.Q4_1 ctx ") && status.contains("○ idle")

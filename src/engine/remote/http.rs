@@ -166,6 +166,28 @@ pub fn list_models(options: &RemoteOptions) -> Result<Vec<RemoteModel>, RemoteEr
     Ok(models)
 }
 
+/// The model of the server's list that `name` chooses: its id or short name, else the one model
+/// whose short name holds `name` (any case), as `--model` finds a local file by a part of its name.
+pub(super) fn pick_model(models: &[RemoteModel], name: &str) -> Result<String, RemoteError> {
+    if let Some(m) = models.iter().find(|m| m.answers_to(name)) {
+        return Ok(m.id.clone());
+    }
+    let part = name.to_lowercase();
+    let hits: Vec<&RemoteModel> = models.iter().filter(|m| short_name(&m.id).to_lowercase().contains(&part)).collect();
+    match hits.as_slice() {
+        [one] => Ok(one.id.clone()),
+        _ => Err(RemoteError::UnknownModel {
+            model: name.to_string(),
+            available: models.iter().map(|m| short_name(&m.id)).collect(),
+            detail: if hits.is_empty() {
+                String::new()
+            } else {
+                format!("{} match; give more of the name", hits.len())
+            },
+        }),
+    }
+}
+
 impl RemoteSession {
     /// Reaches the server, chooses the model and learns the context size.
     pub fn connect(options: &RemoteOptions) -> Result<(RemoteSession, ModelInfo), RemoteError> {
@@ -177,16 +199,7 @@ impl RemoteSession {
         let models = models.unwrap_or_default();
         let model = match (&options.model, models.first()) {
             (Some(name), _) if models.is_empty() => name.clone(),
-            (Some(name), _) if models.iter().any(|m| m.answers_to(name)) => {
-                models.iter().find(|m| m.answers_to(name)).map_or_else(|| name.clone(), |m| m.id.clone())
-            }
-            (Some(name), _) => {
-                return Err(RemoteError::UnknownModel {
-                    model: name.clone(),
-                    available: models.iter().map(|m| short_name(&m.id)).collect(),
-                    detail: String::new(),
-                })
-            }
+            (Some(name), _) => pick_model(&models, name)?,
             (None, Some(first)) => first.id.clone(),
             (None, None) => {
                 return Err(RemoteError::Rejected {

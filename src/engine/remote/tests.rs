@@ -373,3 +373,23 @@ fn estimates_round_up() {
     assert_eq!(estimate_tokens(""), 0);
     assert_eq!(estimate_tokens("abcde"), 2);
 }
+
+#[test]
+fn a_server_model_is_chosen_by_its_name_or_a_unique_part_of_it() {
+    let model = |id: &str| RemoteModel { id: id.into(), n_ctx: None, n_ctx_train: None, owned_by: None };
+    let models = [model("/models/SmolLM2-135M-Instruct.Q4_1.gguf"), model("qwen2.5-coder:7b"), model("qwen3:8b")];
+    let pick = |name: &str| super::http::pick_model(&models, name);
+    assert_eq!(pick("SmolLM2-135M-Instruct.Q4_1").unwrap(), "/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert_eq!(pick("smollm2").unwrap(), "/models/SmolLM2-135M-Instruct.Q4_1.gguf", "a part, any case");
+    assert_eq!(pick("coder").unwrap(), "qwen2.5-coder:7b");
+    let ambiguous = pick("qwen").unwrap_err().to_string();
+    assert!(
+        ambiguous.starts_with("the server has no model \"qwen\" (2 match; give more of the name); it has:"),
+        "{ambiguous}"
+    );
+    let missing = pick("llama").unwrap_err().to_string();
+    assert!(
+        missing.starts_with("the server has no model \"llama\"; it has: SmolLM2-135M-Instruct.Q4_1, qwen2.5-coder:7b"),
+        "{missing}"
+    );
+}
