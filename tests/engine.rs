@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ember::engine::llama::{self, EngineOptions};
 use ember::engine::{
-    Backend, EngineEvent, EngineHandle, Message, Role, SamplingParams, StopReason, TurnRequest, TurnSink,
+    Backend, Countable, EngineEvent, EngineHandle, Message, Role, SamplingParams, StopReason, TurnRequest, TurnSink,
 };
 
 fn options() -> EngineOptions {
@@ -172,6 +172,42 @@ fn handle_streams_and_cancels_by_turn_id() {
                 other => panic!("unexpected {other:?}"),
             }
         }
+    });
+    engine.shutdown();
+}
+
+/// A count through the handle measures what a turn will: the prompt's count is the turn's
+/// prompt tokens, and a text's count is its tokens as message text (no template around it).
+#[test]
+fn the_engine_counts_a_prompt_as_the_turn_measures_it() {
+    let (mut engine, mut events) = EngineHandle::spawn_llama(options());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let convo = vec![
+            Message::new(Role::System, "You are terse."),
+            Message::new(Role::User, "Name a colour."),
+            Message::new(Role::Assistant, "Blue."),
+            Message::new(Role::User, "Another one, please."),
+        ];
+        engine.count(1, Countable::Prompt(convo.clone())).unwrap();
+        let text = "fn main() {\n    println!(\"hello\");\n}\n".repeat(20);
+        engine.count(2, Countable::Text(text.clone())).unwrap();
+        let t = engine.next_turn();
+        engine.generate(request(t, convo, greedy(3))).unwrap();
+        let (mut prompt, mut text_tokens, mut turn_prompt) = (None, None, None);
+        while turn_prompt.is_none() {
+            match next(&mut events).await {
+                EngineEvent::Counted { id: 1, tokens } => prompt = Some(tokens.unwrap()),
+                EngineEvent::Counted { id: 2, tokens } => text_tokens = Some(tokens.unwrap()),
+                EngineEvent::Done { stats, .. } => turn_prompt = Some(stats.prompt_tokens),
+                EngineEvent::Counted { id, .. } => panic!("a count nobody asked for: {id}"),
+                _ => {}
+            }
+        }
+        assert_eq!(prompt, turn_prompt, "the count is the turn's prompt");
+        let text_tokens = text_tokens.expect("the text was counted before the turn");
+        // Twenty copies of a 3-line function: more than one token per line, fewer than one a byte.
+        assert!(text_tokens > 60 && text_tokens < text.len() / 2, "{text_tokens} tokens for {} bytes", text.len());
     });
     engine.shutdown();
 }

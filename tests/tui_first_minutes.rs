@@ -79,10 +79,18 @@ fn model_switches_by_a_part_of_its_name_and_a_missing_one_keeps_the_model_in_use
         s.matches("▍ember").count() > answers && s.contains("○ idle")
     });
 
+    let smol_ctx = context_used(status_line(&tmux.screen()));
+    assert!(smol_ctx > 0, "{}", tmux.screen());
     tmux.keys(&["/model gemma", "Enter"]);
     let screen = tmux.wait_for("gemma to load", Duration::from_secs(120), |s| s.contains("loaded gemma-3-270m-q4_k_m"));
     assert!(status_line(&screen).contains("gemma-3-270m-q4_k_m"), "{screen}");
     assert!(!status_line(&screen).contains("SmolLM2"), "{screen}");
+    // The ctx meter measures the conversation again with gemma's tokenizer and prompt format.
+    let screen = tmux.wait_for("the conversation measured by gemma", Duration::from_secs(30), |s| {
+        let used = context_used(status_line(s));
+        used > 0 && used != smol_ctx
+    });
+    assert!(status_line(&screen).contains("/8192"), "{screen}");
     // The new model answers (a base model: its notice comes first).
     let answers = screen.matches("▍ember").count();
     tmux.keys(&["Say hello.", "Enter"]);
@@ -124,8 +132,13 @@ fn a_file_too_large_for_the_context_is_refused_when_attached_with_advice() {
     let screen = tmux.wait_for("the new context", Duration::from_secs(120), |s| s.contains(&format!("ctx {size}  ")));
     assert_shown(&screen, &[&format!("loaded SmolLM2-135M-Instruct.Q4_1 · ctx {size}")], "/ctx");
     tmux.keys(&["/file big.rs", "Enter"]);
-    let screen = tmux.wait_for("the file attached", Duration::from_secs(30), |s| s.contains("attached big.rs (about"));
+    // Attached with an estimate, then counted by the model's tokenizer: the composer shows the count.
+    let screen = tmux.wait_for("the file attached and counted", Duration::from_secs(30), |s| {
+        s.contains("attached big.rs: ") && s.contains("tokens, it goes with your next message")
+    });
     assert!(!screen.contains("not attached"), "{screen}");
+    let composer = screen.lines().find(|l| l.contains("attached: big.rs (")).unwrap_or_default();
+    assert!(composer.contains(" tokens)") && !composer.contains("about"), "{screen}");
     quit(&tmux, "file too large");
 }
 
@@ -152,4 +165,10 @@ fn a_long_file_shows_how_far_the_prompt_has_been_read_before_the_first_token() {
     let done = tmux.wait_for("the answer", Duration::from_secs(120), |s| s.contains("○ idle"));
     assert!(!done.contains("reading the prompt"), "the line goes once the prompt is read: {done}");
     assert!(!done.contains("ctx 0/"), "the meter counts the file: {done}");
+}
+
+/// The tokens the status line's ctx meter reads ("ctx 123/8192"), 0 if none is shown.
+fn context_used(status: &str) -> usize {
+    let Some((_, rest)) = status.split_once("ctx ") else { return 0 };
+    rest.split('/').next().and_then(|n| n.trim().parse().ok()).unwrap_or(0)
 }

@@ -175,6 +175,17 @@ pub enum EngineEvent {
     /// A KV-state file was saved (bytes) or loaded (tokens now cached), or that failed; or a
     /// message being typed was evaluated ahead (tokens evaluated).
     State { op: StateOp, result: Result<usize, String> },
+    /// The tokens of what [`Command::Count`] `id` asked about, as this model counts them.
+    Counted { id: u64, tokens: Result<usize, String> },
+}
+
+/// What [`Command::Count`] counts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Countable {
+    /// Text as it goes inside a message (an attachment's block): no template around it.
+    Text(String),
+    /// A conversation's whole prompt, template included: how much of the context it takes.
+    Prompt(Vec<Message>),
 }
 
 /// What a state command did.
@@ -192,7 +203,8 @@ impl EngineEvent {
             EngineEvent::Loading { .. }
             | EngineEvent::Ready(_)
             | EngineEvent::LoadFailed(_)
-            | EngineEvent::State { .. } => None,
+            | EngineEvent::State { .. }
+            | EngineEvent::Counted { .. } => None,
             EngineEvent::Delta { turn, .. }
             | EngineEvent::Progress { turn, .. }
             | EngineEvent::Reasoning { turn, .. }
@@ -214,6 +226,9 @@ pub enum Command {
     /// finds most of its prompt in the cache. Gives way to any command sent after it (`u64`:
     /// its place in the order of commands).
     Prefill(TurnRequest, u64),
+    /// Count the tokens of a text or a prompt with this model's tokenizer (`u64`: the asker's
+    /// id, echoed in [`EngineEvent::Counted`]).
+    Count(u64, Countable),
     Shutdown,
 }
 
@@ -245,6 +260,10 @@ pub trait Backend {
     /// cancelled; returns the tokens evaluated. Backends without a cache of their own do nothing.
     fn prefill(&mut self, _turn: &TurnRequest, _sink: &mut dyn TurnSink) -> Result<usize, EngineError> {
         Ok(0)
+    }
+    /// The tokens `what` takes, counted as exactly as this backend can.
+    fn count(&mut self, _what: &Countable) -> Result<usize, String> {
+        Err("this engine cannot count tokens".into())
     }
 }
 
@@ -345,6 +364,7 @@ pub(crate) fn serve(
             Command::SaveState(path) => EngineEvent::State { op: StateOp::Save, result: backend.save_state(&path) },
             Command::LoadState(path) => EngineEvent::State { op: StateOp::Load, result: backend.load_state(&path) },
             Command::Prefill(_, seq) if cancel.last_sent() != seq => continue,
+            Command::Count(id, what) => EngineEvent::Counted { id, tokens: backend.count(&what) },
             Command::Prefill(req, seq) => {
                 let result = backend.prefill(&req, &mut PrefillSink { cancel, seq }).map_err(|e| e.to_string());
                 EngineEvent::State { op: StateOp::Prefill, result }
@@ -454,6 +474,14 @@ impl EngineHandle {
         let seq = self.cancel.sent();
         self.commands
             .send(Command::Prefill(req, seq))
+            .map_err(|_| EngineError::Crashed("the engine thread has exited".into()))
+    }
+
+    /// Counts the tokens of `what` (answered by [`EngineEvent::Counted`] with `id`). It waits
+    /// its turn behind a reply or a prefill being evaluated, and stops neither.
+    pub fn count(&self, id: u64, what: Countable) -> Result<(), EngineError> {
+        self.commands
+            .send(Command::Count(id, what))
             .map_err(|_| EngineError::Crashed("the engine thread has exited".into()))
     }
 

@@ -155,7 +155,8 @@ impl<'a, W: Write> Listener<'a, W> {
             return Ok(None);
         }
         match event {
-            EngineEvent::Loading { .. } => {}
+            // Pipe mode asks for no counts.
+            EngineEvent::Loading { .. } | EngineEvent::Counted { .. } => {}
             EngineEvent::State { op, result } => {
                 if let Err(e) = result {
                     tracing::info!(?op, error = %e, "no saved context used");

@@ -105,6 +105,9 @@ impl EffectRunner {
             Effect::Prefill(req) => {
                 let _ = self.engine.prefill(req);
             }
+            Effect::Count(id, what) => {
+                let _ = self.engine.count(id, what);
+            }
             Effect::Cancel(turn) => self.engine.cancel(turn),
             Effect::Copy { number, text } => {
                 let osc = terminal::osc52_copy(term.backend_mut(), &text).map_err(|e| e.to_string());

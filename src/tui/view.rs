@@ -104,8 +104,11 @@ fn draw_composer(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
     if !state.attachments.is_empty() && inner.height > 1 {
-        let names: Vec<String> =
-            state.attachments.iter().map(|a| crate::render::sanitize(&a.label).into_owned()).collect();
+        let names: Vec<String> = state
+            .attachments
+            .iter()
+            .map(|(a, tokens)| format!("{} ({})", crate::render::sanitize(&a.label), tokens.describe()))
+            .collect();
         let line =
             Line::from(Span::styled(format!("attached: {}", names.join(", ")), styled(state, theme::ATTACHMENTS)));
         frame.render_widget(Paragraph::new(line), Rect { height: 1, ..inner });

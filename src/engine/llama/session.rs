@@ -15,7 +15,7 @@ use crate::engine::fit::{self, Window};
 use crate::engine::message::{Message, Role};
 use crate::engine::reasoning::{self, ReasoningFormat, ReasoningParser};
 use crate::engine::template::{self, Reasoning};
-use crate::engine::{Backend, EngineError, StopReason, TurnRequest, TurnSink, TurnStats};
+use crate::engine::{Backend, Countable, EngineError, StopReason, TurnRequest, TurnSink, TurnStats};
 
 /// Tokens at the end of a prompt that a prefill leaves for the turn: the word being typed and
 /// the chat template's end of message and start of reply.
@@ -356,6 +356,13 @@ impl Backend for LlamaSession<'_> {
             self.cached.clear();
         }
         result
+    }
+
+    fn count(&mut self, what: &Countable) -> Result<usize, String> {
+        match what {
+            Countable::Text(text) => Ok(self.model.vocab().tokenize(text.as_bytes(), false, false).len()),
+            Countable::Prompt(messages) => self.prompt_tokens(messages).map(|t| t.len()).map_err(|e| e.to_string()),
+        }
     }
 
     fn load_state(&mut self, path: &std::path::Path) -> Result<usize, String> {

@@ -31,8 +31,8 @@ use serde_json::{json, Value};
 use super::fit::{self, Fitted, Window};
 use super::message::Message;
 use super::{
-    Backend, CancelFloor, Command, EngineError, EngineEvent, Reasoning, SamplingParams, StopReason, TurnRequest,
-    TurnSink, TurnStats,
+    Backend, CancelFloor, Command, Countable, EngineError, EngineEvent, Reasoning, SamplingParams, StopReason,
+    TurnRequest, TurnSink, TurnStats,
 };
 pub use error::RemoteError;
 pub use http::list_models;
@@ -231,6 +231,13 @@ impl Backend for RemoteSession {
 
     fn load_state(&mut self, _path: &std::path::Path) -> Result<usize, String> {
         Err("a remote server keeps its own context; nothing to load".into())
+    }
+
+    fn count(&mut self, what: &Countable) -> Result<usize, String> {
+        Ok(match what {
+            Countable::Text(text) => self.count_text(text),
+            Countable::Prompt(messages) => self.count(messages),
+        })
     }
 }
 

@@ -43,7 +43,7 @@ impl RemoteSession {
         total
     }
 
-    fn count_text(&mut self, text: &str) -> usize {
+    pub(super) fn count_text(&mut self, text: &str) -> usize {
         if self.counting != Counting::Tokenize {
             return estimate_tokens(text);
         }

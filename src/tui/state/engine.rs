@@ -56,6 +56,10 @@ pub(super) fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect>
             state.transcript.append_thinking(&text, now.saturating_duration_since(started));
             Vec::new()
         }
+        EngineEvent::Counted { id, tokens } => {
+            state.on_counted(id, tokens);
+            Vec::new()
+        }
         EngineEvent::Done { stats, stop, .. } => state.on_done(stats, stop),
         EngineEvent::Failed { error, .. } => state.on_failed(&error),
     }
@@ -91,6 +95,31 @@ impl AppState {
             EntryState::Complete,
         );
         self.session.model = ModelStatus::Failed(text);
+    }
+
+    /// The engine's count `id`: the conversation's prompt for the ctx meter, or an attachment.
+    fn on_counted(&mut self, id: u64, tokens: Result<usize, String>) {
+        if self.turns.meter_count == Some(id) {
+            self.turns.meter_count = None;
+            if let (Ok(n), None) = (tokens, self.turns.generating) {
+                self.turns.context_used = n;
+            }
+        } else if let Some(index) = self.attachments.counted_by(id) {
+            self.on_attachment_counted(index, tokens);
+        }
+    }
+
+    /// Asks the engine how much of the context the conversation takes, for the ctx meter when
+    /// no turn has measured it with this model (a switch, a conversation opened).
+    pub(super) fn count_conversation(&mut self) -> Vec<Effect> {
+        let messages = self.conversation();
+        if messages.iter().all(|m| m.role == crate::engine::Role::System) {
+            self.turns.meter_count = None;
+            return Vec::new();
+        }
+        let id = self.turns.next_count();
+        self.turns.meter_count = Some(id);
+        vec![Effect::Count(id, crate::engine::Countable::Prompt(messages))]
     }
 
     /// A saved context loaded or saved, or the message being typed evaluated ahead.
@@ -132,6 +161,8 @@ impl AppState {
     fn on_done(&mut self, stats: TurnStats, stop: StopReason) -> Vec<Effect> {
         self.turns.generating = None;
         self.turns.live = None;
+        // The turn measured the context: an older count must not replace it.
+        self.turns.meter_count = None;
         self.turns.reasoning_started = None;
         let figures = (stats.reasoning_tokens > 0).then_some((stats.reasoning_tokens, stats.reasoning_time));
         self.transcript.finish_thinking(figures);

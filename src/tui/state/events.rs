@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::conversation::{Attachment, EngineChange};
-use crate::engine::{EngineEvent, ModelInfo, TurnId, TurnRequest};
+use crate::engine::{Countable, EngineEvent, ModelInfo, TurnId, TurnRequest};
 use crate::store::recorder::{Query, RecordOp, Reply};
 
 /// Why $EDITOR was opened.
@@ -90,6 +90,8 @@ pub enum Effect {
     /// Have the engine evaluate the conversation and the message being typed ahead of Enter;
     /// `EngineEvent::State` (Prefill) reports it.
     Prefill(TurnRequest),
+    /// Count tokens with the engine's tokenizer; `EngineEvent::Counted` with the id follows.
+    Count(u64, Countable),
     /// Stop a turn; its Done (stopped) follows.
     Cancel(TurnId),
     /// Copy to the clipboard (OSC 52, and a system tool when present); `AppEvent::Copied` follows

@@ -2,6 +2,7 @@
 //! apart from the state it owns: everything with an outside effect is returned as an [`Effect`]
 //! for the loop to run, and its result comes back as an [`AppEvent`].
 
+mod attached;
 mod code;
 mod engine;
 mod events;
@@ -13,6 +14,7 @@ mod slash;
 mod switch;
 mod turn;
 
+pub use attached::{estimated_tokens, Attached, Tokens};
 pub use code::{extension_for, suggested_name};
 pub use events::{AppEvent, EditorPurpose, Effect, SaveError, SwitchEvent};
 pub use live::{LiveTurn, STATUS_FOR};
@@ -26,7 +28,6 @@ use crossterm::event::KeyEventKind;
 use super::composer::Composer;
 use super::slash_table;
 use super::transcript::{Scroll, Transcript};
-use crate::conversation::Attachment;
 use crate::engine::{Message, ModelInfo, Reasoning, SamplingParams, TurnId, TurnStats};
 use crate::store::recorder::{PickerItem, Query, Reply};
 
@@ -138,6 +139,19 @@ pub struct Turns {
     reasoning_started: Option<Instant>,
     /// What the turn being answered has shown so far (progress, context, speed).
     pub live: Option<LiveTurn>,
+    /// The last id given to an engine count (`Effect::Count`).
+    count_ids: u64,
+    /// The count of the conversation's prompt the ctx meter waits for (after a switch or
+    /// opening a conversation, when no turn has measured it yet).
+    meter_count: Option<u64>,
+}
+
+impl Turns {
+    /// A fresh id for an engine count.
+    fn next_count(&mut self) -> u64 {
+        self.count_ids += 1;
+        self.count_ids
+    }
 }
 
 /// What the screen shows around the conversation: focus, overlay, scrolling, the status line.
@@ -170,7 +184,7 @@ pub struct AppState {
     pub turns: Turns,
     pub composer: Composer,
     /// Files attached to the next message.
-    pub attachments: Vec<Attachment>,
+    pub attachments: Attached,
     /// The type-ahead pause.
     type_ahead: TypeAhead,
     pub ui: Ui,
@@ -199,7 +213,7 @@ impl AppState {
             transcript: Transcript::new(color),
             turns: Turns::default(),
             composer: Composer::default(),
-            attachments: Vec::new(),
+            attachments: Attached::default(),
             type_ahead: TypeAhead::default(),
             ui: Ui {
                 focus: Focus::Composer,
@@ -361,10 +375,7 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             state.on_editor_done(purpose, result);
             Vec::new()
         }
-        AppEvent::FileRead { path, result } => {
-            state.on_file_read(&path, result);
-            Vec::new()
-        }
+        AppEvent::FileRead { path, result } => state.on_file_read(&path, result),
         AppEvent::Saved { path, result } => {
             state.on_saved(&path, result);
             Vec::new()

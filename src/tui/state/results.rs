@@ -1,19 +1,13 @@
 //! What effects yield, back as events: $EDITOR's text, a file read, a file saved, a copy, the
 //! history thread's writes.
 
-use super::{AppState, EditorPurpose, Focus, ModelStatus, Overlay, SaveError};
+use super::attached::{estimated_tokens, Tokens};
+use super::{AppState, EditorPurpose, Effect, Focus, ModelStatus, Overlay, SaveError};
+use crate::conversation::attach::user_message;
 use crate::conversation::Attachment;
 use crate::engine::fit::reply_room;
+use crate::engine::Countable;
 use crate::tui::transcript::{Author, EntryState};
-
-/// Bytes per token assumed when sizing an attachment: code and prose average 3-4 bytes a
-/// token with the usual vocabularies, so this errs towards more tokens.
-const BYTES_PER_TOKEN: usize = 3;
-
-/// About how many tokens `text` is (see [`BYTES_PER_TOKEN`]).
-pub fn estimated_tokens(text: &str) -> usize {
-    text.len().div_ceil(BYTES_PER_TOKEN)
-}
 
 /// The smallest context (a multiple of 1024, up to `n_ctx_train`) that holds `tokens` of
 /// attachments, a question and the reply's room; `None` when even the trained size cannot.
@@ -40,41 +34,81 @@ impl AppState {
         }
     }
 
-    pub(super) fn on_file_read(&mut self, path: &str, result: Result<(Attachment, Option<String>), String>) {
-        match result {
-            Ok((attachment, warning)) => {
-                let tokens = estimated_tokens(&attachment.text);
-                if let Some((short, full)) = self.cannot_fit(path, tokens) {
-                    // The whole reason in the transcript: the status line is too narrow for it.
-                    self.transcript.push(Author::Notice, full, EntryState::Complete);
-                    self.error(short);
-                    return;
-                }
-                self.attachments.push(attachment);
-                match warning {
-                    Some(w) => self.error(w),
-                    None => {
-                        self.info(format!("attached {path} (about {tokens} tokens): it goes with your next message"))
-                    }
-                }
+    /// A file read for `/file`: attached with an estimate of its size, refused at once when
+    /// even that cannot fit, and counted by the engine (answered by [`Self::on_counted`]).
+    pub(super) fn on_file_read(
+        &mut self,
+        path: &str,
+        result: Result<(Attachment, Option<String>), String>,
+    ) -> Vec<Effect> {
+        let (attachment, warning) = match result {
+            Ok(read) => read,
+            Err(e) => {
+                self.error(e);
+                return Vec::new();
             }
-            Err(e) => self.error(e),
+        };
+        let estimate = estimated_tokens(&attachment.text);
+        if self.refuse_if_too_large(path, Tokens::Estimated(estimate), self.attachments.total()) {
+            return Vec::new();
+        }
+        let count = self.turns.next_count();
+        let block = user_message(None, std::slice::from_ref(&attachment));
+        self.attachments.push(attachment, Tokens::About { estimate, count });
+        match warning {
+            Some(w) => self.error(w),
+            None => self.info(format!("attached {path} (about {estimate} tokens): it goes with your next message")),
+        }
+        vec![Effect::Count(count, Countable::Text(block))]
+    }
+
+    /// The engine's count of an attachment's tokens: shown, and the file taken back out when
+    /// it cannot fit after all.
+    pub(super) fn on_attachment_counted(&mut self, index: usize, tokens: Result<usize, String>) {
+        let Some(Tokens::About { estimate, .. }) = self.attachments.iter().nth(index).map(|(_, t)| t) else {
+            return;
+        };
+        let tokens = tokens.map_or(Tokens::Estimated(estimate), Tokens::Counted);
+        let others = self.attachments.total() - estimate;
+        let label = self.attachments.files()[index].label.clone();
+        if self.refuse_if_too_large(&label, tokens, others) {
+            self.attachments.remove(index);
+            return;
+        }
+        self.attachments.set_tokens(index, tokens);
+        if let Tokens::Counted(_) = tokens {
+            self.info(format!("attached {label}: {}, it goes with your next message", tokens.describe()));
         }
     }
 
-    /// Why a file of about `tokens` cannot go with the next message (with the files already
-    /// attached, in this context and with room for the reply), and what to do, for the status
-    /// line and in full; `None` if it fits.
-    fn cannot_fit(&self, path: &str, tokens: usize) -> Option<(String, String)> {
+    /// Refuses a file of `tokens` that cannot go with the next message (with `others` tokens
+    /// of files attached, in this context, with room for the reply): the reason in the
+    /// transcript and the status line. Returns whether it was refused.
+    fn refuse_if_too_large(&mut self, path: &str, tokens: Tokens, others: usize) -> bool {
+        match self.cannot_fit(path, tokens, others) {
+            Some((short, full)) => {
+                // The whole reason in the transcript: the status line is too narrow for it.
+                self.transcript.push(Author::Notice, full, EntryState::Complete);
+                self.error(short);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Why a file of `tokens` cannot go with the next message (with `others` tokens of files
+    /// already attached, in this context and with room for the reply), and what to do, for the
+    /// status line and in full; `None` if it fits.
+    fn cannot_fit(&self, path: &str, tokens: Tokens, others: usize) -> Option<(String, String)> {
         let ModelStatus::Ready(info) = &self.session.model else {
             return None;
         };
-        let total = tokens + self.attachments.iter().map(|a| estimated_tokens(&a.text)).sum::<usize>();
+        let total = tokens.value() + others;
         let max_tokens = self.session.sampling.max_tokens;
         if fits(total, max_tokens, info.n_ctx) {
             return None;
         }
-        let with = if total > tokens { " with the files already attached" } else { "" };
+        let with = if others > 0 { " with the files already attached" } else { "" };
         let (short, advice) = match context_that_fits(total, max_tokens, info.n_ctx_train) {
             Some(n) if info.threads > 0 => {
                 (format!("/ctx {n} would fit it"), format!("/ctx {n} would fit it, or attach a smaller file"))
@@ -85,7 +119,8 @@ impl AppState {
             ),
         };
         let full = format!(
-            "Not attached: {path} is about {tokens} tokens and{with} cannot fit in the context of {} with room for a reply; {advice}.",
+            "Not attached: {path} is {} and{with} cannot fit in the context of {} with room for a reply; {advice}.",
+            tokens.describe(),
             info.n_ctx
         );
         Some((format!("not attached: too large for the context of {} · {short}", info.n_ctx), full))

@@ -70,6 +70,7 @@ impl AppState {
                     self.info("showing another version: new messages continue from here");
                 } else {
                     effects.push(Effect::LoadContext(conversation.summary.id));
+                    effects.extend(self.count_conversation());
                 }
                 return effects;
             }

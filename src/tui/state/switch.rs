@@ -86,8 +86,10 @@ impl AppState {
                 }
                 let loaded = format!("loaded {} · ctx {}", info.name, info.n_ctx);
                 self.session.model_path.clone_from(&info.path);
-                let effects = self.on_ready(info);
+                let mut effects = self.on_ready(info);
                 self.info(loaded);
+                // The conversation's size with this model (its tokenizer may differ).
+                effects.extend(self.count_conversation());
                 effects
             }
             SwitchEvent::Failed(reason) => {

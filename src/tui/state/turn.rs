@@ -131,7 +131,10 @@ impl AppState {
         }
         let prompt = (!text.trim().is_empty()).then_some(text);
         let mut messages = self.conversation();
-        messages.push(Message::new(Role::User, crate::conversation::attach::user_message(prompt, &self.attachments)));
+        messages.push(Message::new(
+            Role::User,
+            crate::conversation::attach::user_message(prompt, self.attachments.files()),
+        ));
         Some(TurnRequest { turn: 0, messages, sampling: self.session.sampling.clone() })
     }
 
@@ -181,7 +184,7 @@ impl AppState {
         }
         self.composer.take();
         let prompt = (!text.trim().is_empty()).then_some(text.as_str());
-        let content = crate::conversation::attach::user_message(prompt, &self.attachments);
+        let content = crate::conversation::attach::user_message(prompt, self.attachments.files());
         self.attachments.clear();
         self.transcript.push(Author::User, content, EntryState::Complete);
         self.ui.status = None;

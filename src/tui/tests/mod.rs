@@ -12,7 +12,9 @@ use ratatui::Terminal;
 use super::state::{update, AppEvent, AppState, EditorPurpose, Effect, Focus, ModelStatus, Overlay, SaveError};
 use super::transcript::EntryState;
 use super::view;
-use crate::engine::{EngineError, EngineEvent, ModelInfo, Role, SamplingParams, StopReason, TurnStats};
+use crate::engine::{
+    Countable, EngineError, EngineEvent, Message, ModelInfo, Role, SamplingParams, StopReason, TurnStats,
+};
 use crate::store::recorder::RecordOp;
 use crate::store::MessageState;
 

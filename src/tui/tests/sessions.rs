@@ -46,7 +46,9 @@ fn session_picker_lists_filters_opens_renames_and_deletes() {
         }],
     };
     let effects = update(&mut s, AppEvent::History(Reply::Opened(Ok(conversation))));
-    assert_eq!(effects, vec![Effect::SaveContext(7), Effect::LoadContext(9)]);
+    // The ctx meter waits for the engine's count of the conversation opened.
+    let count = Effect::Count(1, Countable::Prompt(vec![Message::new(Role::User, "What is a lifetime?")]));
+    assert_eq!(effects, vec![Effect::SaveContext(7), Effect::LoadContext(9), count]);
     assert!(s.ui.overlay.is_none());
     assert_eq!(s.session.conversation_id, Some(9));
     assert_eq!(s.transcript.entries()[0].content, "What is a lifetime?");

@@ -51,8 +51,35 @@ fn a_model_is_found_then_loaded_beside_the_one_in_use_which_answers_meanwhile() 
     assert_eq!(model_name(&s), "gemma-3-270m-q4_k_m");
     assert_eq!(s.session.model_path, PathBuf::from("/models/gemma-3-270m-q4_k_m.gguf"));
     assert_eq!(status(&s), ("loaded gemma-3-270m-q4_k_m · ctx 8192".into(), false));
-    assert_eq!(effects, vec![Effect::Record(RecordOp::NameModel("gemma-3-270m-q4_k_m".into()))]);
+    // The conversation is measured again with the new model's tokenizer, for the ctx meter.
+    let conversation = vec![Message::new(Role::User, "q1"), Message::new(Role::Assistant, "a1")];
+    let count = Effect::Count(1, Countable::Prompt(conversation));
+    assert_eq!(effects, vec![Effect::Record(RecordOp::NameModel("gemma-3-270m-q4_k_m".into())), count]);
+    update(&mut s, AppEvent::Engine(EngineEvent::Counted { id: 1, tokens: Ok(37) }));
+    assert_eq!(s.turns.context_used, 37);
     assert!(screen(&s, 120, 30).contains("gemma-3-270m-q4_k_m"));
+    assert!(screen(&s, 120, 30).contains("ctx 37/8192"), "{}", screen(&s, 120, 30));
+}
+
+#[test]
+fn a_count_that_arrives_after_a_turn_measured_the_context_is_ignored() {
+    let mut s = ready_state();
+    let t = ask(&mut s, "q1", "a1");
+    done(&mut s, t, StopReason::EndOfText);
+    let effects = update(&mut s, AppEvent::Switch(SwitchEvent::Ready(gemma())));
+    assert!(effects.contains(&Effect::Count(1, Countable::Prompt(s.conversation()))), "{effects:?}");
+    let t = ask(&mut s, "q2", "a2");
+    update(
+        &mut s,
+        AppEvent::Engine(EngineEvent::Done {
+            turn: t,
+            stats: TurnStats { prompt_tokens: 60, generated_tokens: 4, ..TurnStats::default() },
+            stop: StopReason::EndOfText,
+        }),
+    );
+    // The count of the conversation before q2 arrives late (the engine answered q2 first).
+    update(&mut s, AppEvent::Engine(EngineEvent::Counted { id: 1, tokens: Ok(5) }));
+    assert_eq!(s.turns.context_used, 64, "the turn's own figures");
 }
 
 #[test]
