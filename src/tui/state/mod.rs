@@ -3,10 +3,12 @@
 //! for the loop to run, and its result comes back as an [`AppEvent`].
 
 mod code;
+mod command;
 mod engine;
 mod events;
 mod keys;
 mod live;
+mod mentions;
 mod results;
 mod sessions;
 mod slash;
@@ -14,8 +16,10 @@ mod switch;
 mod turn;
 
 pub use code::{extension_for, suggested_name};
+pub use command::Commands;
 pub use events::{AppEvent, EditorPurpose, Effect, SaveError, SwitchEvent};
 pub use live::{LiveTurn, STATUS_FOR};
+pub use mentions::{Finder, MentionRead, FINDER_ROWS};
 pub use switch::MIN_CTX;
 
 use std::path::PathBuf;
@@ -171,6 +175,10 @@ pub struct AppState {
     pub composer: Composer,
     /// Files attached to the next message.
     pub attachments: Vec<Attachment>,
+    /// The `@` file finder, and the mentioned files being read for sending.
+    pub finder: Finder,
+    /// The `!command` running.
+    pub commands: Commands,
     /// The type-ahead pause.
     type_ahead: TypeAhead,
     pub ui: Ui,
@@ -200,6 +208,8 @@ impl AppState {
             turns: Turns::default(),
             composer: Composer::default(),
             attachments: Vec::new(),
+            finder: Finder::default(),
+            commands: Commands::default(),
             type_ahead: TypeAhead::default(),
             ui: Ui {
                 focus: Focus::Composer,
@@ -359,6 +369,15 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
         AppEvent::Switch(event) => state.on_switch(event),
         AppEvent::EditorDone { purpose, result } => {
             state.on_editor_done(purpose, result);
+            Vec::new()
+        }
+        AppEvent::FilesListed(list) => {
+            state.on_files_listed(list);
+            Vec::new()
+        }
+        AppEvent::MentionsRead { text, results } => state.on_mentions_read(&text, results),
+        AppEvent::CommandDone { id, output } => {
+            state.on_command_done(id, output);
             Vec::new()
         }
         AppEvent::FileRead { path, result } => {
