@@ -172,6 +172,8 @@ fn watch(mut child: Child, group: &Mutex<Option<Pid>>, stopped: &Receiver<()>, t
             }
             if ending.is_some() {
                 kill_group(group);
+                // The shell itself, should its group be gone already.
+                let _ = child.kill();
             }
         }
         if exited_at.is_none() {
