@@ -63,14 +63,7 @@ pub fn finder_lines(p: &FinderProps<'_>) -> Vec<Line<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text(lines: &[Line<'_>]) -> String {
-        lines
-            .iter()
-            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+    use crate::tui::widgets::plain_text as text;
 
     fn props<'a>(items: Vec<(&'a str, u64)>) -> FinderProps<'a> {
         FinderProps { query: "ma", items, selected: 1, listing: false, capped: false, width: 30, color: false }
