@@ -1,5 +1,6 @@
-//! Input attached to a question: piped stdin, `--file`s, and (in the TUI) `/file`. Each becomes
-//! a fenced block labelled with its name in the user's message.
+//! Input attached to a question: piped stdin, `--file`s, and (in the TUI) `/file`, `@` mentions
+//! and `!command` output. Each becomes a fenced block labelled with its name in the user's
+//! message.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -38,9 +39,28 @@ pub fn read_file(path: &Path) -> Result<(Attachment, Option<String>), AppError> 
     decode_input(&path.display().to_string(), bytes)
 }
 
-/// A language tag for a file name, so the model (and the highlighter) know what it is.
+/// Reads what an `@` mention names (`src/a.rs`, `src/a.rs#L20-45`), relative to the working
+/// directory, labelled as written: binary files refused, as for `--file`.
+pub fn read_mention(token: &str) -> Result<(Attachment, Option<String>), AppError> {
+    let mention = super::mention::parse(token).map_err(AppError::Input)?;
+    let path = crate::config::resolve::expand_tilde(Path::new(&mention.path));
+    let (mut attachment, warning) = read_file(&path)?;
+    if let Some(range) = mention.lines {
+        attachment.text = super::mention::select_lines(&attachment.text, range)
+            .map_err(|e| AppError::Input(format!("{}: {e}", mention.path)))?;
+    }
+    attachment.label = mention.label();
+    Ok((attachment, warning))
+}
+
+/// A language tag for a file name, so the model (and the highlighter) know what it is. A
+/// command's output (labelled `$ cmd`) is plain text; a line range (`a.rs#L2-5`) is ignored.
 fn fence_lang(label: &str) -> &str {
-    let ext = Path::new(label).extension().and_then(|e| e.to_str()).unwrap_or("");
+    if label.starts_with("$ ") {
+        return "text";
+    }
+    let name = label.rsplit_once("#L").map_or(label, |(name, _)| name);
+    let ext = Path::new(name).extension().and_then(|e| e.to_str()).unwrap_or("");
     match ext {
         "rs" => "rust",
         "py" => "python",
@@ -117,6 +137,25 @@ mod tests {
         let msg =
             user_message(Some("explain"), &[Attachment { label: "src/a.rs".into(), text: "let s = \"```\";".into() }]);
         assert_eq!(msg, "src/a.rs:\n````rust\nlet s = \"```\";\n````\n\nexplain");
+        let ranged = user_message(None, &[Attachment { label: "a.rs#L2-3".into(), text: "x\n".into() }]);
+        assert_eq!(ranged, "a.rs#L2-3:\n```rust\nx\n```");
+        let output = user_message(None, &[Attachment { label: "$ cat a.rs (exit 0)".into(), text: "x".into() }]);
+        assert_eq!(output, "$ cat a.rs (exit 0):\n```text\nx\n```");
+    }
+
+    #[test]
+    fn a_mention_reads_its_lines_and_refuses_binary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("t.txt");
+        std::fs::write(&text, "1\n2\n3\n").unwrap();
+        let (a, _) = read_mention(&format!("{}#L2-3", text.display())).unwrap();
+        assert_eq!((a.label, a.text), (format!("{}#L2-3", text.display()), "2\n3\n".to_string()));
+        let bin = dir.path().join("b.bin");
+        std::fs::write(&bin, b"\x7fELF\0\x01").unwrap();
+        let err = read_mention(&bin.display().to_string()).unwrap_err().to_string();
+        assert!(err.contains("looks binary"), "{err}");
+        let err = read_mention(&format!("{}#L9", text.display())).unwrap_err().to_string();
+        assert!(err.contains("has 3 lines"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod attach;
 mod error;
+pub mod mention;
 pub mod progress;
 pub mod saved;
 pub mod setup;

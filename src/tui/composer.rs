@@ -84,6 +84,13 @@ impl Composer {
         self.cursor += s.len();
     }
 
+    /// Replaces the bytes in `range` with `with` and puts the cursor after it (a completion).
+    pub fn replace(&mut self, range: std::ops::Range<usize>, with: &str) {
+        self.text.replace_range(range.clone(), with);
+        self.cursor = range.start + with.len();
+        self.browsing = None;
+    }
+
     pub fn insert_char(&mut self, c: char) {
         self.text.insert(self.cursor, c);
         self.cursor += c.len_utf8();

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use super::state::{AppEvent, AppState, EditorPurpose, Effect, SaveError, SwitchEvent};
+use super::shell;
+use super::state::{AppEvent, AppState, EditorPurpose, Effect, MentionRead, SaveError, SwitchEvent};
 use super::terminal::{self, Input, Term};
 use super::TuiError;
 use crate::config::resolve::expand_tilde;
@@ -29,6 +30,8 @@ pub(super) struct EffectRunner {
     saved: Option<SavedContexts>,
     /// The engine `/model` or `/ctx` started; the one in use answers until it is ready.
     candidate: Option<Candidate>,
+    /// The `!command` running and its id; dropping it (ember quitting) kills it.
+    command: Option<(u64, shell::Running)>,
 }
 
 /// An engine being started to replace the one in use.
@@ -47,7 +50,7 @@ impl EffectRunner {
         side: UnboundedSender<AppEvent>,
         saved: Option<SavedContexts>,
     ) -> Self {
-        EffectRunner { engine, engine_events, choice, recorder, side, saved, candidate: None }
+        EffectRunner { engine, engine_events, choice, recorder, side, saved, candidate: None, command: None }
     }
 
     /// The next event of the engine in use (`AppEvent::Engine`) or of the one starting to
@@ -120,6 +123,20 @@ impl EffectRunner {
             }
             Effect::Save { path, content, overwrite } => self.save(path, content, overwrite),
             Effect::ReadFile(path) => self.read_file(path),
+            Effect::ListFiles => list_files(self.side.clone()),
+            Effect::ReadMentions { text, tokens } => read_mentions(self.side.clone(), text, tokens),
+            Effect::RunCommand { id, command } => {
+                let side = self.side.clone();
+                let running = shell::start(&command, shell::TIMEOUT, move |output| {
+                    let _ = side.send(AppEvent::CommandDone { id, output });
+                });
+                self.command = Some((id, running));
+            }
+            Effect::StopCommand(id) => {
+                if let Some((_, running)) = self.command.as_ref().filter(|(running, _)| *running == id) {
+                    running.stop();
+                }
+            }
             Effect::OpenEditor { text, purpose, extension } => {
                 self.open_editor(&text, purpose, &extension, term, input)?
             }
@@ -230,6 +247,28 @@ impl EffectRunner {
             let _ = self.side.send(AppEvent::QueryFailed("history is off".into()));
         }
     }
+}
+
+/// Lists the working directory's files for the `@` finder, off the render path.
+fn list_files(side: UnboundedSender<AppEvent>) {
+    tokio::task::spawn_blocking(move || {
+        let _ = side.send(AppEvent::FilesListed(super::finder::list_files(Path::new("."))));
+    });
+}
+
+/// Reads the files a message mentions, off the render path; a name that is no file is `None`.
+fn read_mentions(side: UnboundedSender<AppEvent>, text: String, tokens: Vec<String>) {
+    tokio::task::spawn_blocking(move || {
+        let read = |token: &str| -> MentionRead {
+            let path = crate::conversation::mention::parse(token).map(|m| expand_tilde(Path::new(&m.path)));
+            if path.is_ok_and(|p| !p.exists()) {
+                return Ok(None);
+            }
+            crate::conversation::attach::read_mention(token).map(Some).map_err(|e| e.to_string())
+        };
+        let results = tokens.into_iter().map(|t| (t.clone(), read(&t))).collect();
+        let _ = side.send(AppEvent::MentionsRead { text, results });
+    });
 }
 
 /// Starts the history thread; what it says comes back on `side`.

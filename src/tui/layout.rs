@@ -23,7 +23,7 @@ pub fn code_pane_width(width: u16) -> u16 {
 pub fn composer_height(state: &AppState, width: u16) -> u16 {
     let inner = usize::from(width.saturating_sub(2)).max(1);
     let rows = state.composer.visible_layout(inner, MAX_COMPOSER_ROWS).0.len().clamp(1, MAX_COMPOSER_ROWS);
-    let attachments = u16::from(!state.attachments.is_empty());
+    let attachments = u16::from(!state.attachment_summary().is_empty());
     rows as u16 + 2 + attachments
 }
 

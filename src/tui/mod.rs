@@ -5,8 +5,10 @@
 mod clipboard;
 pub mod composer;
 mod effects;
+pub mod finder;
 pub mod launch;
 pub mod layout;
+pub mod shell;
 pub mod slash_table;
 pub mod state;
 pub mod terminal;

@@ -10,6 +10,7 @@ use super::layout::{self, Screen};
 use super::slash_table;
 use super::state::{AppState, Focus, ModelStatus, Overlay};
 use super::widgets::code_pane::{code_pane_lines, CodePaneProps};
+use super::widgets::finder::{finder_lines, finder_title, FinderProps};
 use super::widgets::help::help_lines;
 use super::widgets::status::{status_line, StatusProps};
 use crate::render::markdown::{render_code, RenderOptions};
@@ -99,16 +100,17 @@ fn draw_code_pane(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
 fn draw_composer(frame: &mut Frame<'_>, state: &AppState, area: Rect) {
     let focused = state.ui.focus == Focus::Composer && state.ui.overlay.is_none();
     let border = if focused { theme::COMPOSER_BORDER_FOCUSED } else { theme::BORDER };
-    let title = if state.turns.generating.is_some() { " answering… Esc stops " } else { " message " };
+    let title = match (&state.turns.generating, &state.commands.running) {
+        (Some(_), _) => " answering… Esc stops ".to_string(),
+        (None, Some((_, command))) => format!(" running !{}… Esc stops it ", crate::render::sanitize(command)),
+        (None, None) => " message ".to_string(),
+    };
     let block = Block::default().borders(Borders::ALL).title(title).border_style(styled(state, border));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
-    if !state.attachments.is_empty() && inner.height > 1 {
-        let names: Vec<String> = state
-            .attachments
-            .iter()
-            .map(|(a, tokens)| format!("{} ({})", crate::render::sanitize(&a.label), tokens.describe()))
-            .collect();
+    let attached = state.attachment_summary();
+    if !attached.is_empty() && inner.height > 1 {
+        let names: Vec<String> = attached.iter().map(|a| crate::render::sanitize(a).into_owned()).collect();
         let line =
             Line::from(Span::styled(format!("attached: {}", names.join(", ")), styled(state, theme::ATTACHMENTS)));
         frame.render_widget(Paragraph::new(line), Rect { height: 1, ..inner });
@@ -160,8 +162,35 @@ fn status(state: &AppState, width: u16) -> Line<'static> {
     status_line(&props)
 }
 
+/// The `@` file finder above the composer while a mention is typed.
+fn draw_finder(frame: &mut Frame<'_>, state: &AppState, composer: Rect, query: &str) {
+    let f = &state.finder;
+    let items: Vec<(&str, u64)> =
+        f.matches.iter().filter_map(|&i| f.list.files.get(i)).map(|(p, s)| (p.as_str(), *s)).collect();
+    let rows = items.len().max(1) as u16;
+    let area = layout::above(composer, rows + 2, 72);
+    let props = FinderProps {
+        query,
+        items,
+        selected: f.selected,
+        listing: f.listing,
+        capped: f.list.capped,
+        width: area.width.saturating_sub(2),
+        color: state.ui.color,
+    };
+    clear_under(frame, composer, area);
+    let block = Block::default().borders(Borders::ALL).title(finder_title(&props));
+    frame.render_widget(Paragraph::new(finder_lines(&props)).block(block), area);
+}
+
 fn draw_completions(frame: &mut Frame<'_>, state: &AppState, composer: Rect) {
     if state.ui.focus != Focus::Composer || state.ui.overlay.is_some() {
+        return;
+    }
+    if let Some((_, query)) = state.finder_query() {
+        if composer.y > 0 {
+            draw_finder(frame, state, composer, query);
+        }
         return;
     }
     let matches = slash_table::completions(state.composer.text());

@@ -35,9 +35,10 @@ impl Tokens {
     /// The size as the user reads it: "1,234 tokens", or "about 300 tokens" while estimated.
     pub fn describe(self) -> String {
         let n = crate::conversation::progress::thousands(self.value());
+        let unit = if self.value() == 1 { "token" } else { "tokens" };
         match self {
-            Tokens::Counted(_) => format!("{n} tokens"),
-            Tokens::About { .. } | Tokens::Estimated(_) => format!("about {n} tokens"),
+            Tokens::Counted(_) => format!("{n} {unit}"),
+            Tokens::About { .. } | Tokens::Estimated(_) => format!("about {n} {unit}"),
         }
     }
 }
@@ -91,6 +92,12 @@ impl Attached {
         if let Some(t) = self.tokens.get_mut(index) {
             *t = tokens;
         }
+    }
+
+    /// Keeps the first `len` files (those attached before a send that was refused).
+    pub fn truncate(&mut self, len: usize) {
+        self.files.truncate(len);
+        self.tokens.truncate(len);
     }
 
     /// Takes file `index` out (one that turned out too large).

@@ -5,9 +5,12 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
+use super::MentionRead;
 use crate::conversation::{Attachment, EngineChange};
 use crate::engine::{Countable, EngineEvent, ModelInfo, TurnId, TurnRequest};
 use crate::store::recorder::{Query, RecordOp, Reply};
+use crate::tui::finder::FileList;
+use crate::tui::shell::CommandOutput;
 
 /// Why $EDITOR was opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,18 @@ pub enum AppEvent {
     FileRead {
         path: String,
         result: Result<(Attachment, Option<String>), String>,
+    },
+    /// The working directory's files, for the `@` finder.
+    FilesListed(FileList),
+    /// The files a message mentions were read (each mention as written after its `@`).
+    MentionsRead {
+        text: String,
+        results: Vec<(String, MentionRead)>,
+    },
+    /// A `!command` ended.
+    CommandDone {
+        id: u64,
+        output: CommandOutput,
     },
     Saved {
         path: String,
@@ -103,6 +118,14 @@ pub enum Effect {
     OpenEditor { text: String, purpose: EditorPurpose, extension: String },
     /// Attach a file to the next message; `AppEvent::FileRead` follows.
     ReadFile(String),
+    /// List the working directory's files for the `@` finder; `AppEvent::FilesListed` follows.
+    ListFiles,
+    /// Read the files message `text` mentions; `AppEvent::MentionsRead` follows.
+    ReadMentions { text: String, tokens: Vec<String> },
+    /// Run a `!command` in the shell; `AppEvent::CommandDone` follows.
+    RunCommand { id: u64, command: String },
+    /// Stop `!command` id (its process group); its `AppEvent::CommandDone` follows.
+    StopCommand(u64),
     /// Find the model `/model NAME` names; `AppEvent::ModelResolved` follows.
     ResolveModel(String),
     /// Start an engine with this change beside the one in use, which it replaces once ready;

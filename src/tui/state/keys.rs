@@ -23,6 +23,7 @@ pub(super) fn on_paste(state: &mut AppState, text: &str) -> Vec<Effect> {
         None => {
             state.ui.focus = Focus::Composer;
             state.composer.insert_str(text);
+            return state.after_composer_edit();
         }
     }
     Vec::new()
@@ -55,11 +56,18 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     if ctrl(&key, 'o') {
         return state.open_picker();
     }
+    if let Some(effects) = state.on_finder_key(key) {
+        return effects;
+    }
     if let Some(effects) = on_shared_key(state, key) {
         return effects;
     }
     match state.ui.focus {
-        Focus::Composer => on_composer_key(state, key, chord),
+        Focus::Composer => {
+            let mut effects = on_composer_key(state, key, chord);
+            effects.extend(state.after_composer_edit());
+            effects
+        }
         Focus::Transcript => on_transcript_key(state, key),
         Focus::CodePane => on_code_pane_key(state, key),
     }
@@ -95,6 +103,9 @@ fn on_shared_key(state: &mut AppState, key: KeyEvent) -> Option<Vec<Effect>> {
         KeyCode::Esc => {
             if state.turns.generating.is_some() {
                 return Some(state.cancel());
+            }
+            if let Some(effects) = state.stop_command() {
+                return Some(effects);
             }
             state.ui.focus = Focus::Composer;
         }

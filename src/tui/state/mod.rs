@@ -4,10 +4,12 @@
 
 mod attached;
 mod code;
+mod command;
 mod engine;
 mod events;
 mod keys;
 mod live;
+mod mentions;
 mod results;
 mod sessions;
 mod slash;
@@ -16,8 +18,10 @@ mod turn;
 
 pub use attached::{estimated_tokens, Attached, Tokens};
 pub use code::{extension_for, suggested_name};
+pub use command::Commands;
 pub use events::{AppEvent, EditorPurpose, Effect, SaveError, SwitchEvent};
 pub use live::{LiveTurn, STATUS_FOR};
+pub use mentions::{Finder, MentionRead, FINDER_ROWS};
 pub use switch::MIN_CTX;
 
 use std::path::PathBuf;
@@ -185,6 +189,10 @@ pub struct AppState {
     pub composer: Composer,
     /// Files attached to the next message.
     pub attachments: Attached,
+    /// The `@` file finder, and the mentioned files being read for sending.
+    pub finder: Finder,
+    /// The `!command` running.
+    pub commands: Commands,
     /// The type-ahead pause.
     type_ahead: TypeAhead,
     pub ui: Ui,
@@ -214,6 +222,8 @@ impl AppState {
             turns: Turns::default(),
             composer: Composer::default(),
             attachments: Attached::default(),
+            finder: Finder::default(),
+            commands: Commands::default(),
             type_ahead: TypeAhead::default(),
             ui: Ui {
                 focus: Focus::Composer,
@@ -373,6 +383,15 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
         AppEvent::Switch(event) => state.on_switch(event),
         AppEvent::EditorDone { purpose, result } => {
             state.on_editor_done(purpose, result);
+            Vec::new()
+        }
+        AppEvent::FilesListed(list) => {
+            state.on_files_listed(list);
+            Vec::new()
+        }
+        AppEvent::MentionsRead { text, results } => state.on_mentions_read(&text, results),
+        AppEvent::CommandDone { id, output } => {
+            state.on_command_done(id, output);
             Vec::new()
         }
         AppEvent::FileRead { path, result } => state.on_file_read(&path, result),

@@ -99,7 +99,7 @@ impl AppState {
     /// Why a file of `tokens` cannot go with the next message (with `others` tokens of files
     /// already attached, in this context and with room for the reply), and what to do, for the
     /// status line and in full; `None` if it fits.
-    fn cannot_fit(&self, path: &str, tokens: Tokens, others: usize) -> Option<(String, String)> {
+    pub(super) fn cannot_fit(&self, path: &str, tokens: Tokens, others: usize) -> Option<(String, String)> {
         let ModelStatus::Ready(info) = &self.session.model else {
             return None;
         };

@@ -174,6 +174,9 @@ impl AppState {
             self.composer.take();
             return self.command(&text);
         }
+        if text.starts_with('!') {
+            return self.run_command(&text);
+        }
         if self.turns.generating.is_some() {
             self.error("still answering: wait, or press Esc to stop it");
             return Vec::new();
@@ -182,8 +185,16 @@ impl AppState {
             self.error("no model is loaded: /model PATH loads one");
             return Vec::new();
         }
+        if let Some(effects) = self.read_mentions(&text) {
+            return effects;
+        }
+        self.send_now(&text)
+    }
+
+    /// Sends `text` (the composer's) with the attachments: the message, its record, the turn.
+    pub(super) fn send_now(&mut self, text: &str) -> Vec<Effect> {
         self.composer.take();
-        let prompt = (!text.trim().is_empty()).then_some(text.as_str());
+        let prompt = (!text.trim().is_empty()).then_some(text);
         let content = crate::conversation::attach::user_message(prompt, self.attachments.files());
         self.attachments.clear();
         self.transcript.push(Author::User, content, EntryState::Complete);

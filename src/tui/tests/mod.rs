@@ -22,6 +22,7 @@ mod attach;
 mod conversation;
 mod keys;
 mod live;
+mod mentions;
 mod reasoning;
 mod sessions;
 mod switching;
