@@ -93,8 +93,20 @@ mod tests {
 
     fn blocks() -> Vec<CodeBlock> {
         vec![
-            CodeBlock { number: 1, lang: "python".into(), code: "def is_prime(n):\n    return n > 1\n".into() },
-            CodeBlock { number: 2, lang: String::new(), code: "\n  echo hi\x1b[2J\n".into() },
+            CodeBlock {
+                number: 1,
+                lang: "python".into(),
+                code: "def is_prime(n):\n    return n > 1\n".into(),
+                info: "python".into(),
+                attached: Vec::new(),
+            },
+            CodeBlock {
+                number: 2,
+                lang: String::new(),
+                code: "\n  echo hi\x1b[2J\n".into(),
+                info: String::new(),
+                attached: Vec::new(),
+            },
         ]
     }
 
