@@ -8,12 +8,14 @@
 pub mod diff;
 pub mod file;
 pub mod patch;
+pub mod prepared;
 pub mod target;
 
 pub use diff::{unified, DiffStat};
 pub use file::{read_text, resolve, restore, write_atomic, Resolved};
 pub use patch::{apply, parse, FilePatch, PatchError};
-pub use target::{Proposal, ProposedContent};
+pub use prepared::{prepare, write, PreparedEdit};
+pub use target::{Proposal, ProposedContent, TargetSource};
 
 /// Why an edit could not be prepared, written or undone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

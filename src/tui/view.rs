@@ -10,6 +10,7 @@ use super::layout::{self, Screen};
 use super::slash_table;
 use super::state::{AppState, Focus, ModelStatus, Overlay};
 use super::widgets::code_pane::{code_pane_lines, CodePaneProps};
+use super::widgets::diff_view::{self, DiffProps};
 use super::widgets::help::help_lines;
 use super::widgets::status::{status_line, StatusProps};
 use crate::render::markdown::{render_code, RenderOptions};
@@ -49,6 +50,11 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
             draw_save_prompt(frame, state, area, path, *confirm_overwrite)
         }
         Some(Overlay::Sessions(picker)) => draw_sessions(frame, state, area, picker),
+        Some(Overlay::Diff(view)) => {
+            let props = DiffProps { edit: &view.edit, scroll: view.scroll, color: state.ui.color };
+            // Above the status line, which says what `y` did or why not.
+            diff_view::draw(frame, Rect { height: area.height.saturating_sub(1), ..area }, &props);
+        }
         None => {}
     }
 }
@@ -217,7 +223,7 @@ fn draw_code_view(frame: &mut Frame<'_>, state: &AppState, area: Rect, index: us
     frame.render_widget(Paragraph::new(visible), body);
     frame.render_widget(
         Paragraph::new(Line::from(Span::styled(
-            " c copy · s save · e $EDITOR · ↑↓ PgUp PgDn scroll · Esc close",
+            " c copy · s save · a apply · e $EDITOR · ↑↓ PgUp PgDn scroll · Esc close",
             styled(state, theme::MUTED),
         ))),
         keys,

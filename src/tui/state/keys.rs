@@ -19,7 +19,7 @@ pub(super) fn on_paste(state: &mut AppState, text: &str) -> Vec<Effect> {
             let query = Query::List { filter: p.filter.text().to_string(), generation: p.generation };
             return vec![Effect::Query(query)];
         }
-        Some(Overlay::Help | Overlay::CodeView { .. }) => {}
+        Some(Overlay::Help | Overlay::CodeView { .. } | Overlay::Diff(_)) => {}
         None => {
             state.ui.focus = Focus::Composer;
             state.composer.insert_str(text);
@@ -244,6 +244,7 @@ fn on_code_pane_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         KeyCode::End => state.ui.code_selected = count - 1,
         KeyCode::Char('c') | KeyCode::Char('y') => return state.copy(i),
         KeyCode::Char('s') => state.ask_save(i),
+        KeyCode::Char('a') => return state.apply_block(i, None),
         KeyCode::Char('e') => return state.open_in_editor(i),
         KeyCode::Enter | KeyCode::Char('v') => state.ui.overlay = Some(Overlay::CodeView { index: i, scroll: 0 }),
         KeyCode::Char('?') => state.ui.overlay = Some(Overlay::Help),
@@ -263,6 +264,7 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Vec<
         Overlay::SavePrompt { index, path, confirm_overwrite } => {
             on_save_prompt_key(state, index, path, confirm_overwrite, key)
         }
+        Overlay::Diff(view) => super::apply::on_diff_key(state, view, key),
     }
 }
 
@@ -299,6 +301,7 @@ fn on_code_view_key(state: &mut AppState, index: usize, scroll: usize, key: KeyE
             return Vec::new();
         }
         KeyCode::Char('e') => return state.open_in_editor(index),
+        KeyCode::Char('a') => return state.apply_block(index, None),
         KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
         KeyCode::Down | KeyCode::Char('j') => (scroll + 1).min(max),
         KeyCode::PageUp => scroll.saturating_sub(page),

@@ -16,6 +16,7 @@ use crate::engine::{EngineError, EngineEvent, ModelInfo, Role, SamplingParams, S
 use crate::store::recorder::RecordOp;
 use crate::store::MessageState;
 
+mod apply;
 mod attach;
 mod conversation;
 mod keys;

@@ -74,7 +74,10 @@ pub fn code_pane_lines(p: &CodePaneProps<'_>) -> Vec<Line<'static>> {
     }
     if p.focused {
         lines.push(Line::default());
-        lines.push(Line::from(Span::styled(truncate("c copy · s save · e $EDITOR · ⏎ view", width), c(theme::MUTED))));
+        lines.push(Line::from(Span::styled(
+            truncate("c copy · s save · a apply · e $EDITOR · ⏎ view", width),
+            c(theme::MUTED),
+        )));
     }
     lines
 }
@@ -120,7 +123,7 @@ mod tests {
         ▶ [2] text · 2 lines
             echo hi␛[2J
 
-        c copy · s save · e $EDITOR · ⏎ view
+        c copy · s save · a apply · e $EDIT…
         ");
     }
 
