@@ -38,16 +38,16 @@ fn git_apply(dir: &Path, args: &[&str], diff: &[u8]) -> (bool, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// `ember -f src/add.py --diff` in `repo`, asking for a rename, with at most `max_tokens`.
+fn rename_with_diff(repo: &Path, max_tokens: &str) -> assert_cmd::assert::Assert {
+    let question = "Rename the function to plus.";
+    ember().current_dir(repo).args(["-f", "src/add.py", "--diff", "--max-tokens", max_tokens, question]).assert()
+}
+
 #[test]
 fn the_diff_applies_with_git_apply_in_a_real_repository() {
     let repo = scratch_repo();
-    let out = ember()
-        .current_dir(repo.path())
-        .args(["-f", "src/add.py", "--diff", "--max-tokens", "150", "Rename the function to plus."])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
+    let out = rename_with_diff(repo.path(), "150").success().get_output().clone();
     let diff = String::from_utf8(out.stdout.clone()).unwrap();
     assert!(diff.starts_with("--- a/src/add.py\n+++ b/src/add.py\n@@ "), "not a diff of src/add.py: {diff:?}");
     assert!(diff.contains("\n+def plus(a, b):\n"), "the answer's change is not in the diff: {diff}");
@@ -62,13 +62,7 @@ fn the_diff_applies_with_git_apply_in_a_real_repository() {
 fn an_answer_without_a_usable_block_exits_1_with_a_message() {
     let repo = scratch_repo();
     // One token cannot hold a finished code block.
-    let out = ember()
-        .current_dir(repo.path())
-        .args(["-f", "src/add.py", "--diff", "--max-tokens", "1", "Rename the function to plus."])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
+    let out = rename_with_diff(repo.path(), "1").code(1).get_output().clone();
     assert!(out.stdout.is_empty(), "stdout: {:?}", String::from_utf8_lossy(&out.stdout));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the answer holds no finished code block for src/add.py: no diff to print"), "{err}");
