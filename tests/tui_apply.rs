@@ -34,7 +34,10 @@ fn start(data: &Path, work: &Path, id: i64) -> Tmux {
         common::default_model().display()
     );
     let tmux = Tmux::start(&command, work);
-    tmux.wait_for("the conversation", Duration::from_secs(60), |s| s.contains("[1] python") && s.contains("○ idle"));
+    // The model loaded too: its Ready replaces the status line, where the test reads replies.
+    tmux.wait_for("the conversation and the model", Duration::from_secs(60), |s| {
+        s.contains("[1] python") && s.contains("○ idle") && s.contains(" ctx ")
+    });
     tmux
 }
 
