@@ -47,7 +47,15 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
         Some(Overlay::Help) => draw_help(frame, state, area),
         Some(Overlay::CodeView { index, scroll }) => draw_code_view(frame, state, area, *index, *scroll),
         Some(Overlay::SavePrompt { path, confirm_overwrite, .. }) => {
-            draw_save_prompt(frame, state, area, path, *confirm_overwrite)
+            let title = if *confirm_overwrite {
+                " file exists: Enter overwrites "
+            } else {
+                " save code to (Enter saves, Esc cancels) "
+            };
+            draw_save_prompt(frame, state, area, path, title)
+        }
+        Some(Overlay::ApplyPrompt { path, .. }) => {
+            draw_save_prompt(frame, state, area, path, " apply code to (Enter shows the diff, Esc cancels) ")
         }
         Some(Overlay::Sessions(picker)) => draw_sessions(frame, state, area, picker),
         Some(Overlay::Diff(view)) => {
@@ -235,11 +243,10 @@ fn draw_save_prompt(
     state: &AppState,
     area: Rect,
     path: &super::composer::Composer,
-    confirm: bool,
+    title: &str,
 ) {
     let rect = layout::centered(area, 60, 4);
     clear_under(frame, area, rect);
-    let title = if confirm { " file exists: Enter overwrites " } else { " save code to (Enter saves, Esc cancels) " };
     let block = Block::default().borders(Borders::ALL).title(title).border_style(styled(state, theme::OVERLAY_BORDER));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);

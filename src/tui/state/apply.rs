@@ -8,6 +8,7 @@ use crate::edit::{PreparedEdit, Proposal, TargetSource};
 use crate::render::sanitize;
 use crate::store::edits::FileEdit;
 use crate::store::recorder::{Query, RecordOp};
+use crate::tui::composer::Composer;
 
 impl AppState {
     /// Reads code block `index` as an edit of `path`, or of the file it names, and asks for
@@ -24,7 +25,8 @@ impl AppState {
         };
         let named = path.map(|p| (p, TargetSource::Named));
         let Some((shown, source)) = named.or_else(|| proposal.target.clone()) else {
-            self.error(format!("code block {number} names no file: /apply {number} PATH"));
+            self.ui.overlay = Some(Overlay::ApplyPrompt { index, path: Composer::default() });
+            self.info(format!("code block {number} names no file: type its path"));
             return Vec::new();
         };
         vec![Effect::PrepareEdit { shown, source, proposal }]
@@ -66,6 +68,29 @@ impl AppState {
         }
         vec![Effect::Query(Query::Undo)]
     }
+}
+
+/// The file name for a block that names none: Enter shows the diff, Esc gives up.
+pub(super) fn on_apply_prompt_key(
+    state: &mut AppState,
+    index: usize,
+    mut path: Composer,
+    key: KeyEvent,
+) -> Vec<Effect> {
+    match key.code {
+        KeyCode::Esc => {
+            state.ui.overlay = None;
+            return Vec::new();
+        }
+        KeyCode::Enter if path.text().trim().is_empty() => state.error("type a file name"),
+        KeyCode::Enter => {
+            state.ui.overlay = None;
+            return state.apply_block(index, Some(path.text().trim().to_string()));
+        }
+        _ => super::keys::edit_path(&mut path, key),
+    }
+    state.ui.overlay = Some(Overlay::ApplyPrompt { index, path });
+    Vec::new()
 }
 
 /// The diff overlay: scroll it, `y` or Enter writes, `n` or Esc gives up. A symbolic link out of

@@ -12,7 +12,9 @@ pub(super) fn ctrl(key: &KeyEvent, c: char) -> bool {
 /// A paste goes whole into the composer, or its first line into a prompt's field.
 pub(super) fn on_paste(state: &mut AppState, text: &str) -> Vec<Effect> {
     match &mut state.ui.overlay {
-        Some(Overlay::SavePrompt { path, .. }) => path.insert_str(text.lines().next().unwrap_or("")),
+        Some(Overlay::SavePrompt { path, .. } | Overlay::ApplyPrompt { path, .. }) => {
+            path.insert_str(text.lines().next().unwrap_or(""))
+        }
         Some(Overlay::Sessions(p)) => {
             p.filter.insert_str(text.lines().next().unwrap_or(""));
             p.generation += 1;
@@ -265,6 +267,7 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Vec<
             on_save_prompt_key(state, index, path, confirm_overwrite, key)
         }
         Overlay::Diff(view) => super::apply::on_diff_key(state, view, key),
+        Overlay::ApplyPrompt { index, path } => super::apply::on_apply_prompt_key(state, index, path, key),
     }
 }
 
@@ -341,6 +344,16 @@ fn on_save_prompt_key(
             state.ui.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite });
             return vec![Effect::Save { path: target, content, overwrite: confirm_overwrite }];
         }
+        _ => edit_path(&mut path, key),
+    }
+    // Editing the name asks again before overwriting.
+    state.ui.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite: false });
+    Vec::new()
+}
+
+/// Editing a prompt's file name: type, Ctrl-U clears, Backspace, Delete, arrows, Home, End.
+pub(super) fn edit_path(path: &mut Composer, key: KeyEvent) {
+    match key.code {
         KeyCode::Char(ch) if !key.modifiers.contains(KeyModifiers::CONTROL) => path.insert_char(ch),
         KeyCode::Char('u') => path.clear(),
         KeyCode::Backspace => path.backspace(),
@@ -351,7 +364,4 @@ fn on_save_prompt_key(
         KeyCode::End => path.end(),
         _ => {}
     }
-    // Editing the name asks again before overwriting.
-    state.ui.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite: false });
-    Vec::new()
 }

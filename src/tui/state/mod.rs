@@ -56,6 +56,11 @@ pub enum Overlay {
     },
     /// The session picker (Ctrl-O, /sessions).
     Sessions(Picker),
+    /// Asking which file code block `index` is for (it names none).
+    ApplyPrompt {
+        index: usize,
+        path: Composer,
+    },
     /// The diff of a code block applied to a file, waiting for confirmation.
     Diff(DiffView),
 }

@@ -52,10 +52,22 @@ fn apply_takes_the_file_the_fence_names_or_the_one_given() {
 }
 
 #[test]
-fn a_block_that_names_no_file_says_how_to_name_one() {
+fn a_block_that_names_no_file_asks_for_one() {
     let mut s = answered();
     assert!(cmd(&mut s, "/apply 2").is_empty());
-    assert_eq!(status(&s), ("code block 2 names no file: /apply 2 PATH".into(), true));
+    assert_eq!(status(&s), ("code block 2 names no file: type its path".into(), false));
+    assert!(matches!(&s.ui.overlay, Some(Overlay::ApplyPrompt { index: 1, .. })));
+    insta::assert_snapshot!(screen(&s, 80, 12));
+    assert!(update(&mut s, key(KeyCode::Enter)).is_empty());
+    assert_eq!(status(&s), ("type a file name".into(), true));
+    let effects = cmd(&mut s, "hi.txt");
+    assert!(
+        matches!(&effects[..], [Effect::PrepareEdit { shown, source: TargetSource::Named, .. }] if shown == "hi.txt")
+    );
+    assert!(s.ui.overlay.is_none());
+    cmd(&mut s, "/apply 2");
+    update(&mut s, key(KeyCode::Esc));
+    assert!(s.ui.overlay.is_none(), "Esc gives up");
     assert!(cmd(&mut s, "/apply 3").is_empty());
     assert_eq!(status(&s), ("no code block 3: there are 2".into(), true));
 }
