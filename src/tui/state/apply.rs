@@ -77,19 +77,19 @@ pub(super) fn on_apply_prompt_key(
     mut path: Composer,
     key: KeyEvent,
 ) -> Vec<Effect> {
+    let typed = path.text().trim().to_string();
     match key.code {
-        KeyCode::Esc => {
+        KeyCode::Enter if !typed.is_empty() => {
             state.ui.overlay = None;
-            return Vec::new();
+            return state.apply_block(index, Some(typed));
         }
-        KeyCode::Enter if path.text().trim().is_empty() => state.error("type a file name"),
-        KeyCode::Enter => {
-            state.ui.overlay = None;
-            return state.apply_block(index, Some(path.text().trim().to_string()));
-        }
+        KeyCode::Enter => state.error("type a file name"),
+        KeyCode::Esc => state.ui.overlay = None,
         _ => super::keys::edit_path(&mut path, key),
     }
-    state.ui.overlay = Some(Overlay::ApplyPrompt { index, path });
+    if key.code != KeyCode::Esc {
+        state.ui.overlay = Some(Overlay::ApplyPrompt { index, path });
+    }
     Vec::new()
 }
 
