@@ -14,6 +14,7 @@ Examples:
   git diff --staged | ember --role commit      (roles: ember roles)
   git diff | ember --role review
   ember --code \"Write a Python function add(a, b)\" > add.py
+  ember -f src/lib.rs --diff \"add docs to every public fn\" | git apply   (the answer as a diff)
   ember --print-prompt -s \"Be terse.\" \"hi\"      (show the exact prompt the model sees)
   ember -c \"and what about the second file?\"      (continue this directory's last conversation)
   ember history search lifetimes
@@ -61,6 +62,11 @@ pub struct Cli {
     /// Print only the code of the answer's fenced code blocks (for `> file.py`).
     #[arg(long)]
     pub code: bool,
+
+    /// Print the answer's code block as a unified diff against the --file it changes, for
+    /// `git apply` (the block may be the whole new file or a diff); exit 1 when it has none.
+    #[arg(long, requires = "files", conflicts_with = "code")]
+    pub diff: bool,
 
     /// System prompt (replaces the role's).
     #[arg(short, long, value_name = "TEXT")]

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod conversation;
+pub mod edit;
 pub mod engine;
 pub mod info;
 pub mod logging;

@@ -6,6 +6,7 @@
 //! ([`notices`]); the question and answer are saved to history as they happen.
 
 pub mod answer;
+pub mod diff;
 pub mod notices;
 pub mod printer;
 
@@ -50,7 +51,8 @@ pub fn run(cli: &Cli, effective: &Effective, paths: &Paths, stdout_tty: bool) ->
         let new = NewConversation { model: engine.label(), system_prompt: system, cwd: setup::cwd() };
         Recorder::new(store, new, resume.as_ref().map(resumed_ids))
     });
-    let mode = match (cli.code, stdout_tty) {
+    // --diff prints no answer, only the diff made from it once it is complete.
+    let mode = match (cli.code, stdout_tty && !cli.diff) {
         (true, terminal) => OutputMode::CodeOnly { terminal },
         (false, true) => OutputMode::Terminal { color: setup::color_wanted() },
         (false, false) => OutputMode::Raw,
@@ -151,7 +153,9 @@ impl Ask<'_> {
             // The saved context of the conversation, if any: the answer then starts at once.
             self.saved.resume(&engine, id);
         }
-        let mut printer = AnswerPrinter::new(std::io::stdout(), self.mode);
+        // With --diff the answer is kept, not printed: the diff is printed once it is complete.
+        let out: Box<dyn Write> = if self.cli.diff { Box::new(std::io::sink()) } else { Box::new(std::io::stdout()) };
+        let mut printer = AnswerPrinter::new(out, self.mode);
         let max_tokens = self.sampling.max_tokens;
         let mut notices = PipeNotices::new(&mut self.recorder, &self.user, self.reasoning);
         let outcome =
@@ -185,8 +189,29 @@ impl Ask<'_> {
             }
         }
         report(self.cli, &outcome, printer.answer(), self.reasoning, max_tokens);
-        Ok(if outcome.interrupted { EXIT_INTERRUPTED } else { 0 })
+        if outcome.interrupted {
+            return Ok(EXIT_INTERRUPTED);
+        }
+        if self.cli.diff {
+            print_diff(printer.answer(), &self.cli.files)?;
+        }
+        Ok(0)
     }
+}
+
+/// `--diff`: the answer's block as a diff against its `--file`, on stdout (a note on stderr when
+/// it changes nothing).
+fn print_diff(answer: &str, files: &[std::path::PathBuf]) -> Result<(), AppError> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let diff = diff::diff_of_answer(answer, files, &cwd)?;
+    if diff.is_empty() {
+        say("note: ", "the answer's code block is the file as it is: no changes");
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    // The model's text: made inert on a terminal, exact for git apply.
+    let diff = if std::io::IsTerminal::is_terminal(&out) { sanitize(&diff).into_owned() } else { diff };
+    out.write_all(diff.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Output)
 }
 
 /// Resolves on Ctrl-C; a second Ctrl-C quits at once.

@@ -73,6 +73,11 @@ fn could_close(line: &str, fence: &Fence) -> bool {
     rest.is_empty() || (len >= fence.len && rest.trim().is_empty())
 }
 
+/// A fence line's info string: what follows the fence characters (`rust src/main.rs`), trimmed.
+pub fn info_string(line: &str) -> &str {
+    line.trim_start_matches(' ').trim_start_matches(['`', '~']).trim()
+}
+
 fn info_lang(line: &str, fence: &Fence) -> String {
     let info = line.trim_start_matches(' ').trim_start_matches(fence.ch).trim();
     info.split(|c: char| c.is_whitespace() || c == ',' || c == '{').next().unwrap_or("").to_string()

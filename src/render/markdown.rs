@@ -19,8 +19,9 @@ use super::wrap::{wrap_code, wrap_spans};
 pub enum Block {
     /// Markdown prose, up to and including a blank line.
     Prose(String),
-    /// A fenced code block: its language tag and its code, byte-exact as written.
-    Code { lang: String, code: String, closed: bool },
+    /// A fenced code block: its language tag, its whole info string (`rust src/main.rs`), and
+    /// its code, byte-exact as written.
+    Code { lang: String, info: String, code: String, closed: bool },
 }
 
 /// Splits `text` into blocks: prose ends at a blank line or a fence; code ends at its closing fence.
@@ -33,7 +34,7 @@ pub fn split_blocks(text: &str) -> Vec<Block> {
 pub fn split_blocks_raw(text: &str) -> Vec<(Block, usize)> {
     let mut blocks = Vec::new();
     let mut prose = String::new();
-    let mut code: Option<(String, String, usize)> = None;
+    let mut code: Option<(String, String, String, usize)> = None;
     let mut tracker = FenceTracker::default();
     let mut on = |chunk: Chunk<'_>| match chunk {
         Chunk::Text(t) => {
@@ -51,17 +52,18 @@ pub fn split_blocks_raw(text: &str) -> Vec<(Block, usize)> {
                 let len = prose.len();
                 blocks.push((Block::Prose(std::mem::take(&mut prose)), len));
             }
-            code = Some((lang.to_string(), String::new(), line.len()));
+            let info = super::fence::info_string(line).to_string();
+            code = Some((lang.to_string(), info, String::new(), line.len()));
         }
         Chunk::CodeLine(line) => {
-            if let Some((_, c, raw)) = code.as_mut() {
+            if let Some((_, _, c, raw)) = code.as_mut() {
                 c.push_str(line);
                 *raw += line.len();
             }
         }
         Chunk::FenceClose { line } => {
-            if let Some((lang, c, raw)) = code.take() {
-                blocks.push((Block::Code { lang, code: c, closed: !line.is_empty() }, raw + line.len()));
+            if let Some((lang, info, c, raw)) = code.take() {
+                blocks.push((Block::Code { lang, info, code: c, closed: !line.is_empty() }, raw + line.len()));
             }
         }
     };
@@ -466,19 +468,24 @@ mod tests {
 
     #[test]
     fn blocks_split_at_blank_lines_and_fences() {
-        let md = "Intro line.\n\nSecond para\n```rust\nfn a() {}\n```\nAfter.";
+        let md = "Intro line.\n\nSecond para\n```rust src/a.rs\nfn a() {}\n```\nAfter.";
         assert_eq!(
             split_blocks(md),
             vec![
                 Block::Prose("Intro line.\n\n".into()),
                 Block::Prose("Second para\n".into()),
-                Block::Code { lang: "rust".into(), code: "fn a() {}\n".into(), closed: true },
+                Block::Code {
+                    lang: "rust".into(),
+                    info: "rust src/a.rs".into(),
+                    code: "fn a() {}\n".into(),
+                    closed: true
+                },
                 Block::Prose("After.".into()),
             ]
         );
         assert_eq!(
             split_blocks("```py\nx = 1\n"),
-            vec![Block::Code { lang: "py".into(), code: "x = 1\n".into(), closed: false }]
+            vec![Block::Code { lang: "py".into(), info: "py".into(), code: "x = 1\n".into(), closed: false }]
         );
     }
 

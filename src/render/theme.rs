@@ -107,6 +107,14 @@ pub const STATUS_ERROR: Style = Style::new().fg(Color::Red);
 pub const STATUS_BUSY: Style = Style::new().fg(Color::Magenta);
 /// `○ idle`.
 pub const STATUS_IDLE: Style = MUTED;
+/// A diff's added lines.
+pub const DIFF_ADDED: Style = Style::new().fg(Color::Green);
+/// A diff's removed lines.
+pub const DIFF_REMOVED: Style = Style::new().fg(Color::Red);
+/// A diff's `@@` hunk headers.
+pub const DIFF_HUNK: Style = Style::new().fg(Color::Cyan);
+/// A diff's file headers.
+pub const DIFF_FILE: Style = Style::new().add_modifier(Modifier::BOLD);
 
 // Line-oriented output (pipe mode, `ember history show`): ANSI sequences, not cells.
 

@@ -9,6 +9,7 @@
 //! [`export`] writes a conversation as Markdown or JSON; [`cmd`] is the `ember history` command.
 
 pub mod cmd;
+pub mod edits;
 pub mod export;
 pub mod kv;
 pub mod recorder;

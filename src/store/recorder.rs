@@ -26,6 +26,8 @@ pub enum RecordOp {
     NameModel(String),
     /// Pins (or unpins) the message at this position of the current branch.
     Pin { index: usize, pinned: bool },
+    /// ember wrote a file from this conversation (`/apply`): kept for `/undo`.
+    Edit(super::edits::FileEdit),
 }
 
 /// A question for the history thread from the session picker.
@@ -52,6 +54,8 @@ pub enum Query {
         keep: usize,
         forward: bool,
     },
+    /// Undo the current conversation's latest edit to a file.
+    Undo,
 }
 
 /// One line of the session picker.
@@ -78,6 +82,8 @@ pub enum Reply {
     Versions(usize, usize),
     /// The conversation was exported (the path written).
     Exported(Result<PathBuf, String>),
+    /// `/undo` was done (what, in words) or not (why).
+    Undone(Result<String, String>),
 }
 
 /// Everything the history thread takes.
@@ -177,6 +183,12 @@ impl Recorder {
                 }
             }
             RecordOp::NameModel(name) => self.pending.model = name,
+            RecordOp::Edit(edit) => {
+                // The front end sends edits only once the conversation is saved.
+                if let Some(c) = self.conversation {
+                    self.store.add_edit(c, &edit)?;
+                }
+            }
         }
         Ok(self.conversation)
     }
@@ -211,6 +223,10 @@ impl Recorder {
             Query::Rename(id, title) => Reply::Changed(self.store.rename(id, &title).map_err(|e| e.to_string())),
             Query::Export { path, json } => Reply::Exported(self.export(path, json)),
             Query::Sibling { keep, forward } => Reply::Opened(self.sibling(keep, forward).map_err(|e| e.to_string())),
+            Query::Undo => Reply::Undone(match self.conversation {
+                Some(c) => self.store.undo_last_edit(c),
+                None => Err("nothing to undo: this conversation is not saved yet".into()),
+            }),
         }
     }
 

@@ -50,6 +50,18 @@ const MIGRATIONS: &[&str] = &[
     // 3: a reasoning model's thinking, apart from its answer. Not in the full-text index: the
     // triggers above index `content` only, so a search finds what was said, not what was thought.
     "ALTER TABLE messages ADD COLUMN reasoning TEXT;",
+    // 4: edits ember made to files from a conversation (/apply), so /undo survives a restart.
+    // `before` is NULL when the edit created the file.
+    "CREATE TABLE edits (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        before TEXT,
+        after TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        undone INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX edits_conversation ON edits(conversation_id, id);",
 ];
 
 /// The schema version this build writes.

@@ -13,6 +13,7 @@ use super::terminal::{self, Input, Term};
 use super::TuiError;
 use crate::config::resolve::expand_tilde;
 use crate::conversation::{EngineChange, EngineChoice, SavedContexts};
+use crate::edit::{PreparedEdit, Proposal, TargetSource};
 use crate::engine::{EngineEvent, EngineHandle};
 use crate::store::recorder::{HistoryThread, Reply, Request};
 
@@ -137,6 +138,8 @@ impl EffectRunner {
                     running.stop();
                 }
             }
+            Effect::PrepareEdit { shown, source, proposal } => self.prepare_edit(shown, source, proposal),
+            Effect::WriteEdit(edit) => self.write_edit(edit),
             Effect::OpenEditor { text, purpose, extension } => {
                 self.open_editor(&text, purpose, &extension, term, input)?
             }
@@ -191,6 +194,28 @@ impl EffectRunner {
             let result =
                 crate::conversation::attach::read_file(&expand_tilde(Path::new(&path))).map_err(|e| e.to_string());
             let _ = side.send(AppEvent::FileRead { path, result });
+        });
+    }
+
+    /// Works out a code block's edit of a file, off the render path (it reads the file).
+    fn prepare_edit(&self, shown: String, source: TargetSource, proposal: Proposal) {
+        let side = self.side.clone();
+        tokio::task::spawn_blocking(move || {
+            let root = std::env::current_dir().unwrap_or_default();
+            let path = expand_tilde(Path::new(&shown));
+            let result = crate::edit::prepare(&shown, &path, source, &proposal, &root)
+                .map(Box::new)
+                .map_err(|e| format!("cannot apply to {shown}: {e}"));
+            let _ = side.send(AppEvent::EditPrepared(result));
+        });
+    }
+
+    /// Writes a confirmed edit (atomically, and only over the text its diff was made from).
+    fn write_edit(&self, edit: Box<PreparedEdit>) {
+        let side = self.side.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = crate::edit::write(&edit).map(|()| edit).map_err(|e| format!("not applied: {e}"));
+            let _ = side.send(AppEvent::EditWritten(result));
         });
     }
 

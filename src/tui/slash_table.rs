@@ -18,6 +18,8 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/file", args: "PATH", help: "attach a file to the next message" },
     CommandHelp { name: "/copy", args: "[N]", help: "copy code block N (the last) to the clipboard" },
     CommandHelp { name: "/save", args: "N PATH", help: "save code block N to a file" },
+    CommandHelp { name: "/apply", args: "N [PATH]", help: "apply code block N to its file, after a diff" },
+    CommandHelp { name: "/undo", args: "", help: "undo the last /apply (also after a restart)" },
     CommandHelp { name: "/sessions", args: "", help: "find and continue saved conversations" },
     CommandHelp { name: "/rename", args: "TITLE", help: "rename this conversation" },
     CommandHelp { name: "/export", args: "[md|json] [PATH]", help: "write this conversation to a file" },
@@ -43,6 +45,9 @@ pub enum SlashCommand {
     /// Copy code block N; the last one without N.
     Copy(Option<usize>),
     Save(usize, Option<String>),
+    /// Apply code block N to a file (the one it names without PATH), after showing the diff.
+    Apply(usize, Option<String>),
+    Undo,
     Sessions,
     Rename(String),
     /// Format (json or md) and file.
@@ -95,13 +100,13 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
         "/copy" => number(rest)
             .map(|n| SlashCommand::Copy(Some(n)))
             .ok_or_else(|| "usage: /copy [N] (a code block number; the last without N)".into()),
-        "/save" => {
-            let (n, path) = match rest.split_once(char::is_whitespace) {
-                Some((n, p)) => (n, Some(p.trim().to_string())),
-                None => (rest, None),
-            };
-            number(n).map(|n| SlashCommand::Save(n, path)).ok_or_else(|| "usage: /save N [PATH]".into())
-        }
+        "/save" => block_and_path(rest)
+            .map(|(n, path)| SlashCommand::Save(n, path))
+            .ok_or_else(|| "usage: /save N [PATH]".into()),
+        "/apply" => block_and_path(rest)
+            .map(|(n, path)| SlashCommand::Apply(n, path))
+            .ok_or_else(|| "usage: /apply N [PATH]".into()),
+        "/undo" => Ok(SlashCommand::Undo),
         "/sessions" | "/history" => Ok(SlashCommand::Sessions),
         "/pin" | "/unpin" => Ok(SlashCommand::Pin),
         "/rename" => arg.map(SlashCommand::Rename).ok_or_else(|| "usage: /rename TITLE".into()),
@@ -119,6 +124,15 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
         "/quit" | "/exit" | "/q" => Ok(SlashCommand::Quit),
         other => Err(format!("unknown command {other}; /help lists them")),
     }
+}
+
+/// `N [PATH]`: a code block number, and a path when one follows.
+fn block_and_path(rest: &str) -> Option<(usize, Option<String>)> {
+    let (n, path) = match rest.split_once(char::is_whitespace) {
+        Some((n, p)) => (n, Some(p.trim().to_string())),
+        None => (rest, None),
+    };
+    n.parse::<usize>().ok().filter(|n| *n > 0).map(|n| (n, path))
 }
 
 /// Commands whose name starts with what was typed (only while the name is being typed).
@@ -185,6 +199,10 @@ mod tests {
     fn parses_commands_and_arguments() {
         assert_eq!(parse("/save 2 prime.py"), Ok(SlashCommand::Save(2, Some("prime.py".into()))));
         assert_eq!(parse("/save 2"), Ok(SlashCommand::Save(2, None)));
+        assert_eq!(parse("/apply 1 src/a.rs"), Ok(SlashCommand::Apply(1, Some("src/a.rs".into()))));
+        assert_eq!(parse("/apply 3"), Ok(SlashCommand::Apply(3, None)));
+        assert_eq!(parse("/apply"), Err("usage: /apply N [PATH]".into()));
+        assert_eq!(parse("/undo"), Ok(SlashCommand::Undo));
         assert_eq!(parse("/copy 3"), Ok(SlashCommand::Copy(Some(3))));
         assert_eq!(parse("/copy"), Ok(SlashCommand::Copy(None)));
         assert_eq!(parse("/system Be terse.  "), Ok(SlashCommand::System(Some("Be terse.".into()))));

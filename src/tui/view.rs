@@ -10,6 +10,7 @@ use super::layout::{self, Screen};
 use super::slash_table;
 use super::state::{AppState, Focus, ModelStatus, Overlay};
 use super::widgets::code_pane::{code_pane_lines, CodePaneProps};
+use super::widgets::diff_view::{self, DiffProps};
 use super::widgets::finder::{finder_lines, finder_title, FinderProps};
 use super::widgets::help::help_lines;
 use super::widgets::status::{status_line, StatusProps};
@@ -47,9 +48,22 @@ pub fn draw(frame: &mut Frame<'_>, state: &AppState) {
         Some(Overlay::Help) => draw_help(frame, state, area),
         Some(Overlay::CodeView { index, scroll }) => draw_code_view(frame, state, area, *index, *scroll),
         Some(Overlay::SavePrompt { path, confirm_overwrite, .. }) => {
-            draw_save_prompt(frame, state, area, path, *confirm_overwrite)
+            let title = if *confirm_overwrite {
+                " file exists: Enter overwrites "
+            } else {
+                " save code to (Enter saves, Esc cancels) "
+            };
+            draw_save_prompt(frame, state, area, path, title)
+        }
+        Some(Overlay::ApplyPrompt { path, .. }) => {
+            draw_save_prompt(frame, state, area, path, " apply code to (Enter shows the diff, Esc cancels) ")
         }
         Some(Overlay::Sessions(picker)) => draw_sessions(frame, state, area, picker),
+        Some(Overlay::Diff(view)) => {
+            let props = DiffProps { edit: &view.edit, scroll: view.scroll, color: state.ui.color };
+            // Above the status line, which says what `y` did or why not.
+            diff_view::draw(frame, Rect { height: area.height.saturating_sub(1), ..area }, &props);
+        }
         None => {}
     }
 }
@@ -249,7 +263,7 @@ fn draw_code_view(frame: &mut Frame<'_>, state: &AppState, area: Rect, index: us
     frame.render_widget(Paragraph::new(visible), body);
     frame.render_widget(
         Paragraph::new(Line::from(Span::styled(
-            " c copy · s save · e $EDITOR · ↑↓ PgUp PgDn scroll · Esc close",
+            " c copy · s save · a apply · e $EDITOR · ↑↓ PgUp PgDn scroll · Esc close",
             styled(state, theme::MUTED),
         ))),
         keys,
@@ -261,11 +275,10 @@ fn draw_save_prompt(
     state: &AppState,
     area: Rect,
     path: &super::composer::Composer,
-    confirm: bool,
+    title: &str,
 ) {
     let rect = layout::centered(area, 60, 4);
     clear_under(frame, area, rect);
-    let title = if confirm { " file exists: Enter overwrites " } else { " save code to (Enter saves, Esc cancels) " };
     let block = Block::default().borders(Borders::ALL).title(title).border_style(styled(state, theme::OVERLAY_BORDER));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);

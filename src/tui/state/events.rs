@@ -7,6 +7,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 
 use super::MentionRead;
 use crate::conversation::{Attachment, EngineChange};
+use crate::edit::{PreparedEdit, Proposal, TargetSource};
 use crate::engine::{Countable, EngineEvent, ModelInfo, TurnId, TurnRequest};
 use crate::store::recorder::{Query, RecordOp, Reply};
 use crate::tui::finder::FileList;
@@ -60,6 +61,10 @@ pub enum AppEvent {
         path: String,
         result: Result<usize, SaveError>,
     },
+    /// A code block's edit of a file was worked out (`/apply`), or why it cannot be.
+    EditPrepared(Result<Box<PreparedEdit>, String>),
+    /// A confirmed edit was written, or why not.
+    EditWritten(Result<Box<PreparedEdit>, String>),
     /// A copy ended: `Ok` says how it was copied, `Err` why it may not have been.
     Copied {
         number: usize,
@@ -114,6 +119,10 @@ pub enum Effect {
     Copy { number: usize, text: String },
     /// Write a code block to a file; `AppEvent::Saved` follows.
     Save { path: String, content: String, overwrite: bool },
+    /// Read the file a code block is for and work out the diff; `AppEvent::EditPrepared` follows.
+    PrepareEdit { shown: String, source: TargetSource, proposal: Proposal },
+    /// Write a confirmed edit; `AppEvent::EditWritten` follows.
+    WriteEdit(Box<PreparedEdit>),
     /// Hand the terminal to $EDITOR; `AppEvent::EditorDone` follows.
     OpenEditor { text: String, purpose: EditorPurpose, extension: String },
     /// Attach a file to the next message; `AppEvent::FileRead` follows.

@@ -12,14 +12,16 @@ pub(super) fn ctrl(key: &KeyEvent, c: char) -> bool {
 /// A paste goes whole into the composer, or its first line into a prompt's field.
 pub(super) fn on_paste(state: &mut AppState, text: &str) -> Vec<Effect> {
     match &mut state.ui.overlay {
-        Some(Overlay::SavePrompt { path, .. }) => path.insert_str(text.lines().next().unwrap_or("")),
+        Some(Overlay::SavePrompt { path, .. } | Overlay::ApplyPrompt { path, .. }) => {
+            path.insert_str(text.lines().next().unwrap_or(""))
+        }
         Some(Overlay::Sessions(p)) => {
             p.filter.insert_str(text.lines().next().unwrap_or(""));
             p.generation += 1;
             let query = Query::List { filter: p.filter.text().to_string(), generation: p.generation };
             return vec![Effect::Query(query)];
         }
-        Some(Overlay::Help | Overlay::CodeView { .. }) => {}
+        Some(Overlay::Help | Overlay::CodeView { .. } | Overlay::Diff(_)) => {}
         None => {
             state.ui.focus = Focus::Composer;
             state.composer.insert_str(text);
@@ -255,6 +257,7 @@ fn on_code_pane_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         KeyCode::End => state.ui.code_selected = count - 1,
         KeyCode::Char('c') | KeyCode::Char('y') => return state.copy(i),
         KeyCode::Char('s') => state.ask_save(i),
+        KeyCode::Char('a') => return state.apply_block(i, None),
         KeyCode::Char('e') => return state.open_in_editor(i),
         KeyCode::Enter | KeyCode::Char('v') => state.ui.overlay = Some(Overlay::CodeView { index: i, scroll: 0 }),
         KeyCode::Char('?') => state.ui.overlay = Some(Overlay::Help),
@@ -274,6 +277,8 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Vec<
         Overlay::SavePrompt { index, path, confirm_overwrite } => {
             on_save_prompt_key(state, index, path, confirm_overwrite, key)
         }
+        Overlay::Diff(view) => super::apply::on_diff_key(state, view, key),
+        Overlay::ApplyPrompt { index, path } => super::apply::on_apply_prompt_key(state, index, path, key),
     }
 }
 
@@ -310,6 +315,7 @@ fn on_code_view_key(state: &mut AppState, index: usize, scroll: usize, key: KeyE
             return Vec::new();
         }
         KeyCode::Char('e') => return state.open_in_editor(index),
+        KeyCode::Char('a') => return state.apply_block(index, None),
         KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
         KeyCode::Down | KeyCode::Char('j') => (scroll + 1).min(max),
         KeyCode::PageUp => scroll.saturating_sub(page),
@@ -349,6 +355,16 @@ fn on_save_prompt_key(
             state.ui.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite });
             return vec![Effect::Save { path: target, content, overwrite: confirm_overwrite }];
         }
+        _ => edit_path(&mut path, key),
+    }
+    // Editing the name asks again before overwriting.
+    state.ui.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite: false });
+    Vec::new()
+}
+
+/// Editing a prompt's file name: type, Ctrl-U clears, Backspace, Delete, arrows, Home, End.
+pub(super) fn edit_path(path: &mut Composer, key: KeyEvent) {
+    match key.code {
         KeyCode::Char(ch) if !key.modifiers.contains(KeyModifiers::CONTROL) => path.insert_char(ch),
         KeyCode::Char('u') => path.clear(),
         KeyCode::Backspace => path.backspace(),
@@ -359,7 +375,4 @@ fn on_save_prompt_key(
         KeyCode::End => path.end(),
         _ => {}
     }
-    // Editing the name asks again before overwriting.
-    state.ui.overlay = Some(Overlay::SavePrompt { index, path, confirm_overwrite: false });
-    Vec::new()
 }

@@ -2,6 +2,7 @@
 //! apart from the state it owns: everything with an outside effect is returned as an [`Effect`]
 //! for the loop to run, and its result comes back as an [`AppEvent`].
 
+mod apply;
 mod attached;
 mod code;
 mod command;
@@ -60,6 +61,22 @@ pub enum Overlay {
     },
     /// The session picker (Ctrl-O, /sessions).
     Sessions(Picker),
+    /// Asking which file code block `index` is for (it names none).
+    ApplyPrompt {
+        index: usize,
+        path: Composer,
+    },
+    /// The diff of a code block applied to a file, waiting for confirmation.
+    Diff(DiffView),
+}
+
+/// The diff overlay's state: the edit, how far it is scrolled, and whether writing through a
+/// symbolic link out of the working tree was asked once already.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffView {
+    pub edit: Box<crate::edit::PreparedEdit>,
+    pub scroll: usize,
+    pub armed: bool,
 }
 
 /// The session picker's state.
@@ -399,6 +416,11 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             state.on_saved(&path, result);
             Vec::new()
         }
+        AppEvent::EditPrepared(result) => {
+            state.on_edit_prepared(result);
+            Vec::new()
+        }
+        AppEvent::EditWritten(result) => state.on_edit_written(result),
         AppEvent::Copied { number, result } => {
             state.on_copied(number, result);
             Vec::new()

@@ -77,6 +77,8 @@ impl AppState {
             Reply::Opened(Err(e)) => self.error(e),
             Reply::Exported(Ok(path)) => self.info(format!("exported to {}", path.display())),
             Reply::Exported(Err(e)) => self.error(e),
+            Reply::Undone(Ok(done)) => self.info(done),
+            Reply::Undone(Err(e)) => self.error(e),
             Reply::Changed(result) => {
                 if let Err(e) = result {
                     self.error(e);

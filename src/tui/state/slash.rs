@@ -48,6 +48,11 @@ impl AppState {
                 None => Vec::new(),
             },
             SlashCommand::Save(n, path) => self.save_block(n, path),
+            SlashCommand::Apply(n, path) => match self.block_index(n) {
+                Some(i) => self.apply_block(i, path),
+                None => Vec::new(),
+            },
+            SlashCommand::Undo => self.undo(),
             SlashCommand::Sessions => self.open_picker(),
             SlashCommand::Rename(title) => self.rename(title),
             SlashCommand::Export { json, path } => self.export(json, path),

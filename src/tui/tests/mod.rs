@@ -18,6 +18,7 @@ use crate::engine::{
 use crate::store::recorder::RecordOp;
 use crate::store::MessageState;
 
+mod apply;
 mod attach;
 mod conversation;
 mod keys;

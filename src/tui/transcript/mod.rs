@@ -94,6 +94,10 @@ pub struct CodeBlock {
     pub number: usize,
     pub lang: String,
     pub code: String,
+    /// The fence's whole info string (`rust src/main.rs`): it may name the block's file.
+    pub info: String,
+    /// The files attached to the question the block answers (`/apply` may be for one of them).
+    pub attached: Vec<String>,
 }
 
 /// Where the top of the view is.
@@ -320,10 +324,12 @@ impl Transcript {
         if self.entries[i].author != Author::Assistant {
             return;
         }
+        let question = self.entries[..i].iter().rfind(|e| e.author == Author::User);
+        let attached = question.map(|q| crate::edit::target::attached_files(&q.content)).unwrap_or_default();
         for block in markdown::split_blocks(&self.entries[i].content) {
-            if let Block::Code { lang, code, .. } = block {
+            if let Block::Code { lang, info, code, .. } = block {
                 let number = self.code_blocks.len() + 1;
-                self.code_blocks.push(CodeBlock { number, lang, code });
+                self.code_blocks.push(CodeBlock { number, lang, code, info, attached: attached.clone() });
             }
         }
     }

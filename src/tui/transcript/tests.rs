@@ -69,7 +69,16 @@ fn streaming_reply_keeps_finished_blocks_and_numbers_code() {
     assert!(Rc::ptr_eq(&stable_before, &rows.stable) || rows.stable.len() >= stable_before.len());
     t.finish_last(EntryState::Complete);
     assert_eq!(t.code_blocks().len(), 2);
-    assert_eq!(t.code_blocks()[1], CodeBlock { number: 2, lang: "rust".into(), code: "fn a() {}\n".into() });
+    assert_eq!(
+        t.code_blocks()[1],
+        CodeBlock {
+            number: 2,
+            lang: "rust".into(),
+            code: "fn a() {}\n".into(),
+            info: "rust".into(),
+            attached: Vec::new()
+        }
+    );
 }
 
 #[test]

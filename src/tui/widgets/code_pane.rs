@@ -74,7 +74,10 @@ pub fn code_pane_lines(p: &CodePaneProps<'_>) -> Vec<Line<'static>> {
     }
     if p.focused {
         lines.push(Line::default());
-        lines.push(Line::from(Span::styled(truncate("c copy · s save · e $EDITOR · ⏎ view", width), c(theme::MUTED))));
+        lines.push(Line::from(Span::styled(
+            truncate("c copy · s save · a apply · e $EDITOR · ⏎ view", width),
+            c(theme::MUTED),
+        )));
     }
     lines
 }
@@ -93,8 +96,20 @@ mod tests {
 
     fn blocks() -> Vec<CodeBlock> {
         vec![
-            CodeBlock { number: 1, lang: "python".into(), code: "def is_prime(n):\n    return n > 1\n".into() },
-            CodeBlock { number: 2, lang: String::new(), code: "\n  echo hi\x1b[2J\n".into() },
+            CodeBlock {
+                number: 1,
+                lang: "python".into(),
+                code: "def is_prime(n):\n    return n > 1\n".into(),
+                info: "python".into(),
+                attached: Vec::new(),
+            },
+            CodeBlock {
+                number: 2,
+                lang: String::new(),
+                code: "\n  echo hi\x1b[2J\n".into(),
+                info: String::new(),
+                attached: Vec::new(),
+            },
         ]
     }
 
@@ -108,7 +123,7 @@ mod tests {
         ▶ [2] text · 2 lines
             echo hi␛[2J
 
-        c copy · s save · e $EDITOR · ⏎ view
+        c copy · s save · a apply · e $EDIT…
         ");
     }
 

@@ -21,7 +21,7 @@ const KEYS: &[(&str, &str)] = &[
     ("Ctrl-O", "saved conversations: search, continue"),
     ("transcript: ← →", "earlier / later versions of an answer"),
     ("transcript: t, click", "fold / unfold a reply's reasoning"),
-    ("code pane: c s e ⏎", "copy, save, $EDITOR, full screen"),
+    ("code pane: c s a e ⏎", "copy, save, apply (diff), $EDITOR, full screen"),
     ("? / F1", "this help"),
 ];
 
