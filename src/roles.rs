@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::engine::constraint::Constraint;
 use crate::engine::SamplingParams;
 
 /// The roles shipped in the binary.
@@ -52,6 +53,9 @@ pub struct SamplingOverrides {
     pub repeat_penalty: Option<f32>,
     pub max_tokens: Option<usize>,
     pub reasoning: Option<crate::engine::Reasoning>,
+    /// What the answer must match (`json: true`, `json_schema:`, `grammar:`; `--json` and
+    /// the like).
+    pub constraint: Option<std::sync::Arc<Constraint>>,
 }
 
 impl SamplingOverrides {
@@ -77,6 +81,9 @@ impl SamplingOverrides {
         }
         if let Some(v) = self.reasoning {
             params.reasoning = v;
+        }
+        if let Some(v) = &self.constraint {
+            params.constraint = Some(v.clone());
         }
     }
 }
@@ -165,6 +172,10 @@ impl Role {
                             role.sampling.reasoning =
                                 Some(value.parse().map_err(|e| invalid(number, format!("`reasoning`: {e}")))?)
                         }
+                        "json" | "json_schema" | "grammar" => {
+                            let c = role_constraint(key, value, &role.source).map_err(|e| invalid(number, e))?;
+                            role.sampling.constraint = c.map(std::sync::Arc::new);
+                        }
                         "max_tokens" => {
                             let n = number_of("integer")? as usize;
                             role.sampling.max_tokens = Some(n.max(1));
@@ -178,7 +189,8 @@ impl Role {
                                     number,
                                     format!(
                                         "unknown key `{key}` (known: name, description, temperature, top_k, top_p, \
-                                         min_p, repeat_penalty, max_tokens, reasoning, default.VARIABLE)"
+                                         min_p, repeat_penalty, max_tokens, reasoning, json, json_schema, grammar, \
+                                         default.VARIABLE)"
                                     ),
                                 ))
                             }
@@ -323,6 +335,26 @@ pub fn find(user_dir: &Path, name: &str) -> Result<Role, RoleError> {
         known,
         dir: user_dir.display().to_string(),
     })
+}
+
+/// A role's `json: true`, `json_schema: SCHEMA|FILE` or `grammar: FILE` (a relative path is
+/// read from the role file's folder).
+fn role_constraint(key: &str, value: &str, source: &Source) -> Result<Option<Constraint>, String> {
+    let path = |value: &str| match source {
+        Source::File(file) => file.parent().unwrap_or(Path::new(".")).join(value),
+        Source::Builtin => PathBuf::from(value),
+    };
+    let constraint = match key {
+        "json" => match value {
+            "true" => Some(Constraint::json()),
+            "false" => None,
+            _ => return Err(format!("`json`: expected true or false, got {value:?}")),
+        },
+        "json_schema" if value.starts_with('{') => Some(Constraint::schema(value).map_err(|e| e.to_string())?),
+        "json_schema" => Some(Constraint::schema(&path(value).to_string_lossy()).map_err(|e| e.to_string())?),
+        _ => Some(Constraint::grammar_file(&path(value)).map_err(|e| e.to_string())?),
+    };
+    Ok(constraint)
 }
 
 /// Parses `--var NAME=VALUE`.

@@ -26,6 +26,8 @@ pub struct SamplingParams {
     /// How much a reasoning model should think (`--reasoning`): a setting of the request that
     /// reaches the chat template, not the sampler, but travels with the other per-turn settings.
     pub reasoning: crate::engine::Reasoning,
+    /// What the answer must match (`--json`, `--json-schema`, `--grammar`), if anything.
+    pub constraint: Option<std::sync::Arc<crate::engine::constraint::Constraint>>,
 }
 
 impl Default for SamplingParams {
@@ -41,6 +43,7 @@ impl Default for SamplingParams {
             max_tokens: 2048,
             ignore_eos: false,
             reasoning: crate::engine::Reasoning::Auto,
+            constraint: None,
         }
     }
 }
@@ -92,15 +95,47 @@ impl Sampler {
 
     /// Chooses the next token and remembers it for the repeat penalty.
     pub fn sample(&mut self, logits: &[f32]) -> i32 {
-        let token = if self.params.temperature <= 0.0 {
+        let token = self.choose(logits);
+        self.accept(token);
+        token
+    }
+
+    /// Chooses the next token among those `filter` allows, or none if it allows none.
+    ///
+    /// The result is the token `sample` would choose from the logits with every token the
+    /// filter refuses masked out. Masking the whole vocabulary costs far more than a token's
+    /// sampling, so the token is chosen first without the filter; only if the filter refuses it
+    /// is the vocabulary masked and the token chosen again. With greedy sampling the two ways
+    /// pick the same token; at a temperature, a draw the filter refuses is drawn again from the
+    /// allowed tokens (as llama.cpp's common sampler does).
+    pub fn sample_within(&mut self, logits: &[f32], filter: &mut dyn TokenFilter) -> Option<i32> {
+        let mut token = self.choose(logits);
+        if !filter.allows(token) {
+            let mut masked = logits.to_vec();
+            filter.mask(&mut masked);
+            if !masked.iter().any(|l| l.is_finite()) {
+                return None;
+            }
+            token = self.choose(&masked);
+            if !filter.allows(token) {
+                // The allowed tokens are all banned (an end the grammar needs, with ignore_eos).
+                return None;
+            }
+        }
+        filter.accept(token);
+        self.accept(token);
+        Some(token)
+    }
+
+    /// The token the settings choose from `logits`, not yet counted as chosen.
+    fn choose(&mut self, logits: &[f32]) -> i32 {
+        if self.params.temperature <= 0.0 {
             self.adjusted(logits);
             argmax(&self.scratch)
         } else {
             self.filter(logits);
             self.draw()
-        };
-        self.accept(token);
-        token
+        }
     }
 
     /// Counts `token` as chosen, for the repeat penalty.
@@ -196,6 +231,17 @@ impl Sampler {
         }
         c.last().map_or(first, |&(t, _)| t)
     }
+}
+
+/// Which tokens may come next: an output constraint's grammar (`llama/grammar.rs`).
+pub trait TokenFilter {
+    /// Whether `token` may come next.
+    fn allows(&mut self, token: i32) -> bool;
+    /// Sets the logit of every token that may not come next to minus infinity.
+    fn mask(&mut self, logits: &mut [f32]);
+    /// `token` was chosen: the filter moves past it. Called once per chosen token, with a
+    /// token the filter allows.
+    fn accept(&mut self, token: i32);
 }
 
 /// The index of the largest value (the first, on ties).
