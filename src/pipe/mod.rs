@@ -18,7 +18,7 @@ pub use printer::{stats_line, AnswerPrinter, OutputMode};
 use crate::cli::Cli;
 use crate::config::{Effective, Paths};
 use crate::conversation::{self, attach, say, setup, AppError, EngineChoice, SavedContexts};
-use crate::engine::constraint::Constraint;
+use crate::engine::constraint::{Constraint, ConstraintKind};
 use crate::engine::{llama, remote, Message, SamplingParams, StopReason};
 use crate::render::{earliest_messages, sanitize};
 use crate::store::recorder::{RecordStats, Recorder};
@@ -212,7 +212,8 @@ fn constrained_end(
     }
     let why = match outcome.stop {
         StopReason::EndOfText => {
-            printer.release().map_err(AppError::Output)?;
+            let json = !matches!(constraint.kind, ConstraintKind::Grammar);
+            printer.release(json).map_err(AppError::Output)?;
             return Ok(0);
         }
         StopReason::Cancelled => return Ok(EXIT_INTERRUPTED),

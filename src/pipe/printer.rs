@@ -64,11 +64,13 @@ impl<W: Write> AnswerPrinter<W> {
         self
     }
 
-    /// Writes a held answer whole (sanitized for a terminal), ending its line.
-    pub fn release(&mut self) -> std::io::Result<()> {
+    /// Writes a held answer whole (sanitized for a terminal), ending its line. With
+    /// `trim_end`, whitespace after it is left out (JSON's trailing whitespace means nothing).
+    pub fn release(&mut self, trim_end: bool) -> std::io::Result<()> {
+        let answer = if trim_end { self.answer.trim_end() } else { &self.answer };
         let text = match self.mode {
-            OutputMode::Raw => self.answer.as_str().into(),
-            OutputMode::Terminal { .. } | OutputMode::CodeOnly { .. } => sanitize(&self.answer),
+            OutputMode::Raw => answer.into(),
+            OutputMode::Terminal { .. } | OutputMode::CodeOnly { .. } => sanitize(answer),
         };
         self.out.write_all(text.as_bytes())?;
         if !text.ends_with('\n') {
@@ -231,8 +233,12 @@ pub fn stats_line(stats: &TurnStats) -> String {
     } else {
         String::new()
     };
+    let grammar = stats.grammar.map_or_else(String::new, |(n, time)| {
+        let each = if n > 0 { time.as_secs_f64() * 1000.0 / n as f64 } else { 0.0 };
+        format!(" | constrained: {n} tokens chosen within the grammar, {each:.2} ms each")
+    });
     format!(
-        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama}{reasoning} | first token after {:.3} s{dropped}",
+        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama}{reasoning}{grammar} | first token after {:.3} s{dropped}",
         stats.prompt_tokens,
         stats.reused_tokens,
         stats.evaluated_tokens,
