@@ -213,6 +213,13 @@ fn constrained_end(
     let why = match outcome.stop {
         StopReason::EndOfText => {
             let json = !matches!(constraint.kind, ConstraintKind::Grammar);
+            if json && serde_json::from_str::<serde_json::Value>(printer.answer()).is_err() {
+                // Only a server that ignored `response_format` gets here.
+                return Err(AppError::Input(format!(
+                    "the answer is not JSON: the server did not apply {}; nothing was printed",
+                    constraint.label
+                )));
+            }
             printer.release(json).map_err(AppError::Output)?;
             return Ok(0);
         }
