@@ -12,6 +12,7 @@ use super::terminal::{self, Input, Term};
 use super::TuiError;
 use crate::config::resolve::expand_tilde;
 use crate::conversation::{EngineChange, EngineChoice, SavedContexts};
+use crate::engine::constraint::Constraint;
 use crate::engine::{EngineEvent, EngineHandle};
 use crate::store::recorder::{HistoryThread, Reply, Request};
 
@@ -117,6 +118,7 @@ impl EffectRunner {
             }
             Effect::Save { path, content, overwrite } => self.save(path, content, overwrite),
             Effect::ReadFile(path) => self.read_file(path),
+            Effect::LoadSchema(path) => self.load_schema(path),
             Effect::OpenEditor { text, purpose, extension } => {
                 self.open_editor(&text, purpose, &extension, term, input)?
             }
@@ -171,6 +173,15 @@ impl EffectRunner {
             let result =
                 crate::conversation::attach::read_file(&expand_tilde(Path::new(&path))).map_err(|e| e.to_string());
             let _ = side.send(AppEvent::FileRead { path, result });
+        });
+    }
+
+    fn load_schema(&self, path: String) {
+        let side = self.side.clone();
+        tokio::task::spawn_blocking(move || {
+            let path = expand_tilde(Path::new(&path));
+            let result = Constraint::schema(&path.to_string_lossy()).map_err(|e| e.to_string());
+            let _ = side.send(AppEvent::SchemaLoaded(result));
         });
     }
 

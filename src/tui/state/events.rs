@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::conversation::{Attachment, EngineChange};
+use crate::engine::constraint::Constraint;
 use crate::engine::{EngineEvent, ModelInfo, TurnId, TurnRequest};
 use crate::store::recorder::{Query, RecordOp, Reply};
 
@@ -41,6 +42,8 @@ pub enum AppEvent {
         path: String,
         result: Result<(Attachment, Option<String>), String>,
     },
+    /// A schema file `/schema` named, read and turned into a constraint.
+    SchemaLoaded(Result<Constraint, String>),
     Saved {
         path: String,
         result: Result<usize, SaveError>,
@@ -101,6 +104,8 @@ pub enum Effect {
     OpenEditor { text: String, purpose: EditorPurpose, extension: String },
     /// Attach a file to the next message; `AppEvent::FileRead` follows.
     ReadFile(String),
+    /// Read a JSON Schema file for `/schema`; `AppEvent::SchemaLoaded` follows.
+    LoadSchema(String),
     /// Find the model `/model NAME` names; `AppEvent::ModelResolved` follows.
     ResolveModel(String),
     /// Start an engine with this change beside the one in use, which it replaces once ready;

@@ -8,6 +8,7 @@ mod events;
 mod keys;
 mod live;
 mod results;
+mod schema;
 mod sessions;
 mod slash;
 mod switch;
@@ -363,6 +364,10 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
         }
         AppEvent::FileRead { path, result } => {
             state.on_file_read(&path, result);
+            Vec::new()
+        }
+        AppEvent::SchemaLoaded(result) => {
+            state.on_schema_loaded(result);
             Vec::new()
         }
         AppEvent::Saved { path, result } => {

@@ -21,6 +21,7 @@ mod conversation;
 mod keys;
 mod live;
 mod reasoning;
+mod schema;
 mod sessions;
 mod switching;
 mod tidy;
