@@ -440,6 +440,21 @@ mod tests {
     }
 
     #[test]
+    fn a_role_can_ask_for_json_or_a_schema_and_a_bad_one_names_the_line() {
+        let role = Role::parse("---\njson: true\n---\nAnswer.", "j.md", "j", Source::Builtin).unwrap();
+        assert_eq!(role.sampling.constraint.as_ref().map(|c| c.label.as_str()), Some("JSON"));
+        let text = "---\njson_schema: {\"type\": \"array\", \"items\": {\"type\": \"string\"}}\n---\nList.";
+        let role = Role::parse(text, "l.md", "l", Source::Builtin).unwrap();
+        let mut params = SamplingParams::default();
+        role.sampling.apply(&mut params);
+        assert_eq!(params.constraint.map(|c| c.label.clone()).as_deref(), Some("the schema"));
+        let err = Role::parse("---\nname: x\njson_schema: {\"type\": 1}\n---\n", "x.md", "x", Source::Builtin)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "role file x.md, line 3: the schema cannot be used: `type` must be a name or a list of names");
+    }
+
+    #[test]
     fn a_file_without_front_matter_is_all_prompt() {
         let role = Role::parse("Be terse.\n", "terse.md", "terse", Source::Builtin).unwrap();
         assert_eq!(role.name, "terse");

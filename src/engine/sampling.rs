@@ -511,4 +511,52 @@ mod tests {
         let mut hot = SamplingParams { temperature: 5.0, top_k: 0, top_p: 1.0, min_p: 0.0, ..greedy }.sampler(&[1]);
         assert!((0..500).all(|_| hot.sample(&logits) != 1));
     }
+
+    /// Allows the tokens in `allowed`; records what it was asked and told.
+    struct Only {
+        allowed: Vec<i32>,
+        masks: usize,
+        accepted: Vec<i32>,
+    }
+
+    impl TokenFilter for Only {
+        fn allows(&mut self, token: i32) -> bool {
+            self.allowed.contains(&token)
+        }
+        fn mask(&mut self, logits: &mut [f32]) {
+            self.masks += 1;
+            for (t, l) in logits.iter_mut().enumerate() {
+                if !self.allowed.contains(&(t as i32)) {
+                    *l = f32::NEG_INFINITY;
+                }
+            }
+        }
+        fn accept(&mut self, token: i32) {
+            self.accepted.push(token);
+        }
+    }
+
+    #[test]
+    fn a_filter_masks_only_when_the_choice_is_refused_and_hears_each_token_once() {
+        let greedy = SamplingParams { temperature: 0.0, ..SamplingParams::default() };
+        let logits = [1.0, 5.0, 3.0, 4.0, 2.0];
+        let mut filter = Only { allowed: vec![1, 2, 4], masks: 0, accepted: Vec::new() };
+        let mut sampler = greedy.sampler(&[]);
+        assert_eq!(sampler.sample_within(&logits, &mut filter), Some(1));
+        assert_eq!(filter.masks, 0, "the best token was allowed: no mask");
+        filter.allowed = vec![2, 4];
+        // Greedy within the filter: the best allowed token, as masking first would give.
+        assert_eq!(sampler.sample_within(&logits, &mut filter), Some(2));
+        assert_eq!(filter.masks, 1);
+        assert_eq!(filter.accepted, vec![1, 2]);
+        // At a temperature, every draw is an allowed token.
+        let hot = SamplingParams { temperature: 1.5, top_k: 0, top_p: 1.0, min_p: 0.0, ..greedy.clone() };
+        let mut sampler = hot.sampler(&[]);
+        assert!((0..300).all(|_| matches!(sampler.sample_within(&logits, &mut filter), Some(2 | 4))));
+        // Nothing allowed (the only allowed token banned): no token, nothing accepted.
+        let before = filter.accepted.len();
+        filter.allowed = vec![3];
+        assert_eq!(greedy.sampler(&[3]).sample_within(&logits, &mut filter), None);
+        assert_eq!(filter.accepted.len(), before);
+    }
 }
