@@ -103,7 +103,7 @@ pub struct TurnStats {
     /// never began).
     pub reasoning_time: Duration,
     /// An output constraint's part, when the turn had one: tokens chosen within its grammar,
-    /// and the time spent asking the grammar about them.
+    /// and the time choosing them took (ember's sampler and the grammar together).
     pub grammar: Option<(usize, Duration)>,
 }
 
