@@ -75,23 +75,16 @@ fn a_gbnf_grammar_shapes_the_answer() {
 
 #[test]
 fn a_schema_or_grammar_that_does_not_compile_is_a_usage_error() {
-    ember()
-        .args(["--json-schema", r#"{"type": "string", "pattern": "^v[0-9]+$"}"#, "hi"])
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains("the schema cannot be used: the keyword `pattern` is not supported"));
-    ember()
-        .args(["--grammar", fixture("broken.gbnf").to_str().unwrap(), "hi"])
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains("does not compile: line 1: the rule `maybe` is used but never defined"));
-    ember()
-        .args(["--json-schema", fixture("missing.json").to_str().unwrap(), "hi"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("cannot read"));
+    let broken = fixture("broken.gbnf");
+    let missing = fixture("missing.json");
+    let cases = [
+        ("--json-schema", r#"{"type": "string", "pattern": "^v[0-9]+$"}"#, "the keyword `pattern` is not supported"),
+        ("--grammar", broken.to_str().unwrap(), "does not compile: line 1: the rule `maybe` is used but never defined"),
+        ("--json-schema", missing.to_str().unwrap(), "cannot read"),
+    ];
+    for (flag, value, message) in cases {
+        ember().args([flag, value, "hi"]).assert().code(2).stdout("").stderr(predicate::str::contains(message));
+    }
 }
 
 #[test]

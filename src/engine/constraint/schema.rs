@@ -341,11 +341,10 @@ pub fn literal(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
             c if (c as u32) < 0x20 || c == '\u{7F}' => {
                 let _ = write!(out, "\\x{:02X}", c as u32);
             }
