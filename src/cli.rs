@@ -15,6 +15,7 @@ Examples:
   git diff | ember --role review
   ember --code \"Write a Python function add(a, b)\" > add.py
   ember -f src/lib.rs --diff \"add docs to every public fn\" | git apply   (the answer as a diff)
+  git log -5 --oneline | ember --json-schema changes.json \"list the changes\" | jq .
   ember --print-prompt -s \"Be terse.\" \"hi\"      (show the exact prompt the model sees)
   ember -c \"and what about the second file?\"      (continue this directory's last conversation)
   ember history search lifetimes
@@ -163,6 +164,23 @@ pub struct Cli {
     /// Print the exact prompt that would be sent to the model, and exit.
     #[arg(long)]
     pub print_prompt: bool,
+
+    /// Answer with one JSON value (object, array, string, number, true, false or null) and
+    /// nothing else: sampling follows a grammar of JSON, so the output always parses.
+    #[arg(long, conflicts_with_all = ["json_schema", "grammar", "code"])]
+    pub json: bool,
+
+    /// Answer with a JSON document that validates against this JSON Schema: a file, or the
+    /// schema itself ('{"type": "object", ...}'). Supported: type, properties, required,
+    /// additionalProperties: false, enum, const, items, minItems/maxItems,
+    /// minLength/maxLength, anyOf, integer minimum/maximum; anything else is refused.
+    #[arg(long, value_name = "FILE|JSON", conflicts_with_all = ["grammar", "code"])]
+    pub json_schema: Option<String>,
+
+    /// Answer in the language of this GBNF grammar (llama.cpp's format; its `root` rule is the
+    /// whole answer), e.g. root ::= "yes" | "no".
+    #[arg(long, value_name = "FILE", conflicts_with = "code")]
+    pub grammar: Option<PathBuf>,
 
     /// Print timing and token figures to stderr after the answer.
     #[arg(long)]

@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::engine::constraint::Constraint;
 use crate::engine::SamplingParams;
 
 /// The roles shipped in the binary.
@@ -52,6 +53,9 @@ pub struct SamplingOverrides {
     pub repeat_penalty: Option<f32>,
     pub max_tokens: Option<usize>,
     pub reasoning: Option<crate::engine::Reasoning>,
+    /// What the answer must match (`json: true`, `json_schema:`, `grammar:`; `--json` and
+    /// the like).
+    pub constraint: Option<std::sync::Arc<Constraint>>,
 }
 
 impl SamplingOverrides {
@@ -77,6 +81,9 @@ impl SamplingOverrides {
         }
         if let Some(v) = self.reasoning {
             params.reasoning = v;
+        }
+        if let Some(v) = &self.constraint {
+            params.constraint = Some(v.clone());
         }
     }
 }
@@ -165,6 +172,10 @@ impl Role {
                             role.sampling.reasoning =
                                 Some(value.parse().map_err(|e| invalid(number, format!("`reasoning`: {e}")))?)
                         }
+                        "json" | "json_schema" | "grammar" => {
+                            let c = role_constraint(key, value, &role.source).map_err(|e| invalid(number, e))?;
+                            role.sampling.constraint = c.map(std::sync::Arc::new);
+                        }
                         "max_tokens" => {
                             let n = number_of("integer")? as usize;
                             role.sampling.max_tokens = Some(n.max(1));
@@ -178,7 +189,8 @@ impl Role {
                                     number,
                                     format!(
                                         "unknown key `{key}` (known: name, description, temperature, top_k, top_p, \
-                                         min_p, repeat_penalty, max_tokens, reasoning, default.VARIABLE)"
+                                         min_p, repeat_penalty, max_tokens, reasoning, json, json_schema, grammar, \
+                                         default.VARIABLE)"
                                     ),
                                 ))
                             }
@@ -325,6 +337,26 @@ pub fn find(user_dir: &Path, name: &str) -> Result<Role, RoleError> {
     })
 }
 
+/// A role's `json: true`, `json_schema: SCHEMA|FILE` or `grammar: FILE` (a relative path is
+/// read from the role file's folder).
+fn role_constraint(key: &str, value: &str, source: &Source) -> Result<Option<Constraint>, String> {
+    let path = |value: &str| match source {
+        Source::File(file) => file.parent().unwrap_or(Path::new(".")).join(value),
+        Source::Builtin => PathBuf::from(value),
+    };
+    let constraint = match key {
+        "json" => match value {
+            "true" => Some(Constraint::json()),
+            "false" => None,
+            _ => return Err(format!("`json`: expected true or false, got {value:?}")),
+        },
+        "json_schema" if value.starts_with('{') => Some(Constraint::schema(value).map_err(|e| e.to_string())?),
+        "json_schema" => Some(Constraint::schema(&path(value).to_string_lossy()).map_err(|e| e.to_string())?),
+        _ => Some(Constraint::grammar_file(&path(value)).map_err(|e| e.to_string())?),
+    };
+    Ok(constraint)
+}
+
 /// Parses `--var NAME=VALUE`.
 pub fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -405,6 +437,21 @@ mod tests {
         assert!(err.to_string().contains("never closed"), "{err}");
         let err = Role::parse("---\nname: a b\n---\nhi", "x.md", "x", Source::Builtin).unwrap_err();
         assert!(err.to_string().contains("role names"), "{err}");
+    }
+
+    #[test]
+    fn a_role_can_ask_for_json_or_a_schema_and_a_bad_one_names_the_line() {
+        let role = Role::parse("---\njson: true\n---\nAnswer.", "j.md", "j", Source::Builtin).unwrap();
+        assert_eq!(role.sampling.constraint.as_ref().map(|c| c.label.as_str()), Some("JSON"));
+        let text = "---\njson_schema: {\"type\": \"array\", \"items\": {\"type\": \"string\"}}\n---\nList.";
+        let role = Role::parse(text, "l.md", "l", Source::Builtin).unwrap();
+        let mut params = SamplingParams::default();
+        role.sampling.apply(&mut params);
+        assert_eq!(params.constraint.map(|c| c.label.clone()).as_deref(), Some("the schema"));
+        let err = Role::parse("---\nname: x\njson_schema: {\"type\": 1}\n---\n", "x.md", "x", Source::Builtin)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "role file x.md, line 3: the schema cannot be used: `type` must be a name or a list of names");
     }
 
     #[test]

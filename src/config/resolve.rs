@@ -7,12 +7,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
 use super::file::{ContextPolicy, GpuLayersSetting, RemoteSettings, SamplingSettings, Settings};
 use crate::cli::{parse_flash_attention, parse_gpu_layers, Cli};
+use crate::engine::constraint::{Constraint, ConstraintError};
 use crate::engine::llama::GpuLayers;
 use crate::engine::SamplingParams;
 use crate::roles::{self, Role, RoleError, SamplingOverrides};
@@ -74,6 +76,8 @@ pub struct Effective {
 pub enum ResolveError {
     #[error(transparent)]
     Role(#[from] RoleError),
+    #[error(transparent)]
+    Constraint(#[from] ConstraintError),
     #[error("invalid config file {path}: `{key}`: {message}")]
     Value { path: PathBuf, key: &'static str, message: String },
 }
@@ -189,6 +193,7 @@ fn flag_sampling(cli: &Cli) -> SamplingOverrides {
         repeat_penalty: cli.repeat_penalty,
         max_tokens: cli.max_tokens.map(|n| n as usize),
         reasoning: cli.reasoning,
+        constraint: None,
     }
 }
 
@@ -237,7 +242,9 @@ impl Effective {
         let history =
             p.pick("history", "no_history", "EMBER_NO_HISTORY", no_history, file.history, Some(true)).unwrap_or(true);
         let log_level = p.log_level(file);
-        let (base, flags, seed) = p.sampling(cli, &file.sampling, &role.sampling);
+        let (base, mut flags, seed) = p.sampling(cli, &file.sampling, &role.sampling);
+        flags.constraint =
+            Constraint::from_flags(cli.json, cli.json_schema.as_deref(), cli.grammar.as_deref())?.map(Arc::new);
         let sampling = sampling_with(&base, &role, &flags);
         Ok(Effective {
             model,

@@ -22,7 +22,8 @@ impl AppError {
     /// 2 for usage errors, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Usage(_) => 2,
+            // A grammar llama.cpp refused is the user's to fix, like one ember refused.
+            AppError::Usage(_) | AppError::Engine(EngineError::Grammar(_)) => 2,
             AppError::Input(_) | AppError::Engine(_) | AppError::Output(_) => 1,
         }
     }

@@ -5,6 +5,7 @@
 //! "cancel every turn up to this id", a monotonic floor, so a cancel can never be lost or hit a
 //! later turn, and events of a superseded turn can be dropped by id.
 
+pub mod constraint;
 pub mod cpu_load;
 pub mod fit;
 pub mod llama;
@@ -49,6 +50,9 @@ pub enum EngineError {
     Crashed(String),
     #[error("this request needs a loaded model, but only its vocabulary was loaded")]
     VocabOnly,
+    /// llama.cpp refused an output constraint's grammar, or the grammar allows no next token.
+    #[error("{0}")]
+    Grammar(String),
     /// Talking to a remote server failed.
     #[error(transparent)]
     Remote(#[from] remote::RemoteError),
@@ -98,6 +102,9 @@ pub struct TurnStats {
     /// From the first reasoning token to the first answer token (or the end, when the answer
     /// never began).
     pub reasoning_time: Duration,
+    /// An output constraint's part, when the turn had one: tokens chosen within its grammar,
+    /// and the time choosing them took (ember's sampler and the grammar together).
+    pub grammar: Option<(usize, Duration)>,
 }
 
 impl TurnStats {

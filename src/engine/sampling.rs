@@ -26,6 +26,8 @@ pub struct SamplingParams {
     /// How much a reasoning model should think (`--reasoning`): a setting of the request that
     /// reaches the chat template, not the sampler, but travels with the other per-turn settings.
     pub reasoning: crate::engine::Reasoning,
+    /// What the answer must match (`--json`, `--json-schema`, `--grammar`), if anything.
+    pub constraint: Option<std::sync::Arc<crate::engine::constraint::Constraint>>,
 }
 
 impl Default for SamplingParams {
@@ -41,6 +43,7 @@ impl Default for SamplingParams {
             max_tokens: 2048,
             ignore_eos: false,
             reasoning: crate::engine::Reasoning::Auto,
+            constraint: None,
         }
     }
 }
@@ -92,15 +95,47 @@ impl Sampler {
 
     /// Chooses the next token and remembers it for the repeat penalty.
     pub fn sample(&mut self, logits: &[f32]) -> i32 {
-        let token = if self.params.temperature <= 0.0 {
+        let token = self.choose(logits);
+        self.accept(token);
+        token
+    }
+
+    /// Chooses the next token among those `filter` allows, or none if it allows none.
+    ///
+    /// The result is the token `sample` would choose from the logits with every token the
+    /// filter refuses masked out. Masking the whole vocabulary costs far more than a token's
+    /// sampling, so the token is chosen first without the filter; only if the filter refuses it
+    /// is the vocabulary masked and the token chosen again. With greedy sampling the two ways
+    /// pick the same token; at a temperature, a draw the filter refuses is drawn again from the
+    /// allowed tokens (as llama.cpp's common sampler does).
+    pub fn sample_within(&mut self, logits: &[f32], filter: &mut dyn TokenFilter) -> Option<i32> {
+        let mut token = self.choose(logits);
+        if !filter.allows(token) {
+            let mut masked = logits.to_vec();
+            filter.mask(&mut masked);
+            if !masked.iter().any(|l| l.is_finite()) {
+                return None;
+            }
+            token = self.choose(&masked);
+            if !filter.allows(token) {
+                // The allowed tokens are all banned (an end the grammar needs, with ignore_eos).
+                return None;
+            }
+        }
+        filter.accept(token);
+        self.accept(token);
+        Some(token)
+    }
+
+    /// The token the settings choose from `logits`, not yet counted as chosen.
+    fn choose(&mut self, logits: &[f32]) -> i32 {
+        if self.params.temperature <= 0.0 {
             self.adjusted(logits);
             argmax(&self.scratch)
         } else {
             self.filter(logits);
             self.draw()
-        };
-        self.accept(token);
-        token
+        }
     }
 
     /// Counts `token` as chosen, for the repeat penalty.
@@ -196,6 +231,17 @@ impl Sampler {
         }
         c.last().map_or(first, |&(t, _)| t)
     }
+}
+
+/// Which tokens may come next: an output constraint's grammar (`llama/grammar.rs`).
+pub trait TokenFilter {
+    /// Whether `token` may come next.
+    fn allows(&mut self, token: i32) -> bool;
+    /// Sets the logit of every token that may not come next to minus infinity.
+    fn mask(&mut self, logits: &mut [f32]);
+    /// `token` was chosen: the filter moves past it. Called once per chosen token, with a
+    /// token the filter allows.
+    fn accept(&mut self, token: i32);
 }
 
 /// The index of the largest value (the first, on ties).
@@ -464,5 +510,53 @@ mod tests {
         assert_eq!(greedy.sampler(&[1]).sample(&logits), 2);
         let mut hot = SamplingParams { temperature: 5.0, top_k: 0, top_p: 1.0, min_p: 0.0, ..greedy }.sampler(&[1]);
         assert!((0..500).all(|_| hot.sample(&logits) != 1));
+    }
+
+    /// Allows the tokens in `allowed`; records what it was asked and told.
+    struct Only {
+        allowed: Vec<i32>,
+        masks: usize,
+        accepted: Vec<i32>,
+    }
+
+    impl TokenFilter for Only {
+        fn allows(&mut self, token: i32) -> bool {
+            self.allowed.contains(&token)
+        }
+        fn mask(&mut self, logits: &mut [f32]) {
+            self.masks += 1;
+            for (t, l) in logits.iter_mut().enumerate() {
+                if !self.allowed.contains(&(t as i32)) {
+                    *l = f32::NEG_INFINITY;
+                }
+            }
+        }
+        fn accept(&mut self, token: i32) {
+            self.accepted.push(token);
+        }
+    }
+
+    #[test]
+    fn a_filter_masks_only_when_the_choice_is_refused_and_hears_each_token_once() {
+        let greedy = SamplingParams { temperature: 0.0, ..SamplingParams::default() };
+        let logits = [1.0, 5.0, 3.0, 4.0, 2.0];
+        let mut filter = Only { allowed: vec![1, 2, 4], masks: 0, accepted: Vec::new() };
+        let mut sampler = greedy.sampler(&[]);
+        assert_eq!(sampler.sample_within(&logits, &mut filter), Some(1));
+        assert_eq!(filter.masks, 0, "the best token was allowed: no mask");
+        filter.allowed = vec![2, 4];
+        // Greedy within the filter: the best allowed token, as masking first would give.
+        assert_eq!(sampler.sample_within(&logits, &mut filter), Some(2));
+        assert_eq!(filter.masks, 1);
+        assert_eq!(filter.accepted, vec![1, 2]);
+        // At a temperature, every draw is an allowed token.
+        let hot = SamplingParams { temperature: 1.5, top_k: 0, top_p: 1.0, min_p: 0.0, ..greedy.clone() };
+        let mut sampler = hot.sampler(&[]);
+        assert!((0..300).all(|_| matches!(sampler.sample_within(&logits, &mut filter), Some(2 | 4))));
+        // Nothing allowed (the only allowed token banned): no token, nothing accepted.
+        let before = filter.accepted.len();
+        filter.allowed = vec![3];
+        assert_eq!(greedy.sampler(&[3]).sample_within(&logits, &mut filter), None);
+        assert_eq!(filter.accepted.len(), before);
     }
 }

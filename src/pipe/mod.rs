@@ -19,6 +19,7 @@ pub use printer::{stats_line, AnswerPrinter, OutputMode};
 use crate::cli::Cli;
 use crate::config::{Effective, Paths};
 use crate::conversation::{self, attach, say, setup, AppError, EngineChoice, SavedContexts};
+use crate::engine::constraint::{Constraint, ConstraintKind};
 use crate::engine::{llama, remote, Message, SamplingParams, StopReason};
 use crate::render::{earliest_messages, sanitize};
 use crate::store::recorder::{RecordStats, Recorder};
@@ -153,9 +154,13 @@ impl Ask<'_> {
             // The saved context of the conversation, if any: the answer then starts at once.
             self.saved.resume(&engine, id);
         }
+        let constraint = self.sampling.constraint.clone();
         // With --diff the answer is kept, not printed: the diff is printed once it is complete.
         let out: Box<dyn Write> = if self.cli.diff { Box::new(std::io::sink()) } else { Box::new(std::io::stdout()) };
         let mut printer = AnswerPrinter::new(out, self.mode);
+        if constraint.is_some() {
+            printer = printer.held();
+        }
         let max_tokens = self.sampling.max_tokens;
         let mut notices = PipeNotices::new(&mut self.recorder, &self.user, self.reasoning);
         let outcome =
@@ -171,7 +176,8 @@ impl Ask<'_> {
         // question the engine refused (too long) never got here and leaves no trace.
         notices.save_question(outcome.model.as_deref());
         let thought = notices.take_thought();
-        let state = if outcome.interrupted || outcome.broken_pipe || outcome.failed.is_some() {
+        let incomplete = constraint.is_some() && outcome.stop != StopReason::EndOfText;
+        let state = if outcome.interrupted || outcome.broken_pipe || outcome.failed.is_some() || incomplete {
             MessageState::Stopped
         } else {
             MessageState::Complete
@@ -187,6 +193,9 @@ impl Ask<'_> {
             if let Some(Err(e)) = self.saved.save(&engine, &mut events, id, Duration::from_secs(30)).await {
                 tracing::warn!(error = %e, "saving the context failed");
             }
+        }
+        if let Some(constraint) = &constraint {
+            return constrained_end(self.cli, &outcome, &mut printer, constraint, max_tokens);
         }
         report(self.cli, &outcome, printer.answer(), self.reasoning, max_tokens);
         if outcome.interrupted {
@@ -212,6 +221,42 @@ fn print_diff(answer: &str, files: &[std::path::PathBuf]) -> Result<(), AppError
     // The model's text: made inert on a terminal, exact for git apply.
     let diff = if std::io::IsTerminal::is_terminal(&out) { sanitize(&diff).into_owned() } else { diff };
     out.write_all(diff.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Output)
+}
+
+/// The end of a constrained answer: printed whole if the grammar completed, else nothing
+/// printed and exit status 1 with "output incomplete", so a script never reads half a document.
+fn constrained_end(
+    cli: &Cli,
+    outcome: &Outcome,
+    printer: &mut AnswerPrinter<Box<dyn Write>>,
+    constraint: &Constraint,
+    max_tokens: usize,
+) -> Result<u8, AppError> {
+    if cli.stats {
+        say("", &stats_line(&outcome.stats));
+    }
+    let why = match outcome.stop {
+        StopReason::EndOfText => {
+            let json = !matches!(constraint.kind, ConstraintKind::Grammar);
+            if json && serde_json::from_str::<serde_json::Value>(printer.answer()).is_err() {
+                // Only a server that ignored `response_format` gets here.
+                return Err(AppError::Input(format!(
+                    "the answer is not JSON: the server did not apply {}; nothing was printed",
+                    constraint.label
+                )));
+            }
+            printer.release(json).map_err(AppError::Output)?;
+            return Ok(0);
+        }
+        StopReason::Cancelled => return Ok(EXIT_INTERRUPTED),
+        StopReason::MaxTokens => format!("it reached --max-tokens {max_tokens}; raise it"),
+        StopReason::ContextFull => "the context is full; raise it with --ctx N".to_string(),
+        StopReason::StopString => "the model wrote its prompt format's stop string".to_string(),
+    };
+    Err(AppError::Input(format!(
+        "output incomplete: the answer stopped before it matched {} ({why}); nothing was printed",
+        constraint.label
+    )))
 }
 
 /// Resolves on Ctrl-C; a second Ctrl-C quits at once.

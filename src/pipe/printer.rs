@@ -37,6 +37,9 @@ pub struct AnswerPrinter<W: Write> {
     /// When the code line being written was first seen.
     line_since: Option<Instant>,
     partial_after: Duration,
+    /// Nothing is written until [`release`](Self::release): a constrained answer is printed
+    /// whole once it is known to be complete, never a truncated document.
+    held: bool,
 }
 
 impl<W: Write> AnswerPrinter<W> {
@@ -51,7 +54,29 @@ impl<W: Write> AnswerPrinter<W> {
             shown: 0,
             line_since: None,
             partial_after: PARTIAL_LINE_AFTER,
+            held: false,
         }
+    }
+
+    /// Holds the answer back until [`release`](Self::release).
+    pub fn held(mut self) -> Self {
+        self.held = true;
+        self
+    }
+
+    /// Writes a held answer whole (sanitized for a terminal), ending its line. With
+    /// `trim_end`, whitespace after it is left out (JSON's trailing whitespace means nothing).
+    pub fn release(&mut self, trim_end: bool) -> std::io::Result<()> {
+        let answer = if trim_end { self.answer.trim_end() } else { &self.answer };
+        let text = match self.mode {
+            OutputMode::Raw => answer.into(),
+            OutputMode::Terminal { .. } | OutputMode::CodeOnly { .. } => sanitize(answer),
+        };
+        self.out.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            self.out.write_all(b"\n")?;
+        }
+        self.out.flush()
     }
 
     /// Sets how long a highlighted code line waits for its newline before it is shown plain.
@@ -68,6 +93,9 @@ impl<W: Write> AnswerPrinter<W> {
     /// Writes more of the answer and flushes it.
     pub fn push(&mut self, text: &str) -> std::io::Result<()> {
         self.answer.push_str(text);
+        if self.held {
+            return Ok(());
+        }
         if self.mode == OutputMode::Raw {
             self.out.write_all(text.as_bytes())?;
             return self.out.flush();
@@ -112,6 +140,9 @@ impl<W: Write> AnswerPrinter<W> {
     /// Ends the answer: flushes what is pending and ends the last line.
     /// Returns true if `--code` found no code block (and printed the whole answer instead).
     pub fn finish(&mut self) -> std::io::Result<bool> {
+        if self.held {
+            return Ok(false);
+        }
         let mut pending = String::new();
         if self.mode != OutputMode::Raw {
             let mut fence = std::mem::take(&mut self.fence);
@@ -202,8 +233,12 @@ pub fn stats_line(stats: &TurnStats) -> String {
     } else {
         String::new()
     };
+    let grammar = stats.grammar.map_or_else(String::new, |(n, time)| {
+        let each = if n > 0 { time.as_secs_f64() * 1000.0 / n as f64 } else { 0.0 };
+        format!(" | constrained: {n} tokens chosen within the grammar, {each:.2} ms each")
+    });
     format!(
-        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama}{reasoning} | first token after {:.3} s{dropped}",
+        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama}{reasoning}{grammar} | first token after {:.3} s{dropped}",
         stats.prompt_tokens,
         stats.reused_tokens,
         stats.evaluated_tokens,

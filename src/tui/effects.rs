@@ -14,6 +14,7 @@ use super::TuiError;
 use crate::config::resolve::expand_tilde;
 use crate::conversation::{EngineChange, EngineChoice, SavedContexts};
 use crate::edit::{PreparedEdit, Proposal, TargetSource};
+use crate::engine::constraint::Constraint;
 use crate::engine::{EngineEvent, EngineHandle};
 use crate::store::recorder::{HistoryThread, Reply, Request};
 
@@ -140,6 +141,7 @@ impl EffectRunner {
             }
             Effect::PrepareEdit { shown, source, proposal } => self.prepare_edit(shown, source, proposal),
             Effect::WriteEdit(edit) => self.write_edit(edit),
+            Effect::LoadSchema(path) => self.load_schema(path),
             Effect::OpenEditor { text, purpose, extension } => {
                 self.open_editor(&text, purpose, &extension, term, input)?
             }
@@ -216,6 +218,16 @@ impl EffectRunner {
         tokio::task::spawn_blocking(move || {
             let result = crate::edit::write(&edit).map(|()| edit).map_err(|e| format!("not applied: {e}"));
             let _ = side.send(AppEvent::EditWritten(result));
+        });
+    }
+
+    /// Reads a JSON Schema file for `/schema`, off the render path.
+    fn load_schema(&self, path: String) {
+        let side = self.side.clone();
+        tokio::task::spawn_blocking(move || {
+            let path = expand_tilde(Path::new(&path));
+            let result = Constraint::schema(&path.to_string_lossy()).map_err(|e| e.to_string());
+            let _ = side.send(AppEvent::SchemaLoaded(result));
         });
     }
 

@@ -15,6 +15,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/system", args: "[TEXT|clear]", help: "show, set or clear the system prompt" },
     CommandHelp { name: "/role", args: "[NAME]", help: "list the roles, or switch to one" },
     CommandHelp { name: "/think", args: "[MODE]", help: "reasoning: on off auto low medium high" },
+    CommandHelp { name: "/schema", args: "[FILE|json|off]", help: "answers in JSON: any, or a schema's" },
     CommandHelp { name: "/file", args: "PATH", help: "attach a file to the next message" },
     CommandHelp { name: "/copy", args: "[N]", help: "copy code block N (the last) to the clipboard" },
     CommandHelp { name: "/save", args: "N PATH", help: "save code block N to a file" },
@@ -41,6 +42,9 @@ pub enum SlashCommand {
     Role(Option<String>),
     /// The reasoning setting for the next answers; `None` shows it.
     Think(Option<crate::engine::Reasoning>),
+    /// The output constraint for the next answers (a schema file or text, `json`, `off`);
+    /// `None` shows it.
+    Schema(Option<String>),
     File(String),
     /// Copy code block N; the last one without N.
     Copy(Option<usize>),
@@ -95,6 +99,7 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
                 .map(|r| SlashCommand::Think(Some(r)))
                 .map_err(|_| format!("usage: /think on|off|auto|low|medium|high (not {setting:?})")),
         },
+        "/schema" => Ok(SlashCommand::Schema(arg)),
         "/file" => arg.map(SlashCommand::File).ok_or_else(|| "usage: /file PATH".into()),
         "/copy" if rest.is_empty() => Ok(SlashCommand::Copy(None)),
         "/copy" => number(rest)

@@ -7,6 +7,7 @@
 //! generated tokens into the reply's text.
 
 mod format;
+mod grammar;
 mod load;
 mod reply;
 mod session;

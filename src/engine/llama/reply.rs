@@ -33,6 +33,12 @@ impl ReplyText {
         }
     }
 
+    /// Whether the answer has begun (at once for a model that does not reason): an output
+    /// constraint applies from there, so a reasoning model thinks freely first.
+    pub(super) fn answering(&self) -> bool {
+        self.parser.segment() == SegmentKind::Answer
+    }
+
     /// One generated token's bytes. Returns why the reply must end here, if it must: the sink
     /// stopped it (cancelled), or a stop string appeared.
     pub(super) fn push(&mut self, token: i32, piece: &[u8], sink: &mut dyn TurnSink) -> Option<StopReason> {

@@ -9,6 +9,7 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
 use super::format::{single_token, tokenize, PromptFormat};
+use super::grammar::{self, Grammar};
 use super::reply::ReplyText;
 use super::summarize::SUMMARY_TOKENS;
 use crate::engine::fit::{self, Window};
@@ -249,12 +250,14 @@ impl<'m> LlamaSession<'m> {
 
         let vocab = self.model.vocab();
         let mut sampler = req.sampling.sampler(&self.banned_tokens(req.sampling.ignore_eos));
+        let mut grammar = req.sampling.constraint.as_deref().map(|c| Grammar::new(self.model, c)).transpose()?;
         let mut reply = ReplyText::new(ReasoningParser::new(self.reasoning_format()), self.format.stops());
         let mut logits_index = self.batch.n_tokens() - 1;
         let mut piece = Vec::with_capacity(32);
         let gen_started = Instant::now();
         let stop = loop {
-            let token = LlamaToken(sampler.sample(self.ctx.get_logits_ith(logits_index)));
+            let logits = self.ctx.get_logits_ith(logits_index);
+            let token = grammar::next_token(&mut sampler, grammar.as_mut().filter(|_| reply.answering()), logits)?;
             if stats.generated_tokens == 0 {
                 stats.time_to_first_token = started.elapsed();
             }
@@ -290,6 +293,7 @@ impl<'m> LlamaSession<'m> {
         stats.reasoning_time = reasoning_time;
         stats.generation_time = gen_started.elapsed();
         stats.llama_eval = self.llama_eval();
+        stats.grammar = grammar.map(|g| g.spent());
         tracing::debug!(?stats, "turn done");
         Ok((stats, stop))
     }

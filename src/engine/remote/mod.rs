@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::constraint::{Constraint, ConstraintKind};
 use super::fit::{self, Fitted, Window};
 use super::message::Message;
 use super::{
@@ -177,7 +178,28 @@ pub fn request_body(model: &str, messages: &[Message], sampling: &SamplingParams
         body["timings_per_token"] = json!(false);
     }
     add_reasoning(&mut body, sampling.reasoning, llama_server);
+    if let Some(constraint) = sampling.constraint.as_deref() {
+        add_constraint(&mut body, constraint, llama_server);
+    }
     body
+}
+
+/// An output constraint on the wire: OpenAI's `response_format` (llama-server, vLLM, Ollama
+/// and OpenAI take it; a server that ignores it answers unconstrained, and pipe mode then
+/// refuses an answer that is not JSON), or llama-server's own `grammar` for a GBNF grammar,
+/// which [`RemoteSession::generate`] refuses for any other server.
+fn add_constraint(body: &mut Value, constraint: &Constraint, llama_server: bool) {
+    match &constraint.kind {
+        ConstraintKind::Json => body["response_format"] = json!({"type": "json_object"}),
+        ConstraintKind::Schema(schema) => {
+            body["response_format"] = json!({
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "strict": true, "schema": schema},
+            });
+        }
+        ConstraintKind::Grammar if llama_server => body["grammar"] = json!(constraint.grammar),
+        ConstraintKind::Grammar => {}
+    }
 }
 
 /// The reasoning setting on the wire: `chat_template_kwargs` reach llama-server's chat template
@@ -210,6 +232,15 @@ fn decimal(x: f32) -> f64 {
 impl Backend for RemoteSession {
     fn generate(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<(TurnStats, StopReason), EngineError> {
         let started = Instant::now();
+        if let Some(c) = req.sampling.constraint.as_deref().filter(|c| c.kind == ConstraintKind::Grammar) {
+            if !self.llama_server {
+                return Err(EngineError::Grammar(format!(
+                    "this server takes no GBNF grammar, so {} cannot be applied (llama-server and \
+                     the local engine can); a JSON Schema (--json-schema) works with most servers",
+                    c.label
+                )));
+            }
+        }
         let answered = super::template::without_unanswered(&req.messages);
         let fitted = self.fit(&answered, req.sampling.max_tokens)?;
         let body = self.request_body(&fitted.messages, &req.sampling);

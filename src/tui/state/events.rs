@@ -8,6 +8,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use super::MentionRead;
 use crate::conversation::{Attachment, EngineChange};
 use crate::edit::{PreparedEdit, Proposal, TargetSource};
+use crate::engine::constraint::Constraint;
 use crate::engine::{Countable, EngineEvent, ModelInfo, TurnId, TurnRequest};
 use crate::store::recorder::{Query, RecordOp, Reply};
 use crate::tui::finder::FileList;
@@ -57,6 +58,8 @@ pub enum AppEvent {
         id: u64,
         output: CommandOutput,
     },
+    /// A schema file `/schema` named, read and turned into a constraint.
+    SchemaLoaded(Result<Constraint, String>),
     Saved {
         path: String,
         result: Result<usize, SaveError>,
@@ -135,6 +138,8 @@ pub enum Effect {
     RunCommand { id: u64, command: String },
     /// Stop `!command` id (its process group); its `AppEvent::CommandDone` follows.
     StopCommand(u64),
+    /// Read a JSON Schema file for `/schema`; `AppEvent::SchemaLoaded` follows.
+    LoadSchema(String),
     /// Find the model `/model NAME` names; `AppEvent::ModelResolved` follows.
     ResolveModel(String),
     /// Start an engine with this change beside the one in use, which it replaces once ready;

@@ -12,6 +12,7 @@ mod keys;
 mod live;
 mod mentions;
 mod results;
+mod schema;
 mod sessions;
 mod slash;
 mod switch;
@@ -412,6 +413,10 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
             Vec::new()
         }
         AppEvent::FileRead { path, result } => state.on_file_read(&path, result),
+        AppEvent::SchemaLoaded(result) => {
+            state.on_schema_loaded(result);
+            Vec::new()
+        }
         AppEvent::Saved { path, result } => {
             state.on_saved(&path, result);
             Vec::new()

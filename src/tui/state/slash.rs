@@ -42,6 +42,7 @@ impl AppState {
                 self.set_reasoning(setting);
                 Vec::new()
             }
+            SlashCommand::Schema(arg) => self.schema_command(arg),
             SlashCommand::File(path) => vec![Effect::ReadFile(path)],
             SlashCommand::Copy(n) => match self.block_index(n.unwrap_or(self.transcript.code_blocks().len())) {
                 Some(i) => self.copy(i),

@@ -25,6 +25,7 @@ mod keys;
 mod live;
 mod mentions;
 mod reasoning;
+mod schema;
 mod sessions;
 mod switching;
 mod tidy;
@@ -96,6 +97,7 @@ fn stats() -> TurnStats {
         summarized: false,
         reasoning_tokens: 0,
         reasoning_time: Duration::ZERO,
+        grammar: None,
     }
 }
 
