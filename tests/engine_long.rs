@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::ops::ControlFlow;
-
+use ember::bench::Sink;
 use ember::engine::llama::{self, EngineOptions};
-use ember::engine::{Backend, Message, Reasoning, Role, SamplingParams, TurnRequest, TurnSink, TurnStats};
+use ember::engine::{Backend, Message, Reasoning, Role, SamplingParams, TurnRequest, TurnStats};
+use llama_cpp_2::model::LlamaModel;
 
 /// The context of these tests, in tokens; a reply gets at most 16 of it.
 const N_CTX: usize = 512;
@@ -21,16 +21,10 @@ fn options(drop_to: f32) -> EngineOptions {
     o
 }
 
-struct Collect(String);
-
-impl TurnSink for Collect {
-    fn text(&mut self, text: &str) -> ControlFlow<()> {
-        self.0.push_str(text);
-        ControlFlow::Continue(())
-    }
-    fn cancelled(&self) -> bool {
-        false
-    }
+/// The options and their model, loaded.
+fn loaded(opts: EngineOptions) -> (EngineOptions, LlamaModel) {
+    let model = llama::load_model(&opts, false, None).unwrap();
+    (opts, model)
 }
 
 fn request(turn: u64, messages: &[Message]) -> TurnRequest {
@@ -45,20 +39,21 @@ fn question(n: usize) -> Message {
 
 /// Answers `convo` (which ends with a question) and appends the answer, as a front end does.
 fn answer(session: &mut impl Backend, turn: u64, convo: &mut Vec<Message>) -> TurnStats {
-    let mut out = Collect(String::new());
+    let mut out = Sink(String::new());
     let (stats, _) = session.generate(&request(turn, convo), &mut out).unwrap();
     convo.push(Message::new(Role::Assistant, out.0));
     stats
 }
 
-/// Runs the scripted conversation until a turn has to leave turns out; returns that turn's stats
-/// (the conversation then ends with its answer).
-fn until_the_first_cut(session: &mut impl Backend, convo: &mut Vec<Message>) -> TurnStats {
+/// Runs the scripted conversation until a turn has to leave turns out; returns the conversation
+/// (ending with that turn's answer) and that turn's stats.
+fn until_the_first_cut(session: &mut impl Backend) -> (Vec<Message>, TurnStats) {
+    let mut convo = vec![Message::new(Role::System, "You are brief.")];
     for n in 1..60 {
         convo.push(question(n));
-        let stats = answer(session, n as u64, convo);
+        let stats = answer(session, n as u64, &mut convo);
         if stats.dropped_messages > 0 {
-            return stats;
+            return (convo, stats);
         }
     }
     panic!("the conversation never outgrew the context");
@@ -66,11 +61,9 @@ fn until_the_first_cut(session: &mut impl Backend, convo: &mut Vec<Message>) -> 
 
 #[test]
 fn a_cut_leaves_headroom_and_the_next_turns_reuse_it() {
-    let opts = options(0.5);
-    let model = llama::load_model(&opts, false, None).unwrap();
+    let (opts, model) = loaded(options(0.5));
     let (mut session, _) = llama::open_session(&model, &opts).unwrap();
-    let mut convo = vec![Message::new(Role::System, "You are brief.")];
-    let cut = until_the_first_cut(&mut session, &mut convo);
+    let (mut convo, cut) = until_the_first_cut(&mut session);
     let dropped = cut.dropped_messages;
     assert!(dropped >= 4 && dropped % 2 == 0, "{cut:?}");
     // Turns left in a block of half the context, less what the new turn added: a third at least
@@ -97,11 +90,9 @@ fn a_cut_leaves_headroom_and_the_next_turns_reuse_it() {
 
 #[test]
 fn a_resumed_conversation_past_a_cut_reuses_its_saved_state() {
-    let opts = options(0.5);
-    let model = llama::load_model(&opts, false, None).unwrap();
+    let (opts, model) = loaded(options(0.5));
     let (mut first, _) = llama::open_session(&model, &opts).unwrap();
-    let mut convo = vec![Message::new(Role::System, "You are brief.")];
-    let cut = until_the_first_cut(&mut first, &mut convo);
+    let (mut convo, cut) = until_the_first_cut(&mut first);
     convo.push(question(200));
     let before = answer(&mut first, 200, &mut convo);
     assert_eq!(before.dropped_messages, cut.dropped_messages);
@@ -121,17 +112,15 @@ fn a_resumed_conversation_past_a_cut_reuses_its_saved_state() {
 
 #[test]
 fn a_prefill_does_the_cut_while_the_question_is_typed() {
-    let opts = options(0.5);
-    let model = llama::load_model(&opts, false, None).unwrap();
+    let (opts, model) = loaded(options(0.5));
     let (mut scout, _) = llama::open_session(&model, &opts).unwrap();
-    let mut convo = vec![Message::new(Role::System, "You are brief.")];
-    until_the_first_cut(&mut scout, &mut convo);
+    let (mut convo, _) = until_the_first_cut(&mut scout);
     drop(scout);
     // [system, q1, a1, ... qn, an]: turn n was the first cut. A fresh session answers up to
     // turn n - 1 (no cut), as the user saw it.
     let n = (convo.len() - 1) / 2;
     let (mut session, _) = llama::open_session(&model, &opts).unwrap();
-    let uncut = session.generate(&request(1, &convo[..2 * n - 2]), &mut Collect(String::new())).unwrap().0;
+    let uncut = session.generate(&request(1, &convo[..2 * n - 2]), &mut Sink(String::new())).unwrap().0;
     assert_eq!(uncut.dropped_messages, 0);
     convo.truncate(2 * n - 1);
 
@@ -139,7 +128,7 @@ fn a_prefill_does_the_cut_while_the_question_is_typed() {
     let full = format!("{} Please answer in one short sentence.", question(n).content.repeat(2));
     let mut typed = convo.clone();
     typed.push(Message::new(Role::User, full.trim_end_matches("sentence.")));
-    let prefilled = session.prefill(&request(0, &typed), &mut Collect(String::new())).unwrap();
+    let prefilled = session.prefill(&request(0, &typed), &mut Sink(String::new())).unwrap();
     convo.push(Message::new(Role::User, full));
     let stats = answer(&mut session, 2, &mut convo);
     assert!(stats.dropped_messages > 0, "this turn crossed the boundary: {stats:?}");
@@ -149,12 +138,9 @@ fn a_prefill_does_the_cut_while_the_question_is_typed() {
 
 #[test]
 fn the_summarize_policy_writes_one_summary_per_cut() {
-    let mut opts = options(0.5);
-    opts.summarize_dropped = true;
-    let model = llama::load_model(&opts, false, None).unwrap();
+    let (opts, model) = loaded(EngineOptions { summarize_dropped: true, ..options(0.5) });
     let (mut session, _) = llama::open_session(&model, &opts).unwrap();
-    let mut convo = vec![Message::new(Role::System, "You are brief.")];
-    let cut = until_the_first_cut(&mut session, &mut convo);
+    let (mut convo, cut) = until_the_first_cut(&mut session);
     assert!(cut.summarized, "{cut:?}");
     // The next turns keep the cut and its summary: nothing before their new text is evaluated
     // again, so no summary is written again.

@@ -216,8 +216,8 @@ impl<'m> LlamaSession<'m> {
 
     /// Tokenizes the conversation, leaving out its oldest unpinned turns when it does not fit
     /// in the context with `room` tokens to spare for a reply: at the last cut while that fits,
-    /// else where the cache is reused best or down to the cut's share of the context (see
-    /// [`fit::fit`]). Returns the tokens and the indices of the messages kept.
+    /// else at the cut the cache holds or the next one on the grid of cuts (see [`fit::fit`]).
+    /// Returns the tokens and the indices of the messages kept.
     pub(super) fn fit(
         &mut self,
         messages: &[Message],
@@ -345,7 +345,7 @@ impl<'m> LlamaSession<'m> {
 }
 
 /// How many tokens `a` and `b` share at their start.
-pub(super) fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
