@@ -171,13 +171,14 @@ fn too_long_unless_smaller<P>(fitted: Fitted<'_, P>, window: Window) -> Result<F
 }
 
 /// Of cuts that fit (each with how much of it is evaluated already), the one that reuses the
-/// most when it reuses more than the least of them; else the last (the most headroom).
-fn most_reused<P>(mut fitting: Vec<(usize, P)>) -> Option<P> {
+/// most when it reuses most of what it does not share with every cut (the cut the cache holds,
+/// not one whose first kept message happens to begin like the cached one); else the last (the
+/// most headroom).
+fn most_reused<'a, P>(mut fitting: Vec<(usize, Fitted<'a, P>)>) -> Option<Fitted<'a, P>> {
     let least = fitting.iter().map(|(r, _)| *r).min()?;
-    let best =
-        fitting.iter().enumerate().max_by_key(|(i, (r, _))| (*r, std::cmp::Reverse(*i))).map(|(i, (r, _))| (i, *r));
+    let best = fitting.iter().enumerate().max_by_key(|(i, (r, _))| (*r, std::cmp::Reverse(*i)));
     let index = match best {
-        Some((i, r)) if r > least => i,
+        Some((i, (r, f))) if (r - least) * 2 > f.tokens.saturating_sub(least) => i,
         _ => fitting.len() - 1,
     };
     Some(fitting.swap_remove(index).1)
@@ -396,5 +397,15 @@ mod tests {
             let fitted = fit(&convo, WINDOW, &mut DropPoint::new(0.5), by_chars, none).unwrap();
             assert_eq!(fitted.dropped, 6, "{answered} turns answered: {}", fitted.prompt);
         }
+    }
+
+    #[test]
+    fn a_cache_that_begins_like_another_cut_by_chance_does_not_choose_it() {
+        let convo = long(5);
+        // The cut after one turn begins "ssq2", as this cache does: a few tokens, not a cut.
+        let cache = "ssq2zzzz".to_string();
+        let reused = |prompt: &String| prompt.chars().zip(cache.chars()).take_while(|(a, b)| a == b).count();
+        let fitted = fit(&convo, WINDOW, &mut DropPoint::new(0.5), by_chars, reused).unwrap();
+        assert_eq!(fitted.dropped, 6, "the grid's cut, as with nothing evaluated: {}", fitted.prompt);
     }
 }
