@@ -369,15 +369,21 @@ mod tests {
         assert_eq!(prompts[3], "ssq6q6a6a6q7q7a7a7q8q8a8a8q9q9", "a new cut when the old one overflowed");
     }
 
-    #[test]
-    fn with_no_cut_remembered_the_one_that_reuses_the_evaluated_prompt_wins() {
+    /// `long(5)` cut with no cut remembered and `cache` evaluated: the prompt and the kept indices.
+    fn cut_with_cache(cache: &str) -> (String, Vec<usize>) {
         let convo = long(5);
-        // What an earlier turn evaluated, cut after two turns (a saved state, restored).
-        let cache = "ssq3q3a3a3q4q4a4a4q5q5a5a5".to_string();
         let reused = |prompt: &String| prompt.chars().zip(cache.chars()).take_while(|(a, b)| a == b).count();
         let fitted = fit(&convo, WINDOW, &mut DropPoint::new(0.5), by_chars, reused).unwrap();
-        assert_eq!(fitted.prompt, format!("{cache}q6q6"));
-        assert_eq!(fitted.kept, [0, 5, 6, 7, 8, 9, 10, 11]);
+        (fitted.prompt, fitted.kept)
+    }
+
+    #[test]
+    fn with_no_cut_remembered_the_one_that_reuses_the_evaluated_prompt_wins() {
+        // What an earlier turn evaluated, cut after two turns (a saved state, restored).
+        let cache = "ssq3q3a3a3q4q4a4a4q5q5a5a5";
+        let (prompt, kept) = cut_with_cache(cache);
+        assert_eq!(prompt, format!("{cache}q6q6"));
+        assert_eq!(kept, [0, 5, 6, 7, 8, 9, 10, 11]);
     }
 
     #[test]
@@ -401,11 +407,8 @@ mod tests {
 
     #[test]
     fn a_cache_that_begins_like_another_cut_by_chance_does_not_choose_it() {
-        let convo = long(5);
         // The cut after one turn begins "ssq2", as this cache does: a few tokens, not a cut.
-        let cache = "ssq2zzzz".to_string();
-        let reused = |prompt: &String| prompt.chars().zip(cache.chars()).take_while(|(a, b)| a == b).count();
-        let fitted = fit(&convo, WINDOW, &mut DropPoint::new(0.5), by_chars, reused).unwrap();
-        assert_eq!(fitted.dropped, 6, "the grid's cut, as with nothing evaluated: {}", fitted.prompt);
+        let (prompt, kept) = cut_with_cache("ssq2zzzz");
+        assert_eq!(kept.len(), 12 - 6, "the grid's cut, as with nothing evaluated: {prompt}");
     }
 }
