@@ -10,7 +10,7 @@ BIN := $(TARGET_DIR)/release/ember
 # Arguments for `make run`, e.g. make run ARGS='--model other.gguf'
 ARGS ?=
 
-.PHONY: run test soak fuzz bench bench-gpu build deps model test-models llama-server lint fmt clippy clean
+.PHONY: run test soak fuzz bench bench-long bench-gpu build deps model test-models llama-server lint fmt clippy clean
 
 run: deps model build
 	$(BIN) $(ARGS)
@@ -29,6 +29,11 @@ soak: deps model
 # flags): speed ratios, cold start, memory, thread counts. Figures in BENCHMARKS.md. Minutes.
 bench: deps model
 	scripts/bench-vs-llama.sh
+
+# A conversation 30 turns past the context (CTX=1024): first-token time per turn, before and
+# after turns leave, local and through llama-server. Figures in BENCHMARKS.md. ~15 minutes.
+bench-long: deps model llama-server
+	scripts/bench-long.sh
 
 # The same comparison with every layer on an NVIDIA GPU (needs the CUDA toolkit).
 bench-gpu:

@@ -27,11 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
-scripts/fetch-model.sh >/dev/null
-cargo build --release --locked --quiet
-target_dir=${CARGO_TARGET_DIR:-target}
-ember=$target_dir/release/ember
+ember=$(scripts/bench-prepare.sh)
 tools=$(scripts/build-llama-tools.sh --as-ember llama-bench llama-completion)
 llama_bench=$(echo "$tools" | sed -n 1p)
 llama_completion=$(echo "$tools" | sed -n 2p)

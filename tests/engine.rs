@@ -280,6 +280,9 @@ fn the_summarize_policy_replaces_dropped_turns_with_a_summary_once() {
     let (mut opts, _) = small_context_and_long_conversation();
     opts.n_ctx = Some(512);
     opts.summarize_dropped = true;
+    // One turn leaves at a time, so the summary is of the turn with the fact alone (with
+    // headroom, tests/engine_long.rs).
+    opts.drop_to = 1.0;
     let model = llama::load_model(&opts, false, None).unwrap();
     let (mut session, _) = llama::open_session(&model, &opts).unwrap();
     // The fact to keep is in the oldest turn. Turns are added until the conversation no longer

@@ -53,6 +53,11 @@ pub const DEFAULT_CONFIG: &str = r##"# ember's configuration: $XDG_CONFIG_HOME/e
 # has the model summarise the turns that left, and keeps that summary in the context.
 # context_policy = "drop-oldest"
 
+# When turns must leave, enough of them leave to bring the prompt down to this share of the
+# context (0.05 to 1), and the next turns keep that cut until it overflows again: they reuse the
+# evaluated prompt instead of re-reading it every turn. 1 leaves out only what must go.
+# context_drop_to = 0.5
+
 # Save conversations in the history database (EMBER_NO_HISTORY=1 or --no-history turns it off).
 # history = true
 
@@ -94,6 +99,7 @@ pub struct Settings {
     pub role: Option<String>,
     pub theme: Option<String>,
     pub context_policy: Option<ContextPolicy>,
+    pub context_drop_to: Option<f32>,
     pub history: Option<bool>,
     pub log_level: Option<String>,
     #[serde(default)]

@@ -56,6 +56,8 @@ pub struct Effective {
     pub vars: BTreeMap<String, String>,
     pub theme: Option<String>,
     pub context_policy: ContextPolicy,
+    /// The share of the context a cut brings the prompt down to (`context_drop_to`).
+    pub context_drop_to: f32,
     pub history: bool,
     pub log_level: Option<String>,
     /// The seed, when one was set anywhere; otherwise each run draws its own.
@@ -197,6 +199,15 @@ fn flag_sampling(cli: &Cli) -> SamplingOverrides {
     }
 }
 
+/// The file's `context_drop_to`: a share of the context from 0.05 to 1.
+fn check_drop_to(share: f32) -> Result<f32, String> {
+    if (0.05..=1.0).contains(&share) {
+        Ok(share)
+    } else {
+        Err(format!("{share} is not a share of the context from 0.05 to 1 (0.5 cuts the prompt to half of it)"))
+    }
+}
+
 /// The file's `gpu_layers`, a count or a word (`auto`, `all`).
 fn file_gpu_layers(file: &Settings) -> Result<Option<GpuLayers>, String> {
     match &file.gpu_layers {
@@ -238,6 +249,11 @@ impl Effective {
         let context_policy = p
             .pick("context_policy", "", "", None, file.context_policy, Some(ContextPolicy::DropOldest))
             .unwrap_or(ContextPolicy::DropOldest);
+        let file_drop_to =
+            file.context_drop_to.map(check_drop_to).transpose().map_err(|m| bad("context_drop_to", m))?;
+        let context_drop_to = p
+            .pick("context_drop_to", "", "", None, file_drop_to, Some(crate::engine::fit::DEFAULT_DROP_TO))
+            .unwrap_or(crate::engine::fit::DEFAULT_DROP_TO);
         let no_history = cli.no_history.map(|off| !off);
         let history =
             p.pick("history", "no_history", "EMBER_NO_HISTORY", no_history, file.history, Some(true)).unwrap_or(true);
@@ -258,6 +274,7 @@ impl Effective {
             vars: cli.vars.iter().cloned().collect(),
             theme,
             context_policy,
+            context_drop_to,
             history,
             log_level,
             seed,

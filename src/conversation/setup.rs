@@ -119,6 +119,7 @@ pub fn remote_options(cli: &Cli, effective: &Effective) -> Option<RemoteOptions>
     options.model = cli.model.clone().or_else(|| file.model.clone());
     options.api_key_env = cli.api_key_env.clone().or_else(|| file.api_key_env.clone());
     options.ctx_size = cli.ctx.or(file.ctx);
+    options.drop_to = effective.context_drop_to;
     if let Some(secs) = file.connect_timeout {
         options.connect_timeout = std::time::Duration::from_secs(secs.max(1));
     }
@@ -147,6 +148,7 @@ pub fn engine_options(
     options.gpu_layers = effective.gpu_layers;
     options.flash_attention = effective.flash_attention;
     options.summarize_dropped = effective.context_policy == ContextPolicy::Summarize;
+    options.drop_to = effective.context_drop_to;
     options.mmap = effective.mmap;
     options.template = match (&cli.template, &cli.template_file) {
         (Some(name), _) => TemplateChoice::Builtin(name.clone()),

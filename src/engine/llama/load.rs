@@ -259,6 +259,7 @@ pub fn open_session<'m>(
         n_batch: n_batch.max(1),
         summarize_dropped: options.summarize_dropped,
         summary: None,
+        drop_point: crate::engine::fit::DropPoint::new(options.drop_to),
         template_source,
         reasoning: Reasoning::Auto,
         reasoning_formats: [None; 6],

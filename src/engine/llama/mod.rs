@@ -58,6 +58,9 @@ pub struct EngineOptions {
     pub flash_attention: Option<bool>,
     /// When turns leave the context, replace them with a summary the model writes.
     pub summarize_dropped: bool,
+    /// The share of the context a cut brings the prompt down to when turns must leave
+    /// (`context_drop_to`, see [`crate::engine::fit::DropPoint`]).
+    pub drop_to: f32,
     /// Map the model file instead of reading it (`--mmap`): faster to start and shared with the
     /// page cache for large models, but a file overwritten in place then kills the process.
     pub mmap: bool,
@@ -74,6 +77,7 @@ impl EngineOptions {
             template: TemplateChoice::Model,
             flash_attention: None,
             summarize_dropped: false,
+            drop_to: crate::engine::fit::DEFAULT_DROP_TO,
             mmap: false,
         }
     }

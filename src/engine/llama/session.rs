@@ -12,7 +12,7 @@ use super::format::{single_token, tokenize, PromptFormat};
 use super::grammar::{self, Grammar};
 use super::reply::ReplyText;
 use super::summarize::SUMMARY_TOKENS;
-use crate::engine::fit::{self, Window};
+use crate::engine::fit::{self, DropPoint, Window};
 use crate::engine::message::{Message, Role};
 use crate::engine::reasoning::{self, ReasoningFormat, ReasoningParser};
 use crate::engine::template::{self, Reasoning};
@@ -47,6 +47,9 @@ pub struct LlamaSession<'m> {
     pub(super) summarize_dropped: bool,
     /// The summary of the turns dropped so far, and the hashes of the messages it covers.
     pub(super) summary: Option<(Vec<u64>, String)>,
+    /// Where the conversation was last cut, so that the next turns reuse the cache (see
+    /// [`fit::DropPoint`]).
+    pub(super) drop_point: DropPoint,
     /// The chat template's source, which says how the model reasons (none for other formats).
     pub(super) template_source: Option<String>,
     /// The reasoning setting of the turn being rendered (the request's, set when it starts).
@@ -67,7 +70,7 @@ impl<'m> LlamaSession<'m> {
     /// Keeps the longest common prefix of the KV cache and `tokens`, at most `limit` tokens, and
     /// drops the rest of the cache; returns how many tokens are kept.
     fn reuse_prefix(&mut self, tokens: &[LlamaToken], limit: usize) -> usize {
-        let mut reuse = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count().min(limit);
+        let mut reuse = common_prefix(&self.cached, tokens).min(limit);
         if reuse < self.cached.len() {
             let trimmed = matches!(self.ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None), Ok(true));
             if !trimmed {
@@ -82,21 +85,19 @@ impl<'m> LlamaSession<'m> {
 
     /// Evaluates ahead the prompt of a turn whose last message is still being typed: all of it
     /// but its last `PREFILL_HOLD` tokens (the word being typed and the template's end), in small
-    /// steps so that a command sent meanwhile waits at most one step. Does nothing (and keeps the
-    /// cache) when the prompt would not fit whole (turns would leave the context, and the prompt
-    /// changes with them) or cannot be built, or when the model's memory cannot drop the part of
-    /// the cache that no longer matches (recurrent models: a restart is not worth it).
+    /// steps so that a command sent meanwhile waits at most one step. The prompt is fitted as the
+    /// send will fit it, so a conversation that has outgrown the context is cut (and
+    /// re-evaluated) now rather than after Enter. Does nothing (and keeps the cache) when the
+    /// prompt cannot be built, when the `summarize` policy still has a summary to write, or when
+    /// the model's memory cannot drop the part of the cache that no longer matches (recurrent
+    /// models: a restart is not worth it).
     fn prefill_prompt(&mut self, req: &TurnRequest, sink: &mut dyn TurnSink) -> Result<usize, EngineError> {
         if sink.cancelled() {
             return Ok(0);
         }
-        let room = self.reply_room(req.sampling.max_tokens, self.summarize_dropped);
-        let Ok(tokens) = self.prompt_tokens(&req.messages) else { return Ok(0) };
-        if tokens.len() + room > self.ctx.n_ctx() as usize {
-            return Ok(0);
-        }
+        let Some(tokens) = self.prefill_tokens(req) else { return Ok(0) };
         let target = tokens.len().saturating_sub(PREFILL_HOLD);
-        let common = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
+        let common = common_prefix(&self.cached, &tokens);
         if common >= target {
             return Ok(0);
         }
@@ -114,6 +115,23 @@ impl<'m> LlamaSession<'m> {
             evaluated += chunk.len();
         }
         Ok(evaluated)
+    }
+
+    /// The prompt the send of `req` will evaluate, as far as it can be known while the question is
+    /// typed: fitted to the context as [`Self::generate_inner`] fits it (with the summary of the
+    /// dropped turns, under the `summarize` policy, when it is already written).
+    fn prefill_tokens(&mut self, req: &TurnRequest) -> Option<Vec<LlamaToken>> {
+        let room = self.reply_room(req.sampling.max_tokens, self.summarize_dropped);
+        let (tokens, kept) = self.fit(&req.messages, room).ok()?;
+        if !self.summarize_dropped || kept.len() == req.messages.len() {
+            return Some(tokens);
+        }
+        let messages = self.with_known_summary(&req.messages, &kept)?;
+        let room = self.reply_room(req.sampling.max_tokens, false);
+        let point = self.drop_point.clone();
+        let fitted = self.fit(&messages, room).ok().map(|(tokens, _)| tokens);
+        self.drop_point = point;
+        fitted
     }
 
     /// Evaluates `tokens` at positions from `start`, in batches; a long prompt reports its
@@ -197,16 +215,30 @@ impl<'m> LlamaSession<'m> {
         }
     }
 
-    /// Tokenizes the conversation, leaving out its oldest unpinned turns until it fits in the
-    /// context with `room` tokens to spare for a reply (see [`fit::fit`]). Returns the tokens and
-    /// the indices of the messages kept.
-    pub(super) fn fit(&self, messages: &[Message], room: usize) -> Result<(Vec<LlamaToken>, Vec<usize>), EngineError> {
+    /// Tokenizes the conversation, leaving out its oldest unpinned turns when it does not fit
+    /// in the context with `room` tokens to spare for a reply: at the last cut while that fits,
+    /// else at the cut the cache holds or the next one on the grid of cuts (see [`fit::fit`]).
+    /// Returns the tokens and the indices of the messages kept.
+    pub(super) fn fit(
+        &mut self,
+        messages: &[Message],
+        room: usize,
+    ) -> Result<(Vec<LlamaToken>, Vec<usize>), EngineError> {
         let window = Window { n_ctx: self.ctx.n_ctx() as usize, room, n_ctx_train: self.model.n_ctx_train() as usize };
-        let fitted = fit::fit(messages, window, |messages| {
-            let tokens = self.prompt_tokens(messages)?;
-            let n = tokens.len();
-            Ok((tokens, n))
-        })?;
+        let mut point = std::mem::take(&mut self.drop_point);
+        let fitted = fit::fit(
+            messages,
+            window,
+            &mut point,
+            |messages| {
+                let tokens = self.prompt_tokens(messages)?;
+                let n = tokens.len();
+                Ok((tokens, n))
+            },
+            |tokens| common_prefix(&self.cached, tokens),
+        );
+        self.drop_point = point;
+        let fitted = fitted?;
         Ok((fitted.prompt, fitted.kept))
     }
 
@@ -314,6 +346,11 @@ impl<'m> LlamaSession<'m> {
         (n_eval > 0 && timings.t_eval_ms() > 0.0)
             .then(|| (n_eval, std::time::Duration::from_secs_f64(timings.t_eval_ms() / 1000.0)))
     }
+}
+
+/// How many tokens `a` and `b` share at their start.
+fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 impl Backend for LlamaSession<'_> {

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::session::LlamaSession;
+use crate::engine::fit::message_hash;
 use crate::engine::message::{Message, Role};
 use crate::engine::{EngineError, Reasoning, StopReason, TurnRequest, TurnSink, TurnStats};
 
@@ -13,14 +14,6 @@ pub(super) const SUMMARY_TOKENS: usize = 160;
 /// The instruction for summarising dropped turns.
 const SUMMARY_PROMPT: &str = "Summarise the conversation below in at most five sentences. Keep every fact, \
 name, number, file name, code identifier and decision; leave out greetings. Write only the summary.";
-
-fn message_hash(m: &Message) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    m.role.as_str().hash(&mut h);
-    m.content.hash(&mut h);
-    h.finish()
-}
 
 /// Collects a generated summary.
 struct SummarySink<'a> {
@@ -74,10 +67,25 @@ impl LlamaSession<'_> {
             Summary::Skipped => return self.generate_inner(req, sink),
         };
         let messages = with_summary(&req.messages, &kept, &summary);
-        let (mut stats, stop) = self.generate_inner(&TurnRequest { messages, ..req.clone() }, sink)?;
+        // The cut made above is the one to remember, not one of the summarised conversation.
+        let point = self.drop_point.clone();
+        let answered = self.generate_inner(&TurnRequest { messages, ..req.clone() }, sink);
+        self.drop_point = point;
+        let (mut stats, stop) = answered?;
         stats.dropped_messages += dropped.len();
         stats.summarized = true;
         Ok((stats, stop))
+    }
+
+    /// The `kept` messages with the summary of the others, when that summary is already written
+    /// (for a prefill, which writes none).
+    pub(super) fn with_known_summary(&self, messages: &[Message], kept: &[usize]) -> Option<Vec<Message>> {
+        let hashes: Vec<u64> =
+            messages.iter().enumerate().filter(|(i, _)| !kept.contains(i)).map(|(_, m)| message_hash(m)).collect();
+        match &self.summary {
+            Some((covered, text)) if *covered == hashes => Some(with_summary(messages, kept, text)),
+            _ => None,
+        }
     }
 
     /// The summary of the `dropped` messages: the one kept from an earlier turn when they are

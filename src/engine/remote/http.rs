@@ -243,6 +243,7 @@ impl RemoteSession {
             counting: if props_n_ctx.is_some() { Counting::ChatInputTokens } else { Counting::Estimate },
             counts: HashMap::new(),
             max_retries: options.max_retries,
+            drop_point: crate::engine::fit::DropPoint::new(options.drop_to),
         };
         Ok((session, info))
     }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::constraint::{Constraint, ConstraintKind};
-use super::fit::{self, Fitted, Window};
+use super::fit::{self, DropPoint, Fitted, Window};
 use super::message::Message;
 use super::{
     Backend, CancelFloor, Command, Countable, EngineError, EngineEvent, Reasoning, SamplingParams, StopReason,
@@ -62,6 +62,9 @@ pub struct RemoteOptions {
     pub ctx_size: Option<u32>,
     /// Retries after a 429 or 5xx answer (only before any text has streamed).
     pub max_retries: u32,
+    /// The share of the context a cut brings the prompt down to when turns must leave
+    /// (`context_drop_to`, see [`fit::DropPoint`]).
+    pub drop_to: f32,
 }
 
 impl RemoteOptions {
@@ -76,6 +79,7 @@ impl RemoteOptions {
             read_timeout: Duration::from_secs(300),
             ctx_size: None,
             max_retries: 3,
+            drop_to: fit::DEFAULT_DROP_TO,
         }
     }
 
@@ -124,6 +128,8 @@ pub struct RemoteSession {
     /// Token counts of message texts, for `Counting::Tokenize`.
     counts: HashMap<String, usize>,
     max_retries: u32,
+    /// Where the conversation was last cut, so that the server's prompt cache stays valid.
+    drop_point: DropPoint,
 }
 
 impl RemoteSession {
@@ -146,12 +152,17 @@ impl RemoteSession {
         request_body(&self.model, messages, sampling, self.llama_server)
     }
 
-    /// Leaves out the oldest turns (never the system prompt nor the question) until the
-    /// conversation fits with room for a reply, as the local engine does (see [`fit::fit`]).
+    /// Leaves out the oldest turns (never the system prompt nor the question) when the
+    /// conversation does not fit with room for a reply, as the local engine does (see
+    /// [`fit::fit`]): at the last cut while it fits, else down to `drop_to` of the context, so
+    /// that the server's prompt cache is broken once per many turns rather than every turn.
     fn fit<'a>(&mut self, messages: &'a [Message], max_tokens: usize) -> Result<Fitted<'a, ()>, EngineError> {
         let window =
             Window { n_ctx: self.n_ctx, room: fit::reply_room(max_tokens, self.n_ctx), n_ctx_train: self.n_ctx };
-        fit::fit(messages, window, |messages| Ok(((), self.count(messages))))
+        let mut point = std::mem::take(&mut self.drop_point);
+        let fitted = fit::fit(messages, window, &mut point, |messages| Ok(((), self.count(messages))), |_| 0);
+        self.drop_point = point;
+        fitted
     }
 }
 

@@ -181,6 +181,7 @@ fn session(base: &str) -> RemoteSession {
         counting: Counting::Estimate,
         counts: HashMap::new(),
         max_retries: 2,
+        drop_point: crate::engine::fit::DropPoint::default(),
     }
 }
 
