@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use message::{Message, Role};
-pub use sampling::SamplingParams;
+pub use sampling::{SamplingParams, Speculate};
 pub use template::Reasoning;
 
 /// Identifies one generation request. Ids only grow.
@@ -98,6 +98,9 @@ pub struct TurnStats {
     /// From the first reasoning token to the first answer token (or the end, when the answer
     /// never began).
     pub reasoning_time: Duration,
+    /// Speculative decoding, when the turn used it: tokens drafted, of those accepted, and the
+    /// decodes generation took (each gives one token more than it accepts).
+    pub speculation: Option<(usize, usize, usize)>,
 }
 
 impl TurnStats {
@@ -108,6 +111,15 @@ impl TurnStats {
     /// Generation speed, tokens per second.
     pub fn generation_tps(&self) -> Option<f64> {
         rate(self.generated_tokens, self.generation_time)
+    }
+    /// Of the drafted tokens, the share accepted (0 to 1), when the turn speculated and drafted.
+    pub fn acceptance(&self) -> Option<f64> {
+        self.speculation.filter(|&(drafted, _, _)| drafted > 0).map(|(d, a, _)| a as f64 / d as f64)
+    }
+    /// Generated tokens per decode, counting the prompt's last decode (which gives the first
+    /// token): 1 without speculation, more the more drafts were accepted.
+    pub fn tokens_per_decode(&self) -> Option<f64> {
+        self.speculation.map(|(_, _, decodes)| self.generated_tokens as f64 / (decodes + 1) as f64)
     }
     /// llama.cpp's decoding speed alone, tokens per second.
     pub fn llama_eval_tps(&self) -> Option<f64> {

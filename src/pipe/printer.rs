@@ -202,8 +202,15 @@ pub fn stats_line(stats: &TurnStats) -> String {
     } else {
         String::new()
     };
+    let speculation = match (stats.speculation, stats.tokens_per_decode()) {
+        (Some((drafted, accepted, _)), Some(per)) => format!(
+            " | speculation: {accepted} of {drafted} drafted tokens accepted ({}), {per:.2} tokens per decode",
+            stats.acceptance().map_or_else(|| "-".to_string(), |a| format!("{:.0}%", a * 100.0))
+        ),
+        _ => String::new(),
+    };
     format!(
-        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama}{reasoning} | first token after {:.3} s{dropped}",
+        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama}{reasoning}{speculation} | first token after {:.3} s{dropped}",
         stats.prompt_tokens,
         stats.reused_tokens,
         stats.evaluated_tokens,

@@ -356,6 +356,7 @@ pub(super) fn stats_from(streamed: &Streamed, started: Instant, estimated_prompt
         summarized: false,
         reasoning_tokens,
         reasoning_time,
+        speculation: None,
     }
 }
 

@@ -92,6 +92,7 @@ fn stats() -> TurnStats {
         summarized: false,
         reasoning_tokens: 0,
         reasoning_time: Duration::ZERO,
+        speculation: None,
     }
 }
 
