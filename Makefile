@@ -10,7 +10,7 @@ BIN := $(TARGET_DIR)/release/ember
 # Arguments for `make run`, e.g. make run ARGS='--model other.gguf'
 ARGS ?=
 
-.PHONY: run test soak fuzz bench bench-gpu build deps model test-models llama-server lint fmt clippy clean
+.PHONY: run test soak fuzz bench bench-spec bench-gpu build deps model test-models llama-server lint fmt clippy clean
 
 run: deps model build
 	$(BIN) $(ARGS)
@@ -29,6 +29,11 @@ soak: deps model
 # flags): speed ratios, cold start, memory, thread counts. Figures in BENCHMARKS.md. Minutes.
 bench: deps model
 	scripts/bench-vs-llama.sh
+
+# Speculative decoding against plain decoding and llama-server's n-gram speculation, on the
+# fixed tasks in bench/spec (whole-file edits, explanations, new code and prose). Minutes.
+bench-spec: deps model
+	scripts/bench-spec.sh
 
 # The same comparison with every layer on an NVIDIA GPU (needs the CUDA toolkit).
 bench-gpu:

@@ -540,4 +540,16 @@ mod tests {
         assert_eq!(stats.generation_tps(), Some(10.0));
         assert_eq!(TurnStats::default().prompt_tps(), None);
     }
+
+    #[test]
+    fn speculation_figures() {
+        // 40 tokens: the prompt's decode gave the first, 15 decodes the rest (24 accepted).
+        let stats = TurnStats { generated_tokens: 40, speculation: Some((30, 24, 15)), ..TurnStats::default() };
+        assert_eq!(stats.acceptance(), Some(0.8));
+        assert_eq!(stats.tokens_per_decode(), Some(2.5));
+        // Nothing drafted: no rate; one token per decode.
+        let plain = TurnStats { generated_tokens: 40, speculation: Some((0, 0, 39)), ..TurnStats::default() };
+        assert_eq!((plain.acceptance(), plain.tokens_per_decode()), (None, Some(1.0)));
+        assert_eq!(TurnStats::default().tokens_per_decode(), None);
+    }
 }

@@ -237,6 +237,17 @@ mod tests {
         (String::from_utf8(buf).unwrap(), no_code)
     }
 
+    #[test]
+    fn stats_line_shows_speculation_when_the_turn_used_it() {
+        let stats = TurnStats { generated_tokens: 40, speculation: Some((30, 24, 15)), ..TurnStats::default() };
+        let line = stats_line(&stats);
+        assert!(
+            line.contains(" | speculation: 24 of 30 drafted tokens accepted (80%), 2.50 tokens per decode |"),
+            "{line}"
+        );
+        assert!(!stats_line(&TurnStats::default()).contains("speculation"));
+    }
+
     const ANSWER: &[&str] = &["Sure:\n``", "`python\ndef add(a, b):\n", "    return a + b\n```\nIt adds \x1b[31m.", ""];
 
     #[test]

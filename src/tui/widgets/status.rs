@@ -176,6 +176,27 @@ mod tests {
     }
 
     #[test]
+    fn shows_the_last_turns_speculation_and_drops_it_first_when_narrow() {
+        let p = StatusProps {
+            model: "SmolLM2",
+            model_failed: false,
+            used: 2048,
+            window: 8192,
+            tps: Some(151.2),
+            ttft: Some(0.171),
+            reused: Some(40),
+            speculation: Some((2.43, 0.614)),
+            busy: false,
+            message: None,
+            color: false,
+            width: 200,
+        };
+        insta::assert_snapshot!(text(&status_line(&p)), @" SmolLM2 ctx 2048/8192 ██░░░░░░  151.2 tok/s · first 0.17s · 40 cached · 2.4 tok/decode, 61% drafts ok ○ idle ");
+        let narrow = text(&status_line(&StatusProps { width: 100, ..p }));
+        assert!(!narrow.contains("tok/decode") && narrow.contains("151.2 tok/s"), "{narrow:?}");
+    }
+
+    #[test]
     fn a_message_replaces_the_figures() {
         let p = StatusProps {
             model: "loading 40%",
