@@ -6,7 +6,11 @@
 //! and on a CPU a decode of a few tokens costs little more than a decode of one, so each
 //! accepted draft token is a token nearly for free. Nothing is lost: every token is still chosen
 //! by the sampler from the model's own logits, in order, exactly as without a draft (see
-//! [`LlamaSession::advance`]); the draft only decides which logits are computed ahead.
+//! [`LlamaSession::advance`]); the draft only decides which logits are computed ahead. With
+//! sampling, a drafted token is kept when the sampler draws it: for a draft from a lookup (one
+//! token, certain) that is the standard speculative-sampling rule, accepting x with probability
+//! p(x) and otherwise drawing from p without x, and the sampler's random draws, penalties and
+//! bans are the ones of plain decoding, token for token.
 
 use std::collections::HashMap;
 
