@@ -20,13 +20,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
-scripts/fetch-model.sh >/dev/null
-cargo build --release --locked --quiet
-target_dir=${CARGO_TARGET_DIR:-target}
-ember=$target_dir/release/ember
-server=$(scripts/build-llama-tools.sh --as-ember llama-server)
+# The tools, the model, ember and llama-server (built once, several minutes).
+scripts/install-deps.sh; scripts/fetch-model.sh >/dev/null; cargo build --release --locked --quiet
+ember=${CARGO_TARGET_DIR:-target}/release/ember
 model=${MODEL:-${XDG_DATA_HOME:-$HOME/.local/share}/ember/models/SmolLM2-135M-Instruct.Q4_1.gguf}
+server=$(scripts/build-llama-tools.sh --as-ember llama-server)
 
 exec python3 - "$ember" "$server" "$model" <<'PY'
 import json, os, re, socket, statistics, subprocess, sys, time, urllib.request
