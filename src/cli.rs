@@ -170,7 +170,9 @@ pub struct Cli {
     /// Speculative decoding for the local model: ngram (the default) drafts the next tokens
     /// from earlier text in the conversation that ends like the answer so far, and checks
     /// them in one step, so answers that repeat their input (rewriting a file you gave it)
-    /// come faster; off decodes one token at a time. The answer is the same either way.
+    /// come faster; off decodes one token at a time. Every token is still the model's own
+    /// choice (a greedy answer differs only where llama.cpp's batched arithmetic breaks a near
+    /// tie the other way).
     #[arg(long, env = "EMBER_SPECULATE", value_name = "off|ngram", value_parser = parse_speculate)]
     pub speculate: Option<crate::engine::Speculate>,
 
