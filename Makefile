@@ -10,7 +10,7 @@ BIN := $(TARGET_DIR)/release/ember
 # Arguments for `make run`, e.g. make run ARGS='--model other.gguf'
 ARGS ?=
 
-.PHONY: run test soak fuzz bench bench-long bench-gpu build deps model test-models llama-server lint fmt clippy clean
+.PHONY: run test soak fuzz bench bench-long bench-spec bench-gpu build deps model test-models llama-server lint fmt clippy clean
 
 run: deps model build
 	$(BIN) $(ARGS)
@@ -34,6 +34,11 @@ bench: deps model
 # after turns leave, local and through llama-server. Figures in BENCHMARKS.md. ~15 minutes.
 bench-long: deps model llama-server
 	scripts/bench-long.sh
+
+# Speculative decoding against plain decoding and llama-server's n-gram speculation, on the
+# fixed tasks in bench/spec (whole-file edits, explanations, new code and prose). Minutes.
+bench-spec: deps model
+	scripts/bench-spec.sh
 
 # The same comparison with every layer on an NVIDIA GPU (needs the CUDA toolkit).
 bench-gpu:

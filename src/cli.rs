@@ -191,6 +191,15 @@ pub struct Cli {
     #[arg(long, env = "EMBER_REASONING", value_name = "MODE", value_parser = parse_reasoning)]
     pub reasoning: Option<crate::engine::Reasoning>,
 
+    /// Speculative decoding for the local model: ngram (the default) drafts the next tokens
+    /// from earlier text in the conversation that ends like the answer so far, and checks
+    /// them in one step, so answers that repeat their input (rewriting a file you gave it)
+    /// come faster; off decodes one token at a time. Every token is still the model's own
+    /// choice (a greedy answer differs only where llama.cpp's batched arithmetic breaks a near
+    /// tie the other way).
+    #[arg(long, env = "EMBER_SPECULATE", value_name = "off|ngram", value_parser = parse_speculate)]
+    pub speculate: Option<crate::engine::Speculate>,
+
     /// Show the model's reasoning on stderr even when stdout is not a terminal (it never goes
     /// to stdout).
     #[arg(long, conflicts_with = "hide_reasoning")]
@@ -365,6 +374,10 @@ fn parse_penalty(s: &str) -> Result<f32, String> {
         0.0 => Err("the repeat penalty is above 0 (1.0 disables it), got 0".into()),
         v => Ok(v),
     }
+}
+
+fn parse_speculate(s: &str) -> Result<crate::engine::Speculate, String> {
+    s.parse()
 }
 
 /// `gpu_layers` from the config file, in the flag's syntax.

@@ -74,6 +74,7 @@ pub const DEFAULT_CONFIG: &str = r##"# ember's configuration: $XDG_CONFIG_HOME/e
 # seed = 42              # unset: a different seed each run
 # max_tokens = 2048      # the most tokens one answer may have
 # reasoning = "auto"     # reasoning models: on, off, low, medium, high (EMBER_REASONING)
+# speculate = "ngram"    # local model: draft from the conversation, or "off" (EMBER_SPECULATE)
 
 [remote]
 # An OpenAI-compatible server (llama-server, vLLM, Ollama...) instead of a local model.
@@ -141,6 +142,8 @@ pub struct SamplingSettings {
     pub max_tokens: Option<usize>,
     /// How much a reasoning model thinks: auto, on, off, low, medium, high.
     pub reasoning: Option<String>,
+    /// Speculative decoding: off or ngram.
+    pub speculate: Option<String>,
 }
 
 /// `[remote]`.
@@ -250,6 +253,9 @@ impl Settings {
             if let Err(e) = r.parse::<crate::engine::Reasoning>() {
                 return Err(invalid("reasoning", e));
             }
+        }
+        if let Some(Err(e)) = s.speculate.as_deref().map(str::parse::<crate::engine::Speculate>) {
+            return Err(invalid("speculate", e));
         }
         if s.max_tokens == Some(0) {
             return Err(invalid("max_tokens", "must be at least 1".into()));

@@ -16,7 +16,7 @@ use super::file::{ContextPolicy, GpuLayersSetting, RemoteSettings, SamplingSetti
 use crate::cli::{parse_flash_attention, parse_gpu_layers, Cli};
 use crate::engine::constraint::{Constraint, ConstraintError};
 use crate::engine::llama::GpuLayers;
-use crate::engine::SamplingParams;
+use crate::engine::{SamplingParams, Speculate};
 use crate::roles::{self, Role, RoleError, SamplingOverrides};
 
 /// Where a value came from.
@@ -177,6 +177,16 @@ impl Picker<'_> {
         let (flag, role, file) = (flags.reasoning.is_some(), rs.reasoning.is_some(), fs.reasoning.is_some());
         let from = self.layered_origin(flag, role, file, "reasoning", "EMBER_REASONING");
         self.report.push(("sampling.reasoning".into(), reasoning.as_str().into(), from));
+        let file_speculate = fs.speculate.as_deref().and_then(|s| s.parse().ok());
+        let speculate = self.pick(
+            "sampling.speculate",
+            "speculate",
+            "EMBER_SPECULATE",
+            cli.speculate,
+            file_speculate,
+            Some(Speculate::Ngram),
+        );
+        base.speculate = speculate.unwrap_or_default();
         let seed = self.pick("sampling.seed", "seed", "EMBER_SEED", cli.seed, fs.seed, None);
         if let Some(seed) = seed {
             base.seed = seed;

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use message::{Message, Role};
-pub use sampling::SamplingParams;
+pub use sampling::{SamplingParams, Speculate};
 pub use template::Reasoning;
 
 /// Identifies one generation request. Ids only grow.
@@ -105,6 +105,9 @@ pub struct TurnStats {
     /// An output constraint's part, when the turn had one: tokens chosen within its grammar,
     /// and the time choosing them took (ember's sampler and the grammar together).
     pub grammar: Option<(usize, Duration)>,
+    /// Speculative decoding, when the turn used it: tokens drafted, of those accepted, and the
+    /// decodes generation took (each gives one token more than it accepts).
+    pub speculation: Option<(usize, usize, usize)>,
 }
 
 impl TurnStats {
@@ -115,6 +118,15 @@ impl TurnStats {
     /// Generation speed, tokens per second.
     pub fn generation_tps(&self) -> Option<f64> {
         rate(self.generated_tokens, self.generation_time)
+    }
+    /// Of the drafted tokens, the share accepted (0 to 1), when the turn speculated and drafted.
+    pub fn acceptance(&self) -> Option<f64> {
+        self.speculation.filter(|&(drafted, _, _)| drafted > 0).map(|(d, a, _)| a as f64 / d as f64)
+    }
+    /// Generated tokens per decode, counting the prompt's last decode (which gives the first
+    /// token): 1 without speculation, more the more drafts were accepted.
+    pub fn tokens_per_decode(&self) -> Option<f64> {
+        self.speculation.map(|(_, _, decodes)| self.generated_tokens as f64 / (decodes + 1) as f64)
     }
     /// llama.cpp's decoding speed alone, tokens per second.
     pub fn llama_eval_tps(&self) -> Option<f64> {
@@ -562,5 +574,17 @@ mod tests {
         assert_eq!(stats.prompt_tps(), Some(200.0));
         assert_eq!(stats.generation_tps(), Some(10.0));
         assert_eq!(TurnStats::default().prompt_tps(), None);
+    }
+
+    #[test]
+    fn speculation_figures() {
+        // 40 tokens: the prompt's decode gave the first, 15 decodes the rest (24 accepted).
+        let stats = TurnStats { generated_tokens: 40, speculation: Some((30, 24, 15)), ..TurnStats::default() };
+        assert_eq!(stats.acceptance(), Some(0.8));
+        assert_eq!(stats.tokens_per_decode(), Some(2.5));
+        // Nothing drafted: no rate; one token per decode.
+        let plain = TurnStats { generated_tokens: 40, speculation: Some((0, 0, 39)), ..TurnStats::default() };
+        assert_eq!((plain.acceptance(), plain.tokens_per_decode()), (None, Some(1.0)));
+        assert_eq!(TurnStats::default().tokens_per_decode(), None);
     }
 }

@@ -28,6 +28,41 @@ pub struct SamplingParams {
     pub reasoning: crate::engine::Reasoning,
     /// What the answer must match (`--json`, `--json-schema`, `--grammar`), if anything.
     pub constraint: Option<std::sync::Arc<crate::engine::constraint::Constraint>>,
+    /// Whether the local engine drafts tokens from the context and checks them in one decode
+    /// (`--speculate`): it changes the speed, never the reply.
+    pub speculate: Speculate,
+}
+
+/// Speculative decoding (`--speculate`, `speculate` in the config file's `[sampling]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Speculate {
+    /// Every token is decoded on its own.
+    Off,
+    /// Drafts come from earlier places in the context that end like the reply so far
+    /// (prompt lookup); a reply that repeats its input comes faster.
+    #[default]
+    Ngram,
+}
+
+impl Speculate {
+    /// The setting's name, as the flag and the config file spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Speculate::Off => "off",
+            Speculate::Ngram => "ngram",
+        }
+    }
+}
+
+impl std::str::FromStr for Speculate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "off" | "none" => Ok(Speculate::Off),
+            "ngram" | "on" => Ok(Speculate::Ngram),
+            _ => Err(format!("expected off or ngram, got {s:?}")),
+        }
+    }
 }
 
 impl Default for SamplingParams {
@@ -44,6 +79,7 @@ impl Default for SamplingParams {
             ignore_eos: false,
             reasoning: crate::engine::Reasoning::Auto,
             constraint: None,
+            speculate: Speculate::default(),
         }
     }
 }

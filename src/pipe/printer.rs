@@ -237,8 +237,15 @@ pub fn stats_line(stats: &TurnStats) -> String {
         let each = if n > 0 { time.as_secs_f64() * 1000.0 / n as f64 } else { 0.0 };
         format!(" | constrained: {n} tokens chosen within the grammar, {each:.2} ms each")
     });
+    let speculation = match (stats.speculation, stats.tokens_per_decode()) {
+        (Some((drafted, accepted, _)), Some(per)) => format!(
+            " | speculation: {accepted} of {drafted} drafted tokens accepted ({}), {per:.2} tokens per decode",
+            stats.acceptance().map_or_else(|| "-".to_string(), |a| format!("{:.0}%", a * 100.0))
+        ),
+        _ => String::new(),
+    };
     format!(
-        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama}{reasoning}{grammar} | first token after {:.3} s{dropped}",
+        "prompt: {} tokens ({} reused, {} evaluated) at {} tok/s | reply: {} tokens at {} tok/s{llama}{reasoning}{grammar}{speculation} | first token after {:.3} s{dropped}",
         stats.prompt_tokens,
         stats.reused_tokens,
         stats.evaluated_tokens,
@@ -263,6 +270,17 @@ mod tests {
             p.finish().unwrap()
         };
         (String::from_utf8(buf).unwrap(), no_code)
+    }
+
+    #[test]
+    fn stats_line_shows_speculation_when_the_turn_used_it() {
+        let stats = TurnStats { generated_tokens: 40, speculation: Some((30, 24, 15)), ..TurnStats::default() };
+        let line = stats_line(&stats);
+        assert!(
+            line.contains(" | speculation: 24 of 30 drafted tokens accepted (80%), 2.50 tokens per decode |"),
+            "{line}"
+        );
+        assert!(!stats_line(&TurnStats::default()).contains("speculation"));
     }
 
     const ANSWER: &[&str] = &["Sure:\n``", "`python\ndef add(a, b):\n", "    return a + b\n```\nIt adds \x1b[31m.", ""];

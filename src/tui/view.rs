@@ -151,13 +151,14 @@ fn status(state: &AppState, width: u16) -> Line<'static> {
     let stats = state.turns.last_stats.as_ref();
     // While answering, the figures are this turn's: none until it has them.
     let live = state.turns.live.as_ref().filter(|_| state.turns.generating.is_some());
-    let (used, tps, ttft, reused) = match live {
-        Some(live) => (live.context_used().unwrap_or(state.turns.context_used), live.tps(), live.ttft(), None),
+    let (used, tps, ttft, reused, speculation) = match live {
+        Some(live) => (live.context_used().unwrap_or(state.turns.context_used), live.tps(), live.ttft(), None, None),
         None => (
             state.turns.context_used,
             stats.and_then(|s| s.generation_tps()),
             stats.map(|s| s.time_to_first_token.as_secs_f64()),
             stats.map(|s| s.reused_tokens),
+            stats.and_then(|s| s.tokens_per_decode().zip(s.acceptance())),
         ),
     };
     let props = StatusProps {
@@ -168,6 +169,7 @@ fn status(state: &AppState, width: u16) -> Line<'static> {
         tps,
         ttft,
         reused,
+        speculation,
         busy: state.turns.generating.is_some(),
         message: state.ui.status.as_ref().map(|m| (m.text.as_str(), m.error)),
         color: state.ui.color,

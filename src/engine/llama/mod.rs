@@ -3,14 +3,16 @@
 //!
 //! `load` reads the model and creates its context, `format` turns a conversation into the
 //! model's prompt, `session` evaluates prompts and generates (reusing the KV cache's common
-//! prefix), `summarize` replaces turns that leave the context with a summary, and `reply` turns
-//! generated tokens into the reply's text.
+//! prefix), `summarize` replaces turns that leave the context with a summary, `reply` turns
+//! generated tokens into the reply's text, and `speculate` drafts tokens from the context and
+//! checks them in one decode.
 
 mod format;
 mod grammar;
 mod load;
 mod reply;
 mod session;
+mod speculate;
 mod summarize;
 
 use std::path::PathBuf;

@@ -11,6 +11,7 @@ use llama_cpp_2::token::LlamaToken;
 use super::format::{single_token, tokenize, PromptFormat};
 use super::grammar::{self, Grammar};
 use super::reply::ReplyText;
+use super::speculate::{speculation_allowed, Speculation};
 use super::summarize::SUMMARY_TOKENS;
 use crate::engine::fit::{self, DropPoint, Window};
 use crate::engine::message::{Message, Role};
@@ -283,6 +284,9 @@ impl<'m> LlamaSession<'m> {
         let vocab = self.model.vocab();
         let mut sampler = req.sampling.sampler(&self.banned_tokens(req.sampling.ignore_eos));
         let mut grammar = req.sampling.constraint.as_deref().map(|c| Grammar::new(self.model, c)).transpose()?;
+        // A recurrent model's memory cannot drop a rejected draft.
+        let speculate = speculation_allowed(&req.sampling) && !self.model.is_recurrent() && !self.model.is_hybrid();
+        let mut spec = Speculation::new(speculate, &self.cached);
         let mut reply = ReplyText::new(ReasoningParser::new(self.reasoning_format()), self.format.stops());
         let mut logits_index = self.batch.n_tokens() - 1;
         let mut piece = Vec::with_capacity(32);
@@ -311,20 +315,17 @@ impl<'m> LlamaSession<'m> {
             if sink.cancelled() {
                 break StopReason::Cancelled;
             }
-            self.batch.clear();
-            self.batch
-                .add(token, self.cached.len() as i32, &[0], true)
-                .map_err(|e| EngineError::Decode(e.to_string()))?;
-            self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Decode(e.to_string()))?;
-            self.cached.push(token);
-            logits_index = 0;
+            logits_index = self.advance(token, &mut spec, req.sampling.max_tokens - stats.generated_tokens)?;
         };
+        self.drop_unconfirmed(&mut spec)?;
+        stats.speculation = speculate.then_some((spec.drafted, spec.accepted, spec.decodes));
         let (reasoning_tokens, reasoning_time) = reply.finish(stop, sink);
         // (The tail is not a token of its own.)
         stats.reasoning_tokens = reasoning_tokens.min(stats.generated_tokens);
         stats.reasoning_time = reasoning_time;
         stats.generation_time = gen_started.elapsed();
-        stats.llama_eval = self.llama_eval();
+        // llama.cpp counts a decode of several tokens as prompt, not generation.
+        stats.llama_eval = if spec.drafted > 0 { None } else { self.llama_eval() };
         stats.grammar = grammar.map(|g| g.spent());
         tracing::debug!(?stats, "turn done");
         Ok((stats, stop))

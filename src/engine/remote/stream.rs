@@ -357,6 +357,7 @@ pub(super) fn stats_from(streamed: &Streamed, started: Instant, estimated_prompt
         reasoning_tokens,
         reasoning_time,
         grammar: None,
+        speculation: None,
     }
 }
 

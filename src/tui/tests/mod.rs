@@ -98,6 +98,7 @@ fn stats() -> TurnStats {
         reasoning_tokens: 0,
         reasoning_time: Duration::ZERO,
         grammar: None,
+        speculation: None,
     }
 }
 

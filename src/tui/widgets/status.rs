@@ -20,6 +20,9 @@ pub struct StatusProps<'a> {
     pub ttft: Option<f64>,
     /// Prompt tokens reused from the cache in the last turn (none while answering).
     pub reused: Option<usize>,
+    /// The last turn's speculative decoding: tokens per decode, and the share of drafted tokens
+    /// accepted (none while answering, or when it drafted nothing).
+    pub speculation: Option<(f64, f64)>,
     pub busy: bool,
     /// A message that replaces the figures for a while.
     pub message: Option<(&'a str, bool)>,
@@ -117,6 +120,9 @@ pub fn status_line(p: &StatusProps<'_>) -> Line<'static> {
         parts.figures.extend(p.tps.map(|tps| format!("{tps:.1} tok/s")));
         parts.figures.extend(p.ttft.map(|ttft| format!("first {ttft:.2}s")));
         parts.figures.extend(p.reused.map(|reused| format!("{reused} cached")));
+        parts.figures.extend(
+            p.speculation.map(|(per, accepted)| format!("{per:.1} tok/decode, {:.0}% drafts ok", accepted * 100.0)),
+        );
     }
     let (label, st) = if p.busy { ("● answering ", theme::STATUS_BUSY) } else { ("○ idle ", theme::STATUS_IDLE) };
     parts.fit(usize::from(p.width).saturating_sub(str_width(label) + 1));
@@ -160,12 +166,34 @@ mod tests {
             tps: Some(98.44),
             ttft: Some(0.171),
             reused: Some(40),
+            speculation: None,
             busy: false,
             message: None,
             color: false,
             width: 200,
         };
         insta::assert_snapshot!(text(&status_line(&p)), @" SmolLM2 ctx 2048/8192 ██░░░░░░  98.4 tok/s · first 0.17s · 40 cached ○ idle ");
+    }
+
+    #[test]
+    fn shows_the_last_turns_speculation_and_drops_it_first_when_narrow() {
+        let p = StatusProps {
+            model: "SmolLM2",
+            model_failed: false,
+            used: 2048,
+            window: 8192,
+            tps: Some(151.2),
+            ttft: Some(0.171),
+            reused: Some(40),
+            speculation: Some((2.43, 0.614)),
+            busy: false,
+            message: None,
+            color: false,
+            width: 200,
+        };
+        insta::assert_snapshot!(text(&status_line(&p)), @" SmolLM2 ctx 2048/8192 ██░░░░░░  151.2 tok/s · first 0.17s · 40 cached · 2.4 tok/decode, 61% drafts ok ○ idle ");
+        let narrow = text(&status_line(&StatusProps { width: 100, ..p }));
+        assert!(!narrow.contains("tok/decode") && narrow.contains("151.2 tok/s"), "{narrow:?}");
     }
 
     #[test]
@@ -178,6 +206,7 @@ mod tests {
             tps: Some(1.0),
             ttft: None,
             reused: None,
+            speculation: None,
             busy: true,
             message: Some(("copied code block 2", false)),
             color: false,
@@ -206,6 +235,7 @@ mod tests {
             tps: Some(41.25),
             ttft: Some(2.5),
             reused: None,
+            speculation: None,
             busy: true,
             message,
             color: false,
