@@ -191,12 +191,11 @@ pub struct Cli {
     #[arg(long, env = "EMBER_REASONING", value_name = "MODE", value_parser = parse_reasoning)]
     pub reasoning: Option<crate::engine::Reasoning>,
 
-    /// Speculative decoding for the local model: ngram (the default) drafts the next tokens
+    /// Speculative decoding for the local model (experimental): ngram drafts the next tokens
     /// from earlier text in the conversation that ends like the answer so far, and checks
-    /// them in one step, so answers that repeat their input (rewriting a file you gave it)
-    /// come faster; off decodes one token at a time. Every token is still the model's own
-    /// choice (a greedy answer differs only where llama.cpp's batched arithmetic breaks a near
-    /// tie the other way).
+    /// them in one step; off (the default) decodes one token at a time. Every token is still
+    /// the model's own choice, but a greedy answer can differ where llama.cpp's batched
+    /// arithmetic breaks a near tie the other way, and on small models it is not faster yet.
     #[arg(long, env = "EMBER_SPECULATE", value_name = "off|ngram", value_parser = parse_speculate)]
     pub speculate: Option<crate::engine::Speculate>,
 

@@ -74,7 +74,7 @@ pub const DEFAULT_CONFIG: &str = r##"# ember's configuration: $XDG_CONFIG_HOME/e
 # seed = 42              # unset: a different seed each run
 # max_tokens = 2048      # the most tokens one answer may have
 # reasoning = "auto"     # reasoning models: on, off, low, medium, high (EMBER_REASONING)
-# speculate = "ngram"    # local model: draft from the conversation, or "off" (EMBER_SPECULATE)
+# speculate = "off"      # local model: "ngram" drafts from the conversation (experimental; EMBER_SPECULATE)
 
 [remote]
 # An OpenAI-compatible server (llama-server, vLLM, Ollama...) instead of a local model.

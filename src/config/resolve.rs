@@ -184,7 +184,7 @@ impl Picker<'_> {
             "EMBER_SPECULATE",
             cli.speculate,
             file_speculate,
-            Some(Speculate::Ngram),
+            Some(Speculate::Off),
         );
         base.speculate = speculate.unwrap_or_default();
         let seed = self.pick("sampling.seed", "seed", "EMBER_SEED", cli.seed, fs.seed, None);

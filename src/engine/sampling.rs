@@ -36,11 +36,11 @@ pub struct SamplingParams {
 /// Speculative decoding (`--speculate`, `speculate` in the config file's `[sampling]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Speculate {
-    /// Every token is decoded on its own.
+    /// Every token is decoded on its own (the default: see BENCHMARKS.md).
+    #[default]
     Off,
     /// Drafts come from earlier places in the context that end like the reply so far
-    /// (prompt lookup); a reply that repeats its input comes faster.
-    #[default]
+    /// (prompt lookup); a reply that repeats its input can come faster.
     Ngram,
 }
 

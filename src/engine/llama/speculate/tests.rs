@@ -92,7 +92,10 @@ fn drafting_pauses_longer_after_each_draft_with_nothing_accepted() {
 
 #[test]
 fn only_unconstrained_ngram_turns_speculate() {
-    let on = SamplingParams::default();
+    assert!(!speculation_allowed(&SamplingParams::default()), "off unless asked for");
+    let on = SamplingParams { speculate: Speculate::Ngram, ..SamplingParams::default() };
     assert!(speculation_allowed(&on));
+    let json = Some(std::sync::Arc::new(crate::engine::constraint::Constraint::json()));
+    assert!(!speculation_allowed(&SamplingParams { constraint: json, ..on.clone() }), "never constrained");
     assert!(!speculation_allowed(&SamplingParams { speculate: Speculate::Off, ..on }));
 }
