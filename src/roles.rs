@@ -154,48 +154,7 @@ impl Role {
                     let Some((key, value)) = trimmed.split_once(':') else {
                         return Err(invalid(number, format!("expected `key: value`, got {trimmed:?}")));
                     };
-                    let (key, value) = (key.trim(), unquote(value.trim()));
-                    let number_of = |what: &str| -> Result<f32, RoleError> {
-                        value.parse::<f32>().ok().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(|| {
-                            invalid(number, format!("`{key}`: expected a non-negative {what}, got {value:?}"))
-                        })
-                    };
-                    match key {
-                        "name" => role.name = value.to_string(),
-                        "description" => role.description = value.to_string(),
-                        "temperature" => role.sampling.temperature = Some(number_of("number")?),
-                        "top_p" => role.sampling.top_p = Some(number_of("number")?.min(1.0)),
-                        "min_p" => role.sampling.min_p = Some(number_of("number")?.min(1.0)),
-                        "repeat_penalty" => role.sampling.repeat_penalty = Some(number_of("number")?),
-                        "top_k" => role.sampling.top_k = Some(number_of("integer")? as i32),
-                        "reasoning" => {
-                            role.sampling.reasoning =
-                                Some(value.parse().map_err(|e| invalid(number, format!("`reasoning`: {e}")))?)
-                        }
-                        "json" | "json_schema" | "grammar" => {
-                            let c = role_constraint(key, value, &role.source).map_err(|e| invalid(number, e))?;
-                            role.sampling.constraint = c.map(std::sync::Arc::new);
-                        }
-                        "max_tokens" => {
-                            let n = number_of("integer")? as usize;
-                            role.sampling.max_tokens = Some(n.max(1));
-                        }
-                        _ => match key.strip_prefix("default.") {
-                            Some(var) if is_variable_name(var) => {
-                                role.defaults.insert(var.to_string(), value.to_string());
-                            }
-                            _ => {
-                                return Err(invalid(
-                                    number,
-                                    format!(
-                                        "unknown key `{key}` (known: name, description, temperature, top_k, top_p, \
-                                         min_p, repeat_penalty, max_tokens, reasoning, json, json_schema, grammar, \
-                                         default.VARIABLE)"
-                                    ),
-                                ))
-                            }
-                        },
-                    }
+                    role.set_key(key.trim(), unquote(value.trim()), number, origin)?;
                 }
                 match end {
                     Some(end) => end,
@@ -209,6 +168,50 @@ impl Role {
             return Err(invalid(1, format!("role names are letters, digits, - and _; got {:?}", role.name)));
         }
         Ok(role)
+    }
+
+    /// Sets one front-matter key of the role, read at `line` of `origin` (for errors).
+    fn set_key(&mut self, key: &str, value: &str, line: usize, origin: &str) -> Result<(), RoleError> {
+        let invalid = |message: String| RoleError::Invalid { path: origin.to_string(), line, message };
+        let number_of = |what: &str| -> Result<f32, RoleError> {
+            value
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| invalid(format!("`{key}`: expected a non-negative {what}, got {value:?}")))
+        };
+        match key {
+            "name" => self.name = value.to_string(),
+            "description" => self.description = value.to_string(),
+            "temperature" => self.sampling.temperature = Some(number_of("number")?),
+            "top_p" => self.sampling.top_p = Some(number_of("number")?.min(1.0)),
+            "min_p" => self.sampling.min_p = Some(number_of("number")?.min(1.0)),
+            "repeat_penalty" => self.sampling.repeat_penalty = Some(number_of("number")?),
+            "top_k" => self.sampling.top_k = Some(number_of("integer")? as i32),
+            "reasoning" => {
+                self.sampling.reasoning = Some(value.parse().map_err(|e| invalid(format!("`reasoning`: {e}")))?)
+            }
+            "json" | "json_schema" | "grammar" => {
+                let c = role_constraint(key, value, &self.source).map_err(invalid)?;
+                self.sampling.constraint = c.map(std::sync::Arc::new);
+            }
+            "max_tokens" => {
+                let n = number_of("integer")? as usize;
+                self.sampling.max_tokens = Some(n.max(1));
+            }
+            _ => match key.strip_prefix("default.") {
+                Some(var) if is_variable_name(var) => {
+                    self.defaults.insert(var.to_string(), value.to_string());
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "unknown key `{key}` (known: name, description, temperature, top_k, top_p, min_p, \
+                         repeat_penalty, max_tokens, reasoning, json, json_schema, grammar, default.VARIABLE)"
+                    )))
+                }
+            },
+        }
+        Ok(())
     }
 
     /// Whether the body is a template for the user's message.
