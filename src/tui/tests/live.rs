@@ -94,6 +94,11 @@ fn a_load_error_clears_once_a_model_loads() {
     s.ui.status = Some(StatusMessage { text: "failed to load: no such file".into(), error: true });
     update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
     assert_eq!(s.ui.status, None);
+    // An error about something else the user did while the model loaded stays until a key.
+    let other = StatusMessage { text: "nothing to undo in this conversation".into(), error: true };
+    s.ui.status = Some(other.clone());
+    update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
+    assert_eq!(s.ui.status, Some(other));
 }
 
 #[test]
