@@ -9,7 +9,12 @@ const BYTES_PER_TOKEN: usize = 3;
 
 /// About how many tokens `text` is (see [`BYTES_PER_TOKEN`]).
 pub fn estimated_tokens(text: &str) -> usize {
-    text.len().div_ceil(BYTES_PER_TOKEN)
+    tokens_in_bytes(text.len() as u64)
+}
+
+/// About how many tokens a file of `bytes` is (see [`BYTES_PER_TOKEN`]), before it is read.
+pub fn tokens_in_bytes(bytes: u64) -> usize {
+    usize::try_from(bytes).unwrap_or(usize::MAX).div_ceil(BYTES_PER_TOKEN)
 }
 
 /// An attachment's size in tokens.

@@ -128,7 +128,7 @@ impl AppState {
             out.push(match m.lines {
                 Some(_) => format!("@{}", m.label()),
                 None => {
-                    let about = Tokens::Estimated(usize::try_from(*size).unwrap_or(usize::MAX).div_ceil(3));
+                    let about = Tokens::Estimated(super::attached::tokens_in_bytes(*size));
                     format!("@{} ({})", m.path, about.describe())
                 }
             });

@@ -18,7 +18,7 @@ mod slash;
 mod switch;
 mod turn;
 
-pub use attached::{estimated_tokens, Attached, Tokens};
+pub use attached::{estimated_tokens, tokens_in_bytes, Attached, Tokens};
 pub use code::{extension_for, suggested_name};
 pub use command::Commands;
 pub use events::{AppEvent, EditorPurpose, Effect, SaveError, SwitchEvent};

@@ -43,7 +43,7 @@ pub fn finder_lines(p: &FinderProps<'_>) -> Vec<Line<'static>> {
         .iter()
         .enumerate()
         .map(|(i, (path, size))| {
-            let tokens = format!(" ~{} tok", size.div_ceil(3));
+            let tokens = format!(" ~{} tok", crate::tui::state::tokens_in_bytes(*size));
             let room = width.saturating_sub(tokens.chars().count() + 1);
             let name = crate::render::sanitize(path);
             let count = name.chars().count();
