@@ -2,16 +2,19 @@
 # A conversation that outgrows the context, turn by turn through pipe mode (`ember -c`), on the
 # default model (or $MODEL):
 #
-#   scripts/bench-long.sh        # ~15 minutes on 2 cores; `make bench-long`
+#   scripts/bench-long.sh        # ~20 minutes on 2 cores; `make bench-long`
 #
 # Each turn is one `ember -c --stats` run (greedy, short answers) in a small context ($CTX,
 # default 1024), until $PAST turns (default 30) have run past the first turn that had to leave
-# turns out. Four conversations run side by side, their turns interleaved so that a busy moment
+# turns out. Five conversations run side by side, their turns interleaved so that a busy moment
 # of the machine hits them alike:
 #
 #   - local, context_drop_to = 1 (turns leave one at a time: the cut moves every turn) and 0.5
-#     (the default: turns leave in blocks, and the next turns keep the cut);
-#   - the same two through llama-server (`--endpoint`, same model, same context, one slot; a
+#     (turns leave in blocks, and the next turns keep the cut), both with context_shift = false
+#     (a cut evaluates the kept turns again: exact);
+#   - local, 0.5 with context_shift = true (the default: a cut moves the kept turns' cache into
+#     place instead);
+#   - 1 and 0.5 through llama-server (`--endpoint`, same model, same context, one slot; a
 #     server for each):
 #     ember cuts the conversation, the server's prompt cache reuses what it can. llama-server
 #     alone refuses a conversation longer than its context, so it has no figure of its own.
@@ -23,6 +26,9 @@
 # conversation the mean first token before the first cut (turns 2 to the one before it), the mean
 # and 95th percentile over the $PAST turns from the first cut, their ratios to that mean, and the
 # mean tokens evaluated per turn. THREADS (default 1) is ember's and the server's thread count.
+#
+# Then `ember bench --context-shift` (same context and threads): how often the replies after a cut
+# with shifting agree with a fresh evaluation of the same prompt, against the same without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,13 +72,13 @@ servers, homes = [], []
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 try:
     class Conversation:
-        def __init__(self, name, drop_to, endpoint):
+        def __init__(self, name, drop_to, endpoint, shift=False):
             self.name, self.endpoint, self.turns = name, endpoint, []
             self.home = tempfile.mkdtemp(prefix="ember-long-")
             homes.append(self.home)
             os.makedirs(f"{self.home}/ember")
             with open(f"{self.home}/ember/config.toml", "w") as f:
-                f.write(f"context_drop_to = {drop_to}\n")
+                f.write(f"context_drop_to = {drop_to}\ncontext_shift = {'true' if shift else 'false'}\n")
             self.env = dict(os.environ, XDG_DATA_HOME=self.home, XDG_CONFIG_HOME=self.home,
                             XDG_STATE_HOME=self.home, XDG_CACHE_HOME=self.home, NO_COLOR="1")
             self.env.pop("EMBER_NO_HISTORY", None)
@@ -98,13 +104,15 @@ try:
     # One server per conversation: with one, the second conversation would find the first's
     # identical turns in its cache.
     convos = [Conversation("local drop_to=1", 1, None), Conversation("local drop_to=0.5", 0.5, None),
+              Conversation("local drop_to=0.5, shifting", 0.5, None, shift=True),
               Conversation("server drop_to=1", 1, start_server()),
               Conversation("server drop_to=0.5", 0.5, start_server())]
     n = 0
     while True:
         n += 1
         # Who goes first rotates, so that no conversation always follows the same one.
-        for c in convos[n % 4:] + convos[:n % 4]:
+        k = n % len(convos)
+        for c in convos[k:] + convos[:k]:
             c.turn(n)
         line = " · ".join(f"{c.turns[-1][0]:.2f}s {c.turns[-1][1]:>4} ev -{c.turns[-1][2]}" for c in convos)
         print(f"# turn {n:>3}: {line}", flush=True)
@@ -131,6 +139,9 @@ try:
         eb = statistics.mean(t[1] for t in before)
         ea = statistics.mean(t[1] for t in after)
         print(f"| {c.name} | {cut + 1} | {b:.3f} s | {am:.3f} s | {ap:.3f} s | {am / b:.2f}x | {ap / b:.2f}x | {eb:.0f} | {ea:.0f} |")
+    sys.stdout.flush()
+    subprocess.run([ember, "--model", model, "--ctx", str(ctx), "--threads", threads, "bench", "--context-shift"],
+                   check=True, stdin=subprocess.DEVNULL)
 finally:
     for proc in servers:
         proc.terminate()

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub mod shift;
+
 use crate::engine::llama::{self, EngineOptions};
 use crate::engine::{Backend, EngineError, Message, Role, SamplingParams, TurnRequest, TurnSink};
 

@@ -294,6 +294,11 @@ pub enum Subcommand {
         /// Skip the 30-turn conversation (first token at turns 2, 10, 30).
         #[arg(long)]
         no_conversation: bool,
+        /// Measure context shifting instead: a scripted conversation runs 30 turns past the
+        /// context (--ctx, 1024 unless given), and the replies after each cut, with and without
+        /// shifting, are compared with a fresh evaluation of the same prompt.
+        #[arg(long)]
+        context_shift: bool,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,

@@ -137,7 +137,8 @@ fn subcommand(
         Subcommand::Pull { url, sha256, name } => {
             models::cmd::run_pull(url.as_deref(), sha256.as_deref(), name.as_deref(), models_dir)
         }
-        Subcommand::Bench { prompt_tokens, gen_tokens, reps, no_conversation, json } => {
+        Subcommand::Bench { context_shift: true, .. } => shift_bench_run(cli, effective, paths),
+        Subcommand::Bench { prompt_tokens, gen_tokens, reps, no_conversation, json, .. } => {
             let bench = ember::bench::BenchOptions {
                 prompt_tokens: *prompt_tokens,
                 gen_tokens: *gen_tokens,
@@ -166,6 +167,19 @@ fn bench_run(
     match ember::bench::run(&options, bench, process_start) {
         Ok(report) if json => print_out(&format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default())),
         Ok(report) => print_out(&ember::bench::render(&report)),
+        Err(e) => failed(&e.to_string(), 1),
+    }
+}
+
+/// `ember bench --context-shift`: how often replies after a cut agree with a fresh evaluation.
+fn shift_bench_run(cli: &Cli, effective: &Effective, paths: &Paths) -> ExitCode {
+    let mut options = match setup::engine_options(cli, effective, paths, false) {
+        Ok(o) => o,
+        Err(e) => return failed(&e.to_string(), AppError::exit_code(&e)),
+    };
+    options.n_ctx = options.n_ctx.or(Some(1024));
+    match ember::bench::shift::agreement(&options, 30) {
+        Ok(report) => print_out(&ember::bench::shift::render(&report)),
         Err(e) => failed(&e.to_string(), 1),
     }
 }

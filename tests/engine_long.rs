@@ -1,6 +1,8 @@
 //! Conversations longer than the context, on the real default model: a cut leaves headroom, the
 //! model sees exactly the kept turns, later turns reuse the cut's evaluation (also from a saved
-//! state, in a fresh session), and a prefill does the cut's re-evaluation while the user types.
+//! state, in a fresh session), a prefill does the cut's re-evaluation while the user types, and
+//! with context shifting the cut moves the kept turns' cache instead (on a model that allows it;
+//! one that does not re-evaluates, and nothing aborts).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -14,11 +16,18 @@ use llama_cpp_2::model::LlamaModel;
 const N_CTX: usize = 512;
 const REPLY: usize = 16;
 
+/// Options with context shifting off: a cut re-evaluates the kept turns (exact).
 fn options(drop_to: f32) -> EngineOptions {
     let mut o = EngineOptions::new(common::default_model());
     o.n_ctx = Some(N_CTX as u32);
     o.drop_to = drop_to;
+    o.context_shift = false;
     o
+}
+
+/// The same with context shifting on (the default).
+fn shifting(drop_to: f32) -> EngineOptions {
+    EngineOptions { context_shift: true, ..options(drop_to) }
 }
 
 /// The options and their model, loaded.
@@ -153,4 +162,74 @@ fn the_summarize_policy_writes_one_summary_per_cut() {
         assert!(stats.reused_tokens >= last.prompt_tokens, "{stats:?} after {last:?}");
         last = stats;
     }
+}
+
+#[test]
+fn a_cut_with_shifting_moves_the_kept_turns_instead_of_reading_them_again() {
+    let (opts, model) = loaded(shifting(0.5));
+    let (mut session, _) = llama::open_session(&model, &opts).unwrap();
+    let (convo, cut) = until_the_first_cut(&mut session);
+    let dropped = cut.dropped_messages;
+    // Only the new question (and the template around it) was evaluated: the kept turns' cache
+    // was moved into place.
+    assert!(cut.shifted_tokens > 100, "nothing was shifted: {cut:?}");
+    assert!(cut.evaluated_tokens <= 40, "the kept turns were read again: {cut:?}");
+    assert_eq!(cut.reused_tokens + cut.evaluated_tokens, cut.prompt_tokens, "{cut:?}");
+    // The model's context is exactly the system prompt and the kept turns, as the template
+    // renders them, then its answer: the cut is at a turn boundary.
+    let mut kept = vec![convo[0].clone()];
+    kept.extend_from_slice(&convo[1 + dropped..convo.len() - 1]);
+    let (expected, tokens, _) = llama::print_prompt(&opts, &kept, Reasoning::Auto).unwrap();
+    assert_eq!(tokens, cut.prompt_tokens);
+    let seen = session.context_text();
+    assert!(seen.starts_with(&expected), "the model saw:\n{seen}\n\nnot the kept turns:\n{expected}");
+}
+
+#[test]
+fn a_resumed_conversation_shifts_its_saved_state_at_the_next_cut() {
+    let (opts, model) = loaded(shifting(0.5));
+    let (mut first, _) = llama::open_session(&model, &opts).unwrap();
+    let (mut convo, _) = until_the_first_cut(&mut first);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.kv");
+    // Until the turn before the next cut, each turn in a fresh session from the saved state.
+    for n in 0..40 {
+        first.save_state(&path).unwrap();
+        let (mut resumed, _) = llama::open_session(&model, &opts).unwrap();
+        resumed.load_state(&path).unwrap();
+        convo.push(question(400 + n));
+        let stats = answer(&mut resumed, 400 + n as u64, &mut convo);
+        if stats.shifted_tokens > 0 {
+            assert!(stats.evaluated_tokens <= 40, "{stats:?}");
+            return;
+        }
+        assert!(stats.evaluated_tokens <= 40, "the saved state was not reused: {stats:?}");
+        first = resumed;
+    }
+    panic!("no second cut in 40 turns");
+}
+
+#[test]
+fn a_model_whose_cache_cannot_shift_reads_the_kept_turns_again() {
+    // Gemma 3 keeps its sliding-window layers in a cache of the window and a batch (512 + 512
+    // tokens), smaller than this context: `llama_memory_can_shift` says no (that cache has let go
+    // of tokens a shift would bring back into the window), though llama.cpp would shift it if
+    // asked, silently. (At a context of 1,024 or less the two caches are the same size.)
+    let mut opts = shifting(0.5);
+    opts.model_path = common::base_model();
+    opts.n_ctx = Some(2048);
+    let (opts, model) = loaded(opts);
+    let (mut session, _) = llama::open_session(&model, &opts).unwrap();
+    let mut convo = vec![Message::new(Role::System, "You are brief.")];
+    for n in 1..40 {
+        let long = format!("{} Say it in one word.", question(n).content.repeat(8));
+        convo.push(Message::new(Role::User, long));
+        let stats = answer(&mut session, n as u64, &mut convo);
+        if stats.dropped_messages > 0 {
+            assert_eq!(stats.shifted_tokens, 0, "{stats:?}");
+            assert!(stats.evaluated_tokens > 500, "{stats:?}");
+            return;
+        }
+    }
+    panic!("the conversation never outgrew the context");
 }

@@ -58,6 +58,12 @@ pub const DEFAULT_CONFIG: &str = r##"# ember's configuration: $XDG_CONFIG_HOME/e
 # evaluated prompt instead of re-reading it every turn. 1 leaves out only what must go.
 # context_drop_to = 0.5
 
+# After a cut, move the kept turns' cache into place instead of reading them again (context
+# shifting; local models whose cache llama.cpp can shift). The cut turn then starts about as fast
+# as any other; the kept turns' cached values were computed with the turns that left still before
+# them, which can change a reply slightly (measured in BENCHMARKS.md).
+# context_shift = true
+
 # Save conversations in the history database (EMBER_NO_HISTORY=1 or --no-history turns it off).
 # history = true
 
@@ -101,6 +107,7 @@ pub struct Settings {
     pub theme: Option<String>,
     pub context_policy: Option<ContextPolicy>,
     pub context_drop_to: Option<f32>,
+    pub context_shift: Option<bool>,
     pub history: Option<bool>,
     pub log_level: Option<String>,
     #[serde(default)]

@@ -58,6 +58,8 @@ pub struct Effective {
     pub context_policy: ContextPolicy,
     /// The share of the context a cut brings the prompt down to (`context_drop_to`).
     pub context_drop_to: f32,
+    /// Shift the kept turns' cache after a cut (`context_shift`).
+    pub context_shift: bool,
     pub history: bool,
     pub log_level: Option<String>,
     /// The seed, when one was set anywhere; otherwise each run draws its own.
@@ -264,6 +266,9 @@ impl Effective {
         let context_drop_to = p
             .pick("context_drop_to", "", "", None, file_drop_to, Some(crate::engine::fit::DEFAULT_DROP_TO))
             .unwrap_or(crate::engine::fit::DEFAULT_DROP_TO);
+        let context_shift = p
+            .pick("context_shift", "", "", None, file.context_shift, Some(crate::engine::llama::DEFAULT_CONTEXT_SHIFT))
+            .unwrap_or(crate::engine::llama::DEFAULT_CONTEXT_SHIFT);
         let no_history = cli.no_history.map(|off| !off);
         let history =
             p.pick("history", "no_history", "EMBER_NO_HISTORY", no_history, file.history, Some(true)).unwrap_or(true);
@@ -285,6 +290,7 @@ impl Effective {
             theme,
             context_policy,
             context_drop_to,
+            context_shift,
             history,
             log_level,
             seed,

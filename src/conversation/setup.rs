@@ -149,6 +149,7 @@ pub fn engine_options(
     options.flash_attention = effective.flash_attention;
     options.summarize_dropped = effective.context_policy == ContextPolicy::Summarize;
     options.drop_to = effective.context_drop_to;
+    options.context_shift = effective.context_shift;
     options.mmap = effective.mmap;
     options.template = match (&cli.template, &cli.template_file) {
         (Some(name), _) => TemplateChoice::Builtin(name.clone()),

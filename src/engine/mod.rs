@@ -82,6 +82,9 @@ pub struct TurnStats {
     pub dropped_messages: usize,
     /// Of those, tokens whose KV cache was reused from the previous turn.
     pub reused_tokens: usize,
+    /// Of the reused tokens, those whose cache was moved to earlier positions because turns
+    /// before them left the context (context shifting).
+    pub shifted_tokens: usize,
     /// Of those, tokens evaluated for this turn.
     pub evaluated_tokens: usize,
     /// Tokens generated (the end-of-text token not counted).

@@ -218,11 +218,14 @@ fn push_dim(out: &mut String, line: &str, color: bool) {
 /// One line of figures for `--stats`.
 pub fn stats_line(stats: &TurnStats) -> String {
     let tps = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
-    let dropped = if stats.dropped_messages > 0 {
+    let mut dropped = if stats.dropped_messages > 0 {
         format!(" | {} earlier messages left out of the context", stats.dropped_messages)
     } else {
         String::new()
     };
+    if stats.shifted_tokens > 0 {
+        dropped.push_str(&format!(" | {} reused tokens shifted into place", stats.shifted_tokens));
+    }
     let llama = stats.llama_eval_tps().map_or_else(String::new, |v| format!(" (llama.cpp decode alone: {v:.1})"));
     let reasoning = if stats.reasoning_tokens > 0 {
         format!(

@@ -260,6 +260,7 @@ pub fn open_session<'m>(
         summarize_dropped: options.summarize_dropped,
         summary: None,
         drop_point: crate::engine::fit::DropPoint::new(options.drop_to),
+        shift: options.context_shift && super::shift::model_can_shift(model),
         template_source,
         reasoning: Reasoning::Auto,
         reasoning_formats: [None; 6],

@@ -12,6 +12,7 @@ mod grammar;
 mod load;
 mod reply;
 mod session;
+mod shift;
 mod speculate;
 mod summarize;
 
@@ -45,6 +46,9 @@ pub enum TemplateChoice {
     File(PathBuf),
 }
 
+/// Whether context shifting is on unless the config says otherwise (`context_shift`).
+pub const DEFAULT_CONTEXT_SHIFT: bool = true;
+
 /// What the engine thread needs to start.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -63,6 +67,9 @@ pub struct EngineOptions {
     /// The share of the context a cut brings the prompt down to when turns must leave
     /// (`context_drop_to`, see [`crate::engine::fit::DropPoint`]).
     pub drop_to: f32,
+    /// Move the kept turns' cache into place after a cut instead of evaluating them again, where
+    /// the model allows it (`context_shift`, see the `shift` module).
+    pub context_shift: bool,
     /// Map the model file instead of reading it (`--mmap`): faster to start and shared with the
     /// page cache for large models, but a file overwritten in place then kills the process.
     pub mmap: bool,
@@ -80,6 +87,7 @@ impl EngineOptions {
             flash_attention: None,
             summarize_dropped: false,
             drop_to: crate::engine::fit::DEFAULT_DROP_TO,
+            context_shift: DEFAULT_CONTEXT_SHIFT,
             mmap: false,
         }
     }

@@ -51,6 +51,8 @@ pub struct LlamaSession<'m> {
     /// Where the conversation was last cut, so that the next turns reuse the cache (see
     /// [`fit::DropPoint`]).
     pub(super) drop_point: DropPoint,
+    /// After a cut, move the kept turns' cache into place (see the `shift` module).
+    pub(super) shift: bool,
     /// The chat template's source, which says how the model reasons (none for other formats).
     pub(super) template_source: Option<String>,
     /// The reasoning setting of the turn being rendered (the request's, set when it starts).
@@ -68,20 +70,39 @@ impl<'m> LlamaSession<'m> {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
-    /// Keeps the longest common prefix of the KV cache and `tokens`, at most `limit` tokens, and
-    /// drops the rest of the cache; returns how many tokens are kept.
-    fn reuse_prefix(&mut self, tokens: &[LlamaToken], limit: usize) -> usize {
-        let mut reuse = common_prefix(&self.cached, tokens).min(limit);
-        if reuse < self.cached.len() {
-            let trimmed = matches!(self.ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None), Ok(true));
-            if !trimmed {
-                // This model's memory cannot drop a range (recurrent models): start over.
-                self.ctx.clear_kv_cache();
-                reuse = 0;
-            }
-            self.cached.truncate(reuse);
+    /// Keeps what the KV cache holds of `tokens`, at most `limit` tokens, and drops the rest of
+    /// the cache: the longest common prefix, then, with shifting on, the runs of later tokens
+    /// the prompt holds next (the turns a cut kept), moved into place. Returns how many tokens
+    /// are kept and how many of them were moved; `None` when the model's memory cannot drop a
+    /// range (recurrent models), with the cache as it was.
+    fn keep_cached(&mut self, tokens: &[LlamaToken], limit: usize) -> Option<(usize, usize)> {
+        let reuse = common_prefix(&self.cached, tokens).min(limit);
+        if reuse == self.cached.len() {
+            return Some((reuse, 0));
         }
-        reuse
+        if self.shift && reuse < limit {
+            if let Some(moved) = self.shift_into(tokens, reuse, limit) {
+                return Some((reuse + moved, moved));
+            }
+            // The cache was cleared.
+            return Some((0, 0));
+        }
+        if !matches!(self.ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None), Ok(true)) {
+            return None;
+        }
+        self.cached.truncate(reuse);
+        Some((reuse, 0))
+    }
+
+    /// Keeps what the cache holds of `tokens` (see [`Self::keep_cached`]), at most `limit`;
+    /// starts over with an empty cache when the model's memory cannot drop a range. Returns the
+    /// tokens kept and, of them, those moved.
+    fn reuse_prefix(&mut self, tokens: &[LlamaToken], limit: usize) -> (usize, usize) {
+        self.keep_cached(tokens, limit).unwrap_or_else(|| {
+            self.ctx.clear_kv_cache();
+            self.cached.clear();
+            (0, 0)
+        })
     }
 
     /// Evaluates ahead the prompt of a turn whose last message is still being typed: all of it
@@ -98,18 +119,12 @@ impl<'m> LlamaSession<'m> {
         }
         let Some(tokens) = self.prefill_tokens(req) else { return Ok(0) };
         let target = tokens.len().saturating_sub(PREFILL_HOLD);
-        let common = common_prefix(&self.cached, &tokens);
-        if common >= target {
+        if common_prefix(&self.cached, &tokens) >= target {
             return Ok(0);
         }
-        if common < self.cached.len() {
-            if !matches!(self.ctx.clear_kv_cache_seq(Some(0), Some(common as u32), None), Ok(true)) {
-                return Ok(0);
-            }
-            self.cached.truncate(common);
-        }
+        let Some((kept, _)) = self.keep_cached(&tokens, target) else { return Ok(0) };
         let mut evaluated = 0;
-        for chunk in tokens[common..target].chunks(PREFILL_STEP) {
+        for chunk in tokens[kept..target].chunks(PREFILL_STEP) {
             if sink.cancelled() || !self.decode_prompt(chunk, self.cached.len(), sink)? {
                 break;
             }
@@ -268,9 +283,14 @@ impl<'m> LlamaSession<'m> {
         let n_ctx = self.ctx.n_ctx() as usize;
         let dropped_messages = req.messages.len() - kept;
         // At least one token must be evaluated to get logits for the first reply token.
-        let reuse = self.reuse_prefix(&tokens, tokens.len() - 1);
-        let mut stats =
-            TurnStats { prompt_tokens: tokens.len(), reused_tokens: reuse, dropped_messages, ..TurnStats::default() };
+        let (reuse, shifted) = self.reuse_prefix(&tokens, tokens.len() - 1);
+        let mut stats = TurnStats {
+            prompt_tokens: tokens.len(),
+            reused_tokens: reuse,
+            shifted_tokens: shifted,
+            dropped_messages,
+            ..TurnStats::default()
+        };
         self.ctx.reset_timings();
         let prompt_started = Instant::now();
         if !self.decode_prompt(&tokens[reuse..], reuse, sink)? {

@@ -347,6 +347,8 @@ pub(super) fn stats_from(streamed: &Streamed, started: Instant, estimated_prompt
         prompt_tokens,
         dropped_messages: dropped,
         reused_tokens: cache_n.unwrap_or(0),
+        // A server's cache reuse is its own business (llama-server's `--cache-reuse`).
+        shifted_tokens: 0,
         evaluated_tokens: prompt_n.unwrap_or(prompt_tokens),
         generated_tokens,
         time_to_first_token: ttft,

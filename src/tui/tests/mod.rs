@@ -87,6 +87,7 @@ fn stats() -> TurnStats {
     TurnStats {
         prompt_tokens: 40,
         reused_tokens: 12,
+        shifted_tokens: 0,
         evaluated_tokens: 28,
         generated_tokens: 30,
         time_to_first_token: Duration::from_millis(170),
