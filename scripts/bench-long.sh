@@ -25,7 +25,8 @@
 # Prints one line per turn (first-token time in s, tokens evaluated, messages left out), then per
 # conversation the mean first token before the first cut (turns 2 to the one before it), the mean
 # and 95th percentile over the $PAST turns from the first cut, their ratios to that mean, and the
-# mean tokens evaluated per turn. THREADS (default 1) is ember's and the server's thread count.
+# mean tokens evaluated per turn. THREADS (default 1) is ember's and the server's thread count;
+# ONLY (a regular expression) keeps the conversations whose name it matches, e.g. ONLY=local.
 #
 # Then `ember bench --context-shift` (same context and threads): how often the replies after a cut
 # with shifting agree with a fresh evaluation of the same prompt, against the same without it.
@@ -103,10 +104,12 @@ try:
 
     # One server per conversation: with one, the second conversation would find the first's
     # identical turns in its cache.
-    convos = [Conversation("local drop_to=1", 1, None), Conversation("local drop_to=0.5", 0.5, None),
-              Conversation("local drop_to=0.5, shifting", 0.5, None, shift=True),
-              Conversation("server drop_to=1", 1, start_server()),
-              Conversation("server drop_to=0.5", 0.5, start_server())]
+    plan = [("local drop_to=1", 1, False, False), ("local drop_to=0.5", 0.5, False, False),
+            ("local drop_to=0.5, shifting", 0.5, False, True),
+            ("server drop_to=1", 1, True, False), ("server drop_to=0.5", 0.5, True, False)]
+    only = re.compile(os.environ.get("ONLY", ""))
+    convos = [Conversation(name, drop_to, start_server() if server else None, shift)
+              for name, drop_to, server, shift in plan if only.search(name)]
     n = 0
     while True:
         n += 1
