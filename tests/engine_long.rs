@@ -68,6 +68,18 @@ fn until_the_first_cut(session: &mut impl Backend) -> (Vec<Message>, TurnStats) 
     panic!("the conversation never outgrew the context");
 }
 
+/// Checks that the context `session` holds is the system prompt and the turns `cut` kept of
+/// `convo` (which ends with the cut turn's answer), rendered as the template renders them, then
+/// the answer.
+fn saw_the_kept_turns(opts: &EngineOptions, session: &llama::LlamaSession, convo: &[Message], cut: &TurnStats) {
+    let mut kept = vec![convo[0].clone()];
+    kept.extend_from_slice(&convo[1 + cut.dropped_messages..convo.len() - 1]);
+    let (expected, tokens, _) = llama::print_prompt(opts, &kept, Reasoning::Auto).unwrap();
+    assert_eq!(tokens, cut.prompt_tokens);
+    let seen = session.context_text();
+    assert!(seen.starts_with(&expected), "the model saw:\n{seen}\n\nnot the kept turns:\n{expected}");
+}
+
 #[test]
 fn a_cut_leaves_headroom_and_the_next_turns_reuse_it() {
     let (opts, model) = loaded(options(0.5));
@@ -80,12 +92,7 @@ fn a_cut_leaves_headroom_and_the_next_turns_reuse_it() {
     assert!(cut.prompt_tokens <= (N_CTX - REPLY) * 2 / 3, "no headroom: {cut:?}");
     // What the model was given: exactly the system prompt and the kept turns, rendered as the
     // template renders them (then its answer).
-    let mut kept = vec![convo[0].clone()];
-    kept.extend_from_slice(&convo[1 + dropped..convo.len() - 1]);
-    let (expected, tokens, _) = llama::print_prompt(&opts, &kept, Reasoning::Auto).unwrap();
-    assert_eq!(tokens, cut.prompt_tokens);
-    let seen = session.context_text();
-    assert!(seen.starts_with(&expected), "the model saw:\n{seen}\n\nnot the kept turns:\n{expected}");
+    saw_the_kept_turns(&opts, &session, &convo, &cut);
     // The turns that follow keep the cut, and so evaluate only what is new.
     let mut last = cut;
     for n in 0..3 {
@@ -169,20 +176,13 @@ fn a_cut_with_shifting_moves_the_kept_turns_instead_of_reading_them_again() {
     let (opts, model) = loaded(shifting(0.5));
     let (mut session, _) = llama::open_session(&model, &opts).unwrap();
     let (convo, cut) = until_the_first_cut(&mut session);
-    let dropped = cut.dropped_messages;
     // Only the new question (and the template around it) was evaluated: the kept turns' cache
     // was moved into place.
     assert!(cut.shifted_tokens > 100, "nothing was shifted: {cut:?}");
     assert!(cut.evaluated_tokens <= 40, "the kept turns were read again: {cut:?}");
     assert_eq!(cut.reused_tokens + cut.evaluated_tokens, cut.prompt_tokens, "{cut:?}");
-    // The model's context is exactly the system prompt and the kept turns, as the template
-    // renders them, then its answer: the cut is at a turn boundary.
-    let mut kept = vec![convo[0].clone()];
-    kept.extend_from_slice(&convo[1 + dropped..convo.len() - 1]);
-    let (expected, tokens, _) = llama::print_prompt(&opts, &kept, Reasoning::Auto).unwrap();
-    assert_eq!(tokens, cut.prompt_tokens);
-    let seen = session.context_text();
-    assert!(seen.starts_with(&expected), "the model saw:\n{seen}\n\nnot the kept turns:\n{expected}");
+    // The cut is at a turn boundary: the context is exactly the kept turns, as after a re-read.
+    saw_the_kept_turns(&opts, &session, &convo, &cut);
 }
 
 #[test]
