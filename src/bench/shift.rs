@@ -154,3 +154,40 @@ pub fn render(r: &ShiftReport) -> String {
     let _ = writeln!(out, "shift_first_word={:.2}", share(r.shifted.first_token));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_compared_from_their_start() {
+        let mut a = Agreement::default();
+        let stats = TurnStats { evaluated_tokens: 30, shifted_tokens: 200, ..TurnStats::default() };
+        compare(&mut a, "Seven is odd, and prime.", "Seven is odd, and prime.", &stats);
+        compare(&mut a, "Seven is a prime number.", "Seven is odd, and prime.", &stats);
+        compare(&mut a, "It is odd.", "Seven is odd.", &stats);
+        assert_eq!((a.first_token, a.identical, a.evaluated, a.shifted), (2, 1, 90, 600));
+        // "Seven is " of 24 characters, then nothing of the third.
+        assert!((a.prefix_share - (1.0 + 9.0 / 24.0)).abs() < 1e-9, "{}", a.prefix_share);
+    }
+
+    #[test]
+    fn the_report_ends_with_figures_for_scripts() {
+        let agreement =
+            |identical| Agreement { first_token: 30, identical, prefix_share: 15.0, ..Agreement::default() };
+        let report = ShiftReport {
+            model: "m".into(),
+            n_ctx: 1024,
+            first_cut: 16,
+            turns: 30,
+            cuts: 5,
+            shifting: false,
+            shifted: agreement(11),
+            unshifted: agreement(23),
+        };
+        let text = render(&report);
+        assert!(text.contains("not shifted"), "{text}");
+        assert!(text.contains("replies identical 11/30 · agreeing start 50%"), "{text}");
+        assert!(text.ends_with("shift_identical=0.37\ncontrol_identical=0.77\nshift_first_word=1.00\n"), "{text}");
+    }
+}

@@ -286,6 +286,17 @@ mod tests {
         assert!(!stats_line(&TurnStats::default()).contains("speculation"));
     }
 
+    #[test]
+    fn stats_line_says_what_left_the_context_and_what_was_shifted() {
+        let stats = TurnStats { dropped_messages: 10, shifted_tokens: 161, ..TurnStats::default() };
+        let line = stats_line(&stats);
+        assert!(
+            line.ends_with(" | 10 earlier messages left out of the context | 161 reused tokens shifted into place"),
+            "{line}"
+        );
+        assert!(!stats_line(&TurnStats { dropped_messages: 10, ..TurnStats::default() }).contains("shifted"));
+    }
+
     const ANSWER: &[&str] = &["Sure:\n``", "`python\ndef add(a, b):\n", "    return a + b\n```\nIt adds \x1b[31m.", ""];
 
     #[test]
