@@ -193,9 +193,10 @@ pub struct Cli {
 
     /// Speculative decoding for the local model (experimental): ngram drafts the next tokens
     /// from earlier text in the conversation that ends like the answer so far, and checks
-    /// them in one step; off (the default) decodes one token at a time. Every token is still
-    /// the model's own choice, but a greedy answer can differ where llama.cpp's batched
-    /// arithmetic breaks a near tie the other way, and on small models it is not faster yet.
+    /// them in one step, only where ember has measured that it pays on this machine; off (the
+    /// default) decodes one token at a time. Every token is still the model's own choice, but
+    /// a greedy answer can differ where llama.cpp's batched arithmetic breaks a near tie the
+    /// other way, and on small models on a CPU it is not faster yet.
     #[arg(long, env = "EMBER_SPECULATE", value_name = "off|ngram", value_parser = parse_speculate)]
     pub speculate: Option<crate::engine::Speculate>,
 

@@ -108,3 +108,16 @@ fn the_next_turn_reuses_a_context_left_exactly_as_without_speculation() {
     assert_eq!(fast, plain, "the second turn differs");
     assert_eq!(on.context_text(), off.context_text());
 }
+
+#[test]
+fn prose_with_nothing_to_copy_drafts_almost_nothing() {
+    let opts = options();
+    let model = llama::load_model(&opts, false, None).unwrap();
+    let (mut on, _) = llama::open_session(&model, &opts).unwrap();
+    let (_, stats) =
+        ask(&mut on, &question("Write a short story about a lighthouse keeper."), sampling(Speculate::Ngram, 0.0, 160));
+    // Its lookups are checked in the shadow first, and fail there: no decode pays for them.
+    let (drafted, _) = drafts(&stats);
+    assert!(stats.generated_tokens > 100, "{stats:?}");
+    assert!(drafted * 20 <= stats.generated_tokens, "{drafted} tokens drafted in {} generated", stats.generated_tokens);
+}

@@ -1,6 +1,8 @@
 //! Sampling settings and ember's sampler, which chooses each token from the logits as llama.cpp's
 //! default sampler chain would.
 
+mod greedy;
+
 /// How the next token is chosen. Defaults follow llama.cpp's, with a light repeat penalty that
 /// keeps small models from looping.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +109,7 @@ pub struct Sampler {
     recent: std::collections::VecDeque<i32>,
     counts: std::collections::HashMap<i32, u32>,
     scratch: Vec<f32>,
+    adjusted_tokens: Vec<usize>,
     candidates: Vec<(i32, f32)>,
     rng: Rng,
 }
@@ -120,6 +123,7 @@ impl Sampler {
             recent: std::collections::VecDeque::with_capacity(last_n.min(4096)),
             counts: std::collections::HashMap::new(),
             scratch: Vec::new(),
+            adjusted_tokens: Vec::new(),
             candidates: Vec::new(),
             rng: Rng::new(params.seed),
         }
@@ -166,8 +170,8 @@ impl Sampler {
     /// The token the settings choose from `logits`, not yet counted as chosen.
     fn choose(&mut self, logits: &[f32]) -> i32 {
         if self.params.temperature <= 0.0 {
-            self.adjusted(logits);
-            argmax(&self.scratch)
+            let penalized = self.penalized().then_some((&self.counts, self.params.repeat_penalty));
+            greedy::choose(logits, &self.banned, penalized, &mut self.adjusted_tokens)
         } else {
             self.filter(logits);
             self.draw()
@@ -278,19 +282,6 @@ pub trait TokenFilter {
     /// `token` was chosen: the filter moves past it. Called once per chosen token, with a
     /// token the filter allows.
     fn accept(&mut self, token: i32);
-}
-
-/// The index of the largest value (the first, on ties).
-fn argmax(values: &[f32]) -> i32 {
-    let mut best = 0;
-    let mut max = f32::NEG_INFINITY;
-    for (i, &v) in values.iter().enumerate() {
-        if v > max {
-            max = v;
-            best = i;
-        }
-    }
-    i32::try_from(best).unwrap_or(0)
 }
 
 /// The `k` largest logits (all of them when `k` is 0), largest first, into `out`.

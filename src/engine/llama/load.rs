@@ -264,6 +264,7 @@ pub fn open_session<'m>(
         template_source,
         reasoning: Reasoning::Auto,
         reasoning_formats: [None; 6],
+        decode_costs: Default::default(),
     };
     Ok((session, info))
 }

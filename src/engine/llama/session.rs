@@ -11,7 +11,7 @@ use llama_cpp_2::token::LlamaToken;
 use super::format::{single_token, tokenize, PromptFormat};
 use super::grammar::{self, Grammar};
 use super::reply::ReplyText;
-use super::speculate::{speculation_allowed, Speculation};
+use super::speculate::{speculation_allowed, DecodeCosts, Speculation};
 use super::summarize::SUMMARY_TOKENS;
 use crate::engine::fit::{self, DropPoint, Window};
 use crate::engine::message::{Message, Role};
@@ -59,6 +59,8 @@ pub struct LlamaSession<'m> {
     pub(super) reasoning: Reasoning,
     /// The reasoning format found for each setting (by `Reasoning::ALL` order), once.
     pub(super) reasoning_formats: [Option<ReasoningFormat>; 6],
+    /// What a decode costs by its number of tokens, as speculative turns have timed it.
+    pub(super) decode_costs: DecodeCosts,
 }
 
 impl<'m> LlamaSession<'m> {
@@ -344,6 +346,7 @@ impl<'m> LlamaSession<'m> {
         stats.reasoning_tokens = reasoning_tokens.min(stats.generated_tokens);
         stats.reasoning_time = reasoning_time;
         stats.generation_time = gen_started.elapsed();
+        spec.log(stats.generated_tokens, stats.generation_time, &self.decode_costs);
         // llama.cpp counts a decode of several tokens as prompt, not generation.
         stats.llama_eval = if spec.drafted > 0 { None } else { self.llama_eval() };
         stats.grammar = grammar.map(|g| g.spent());
