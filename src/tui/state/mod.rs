@@ -8,6 +8,7 @@ mod code;
 mod command;
 mod engine;
 mod events;
+mod fold;
 mod keys;
 mod live;
 mod mentions;
@@ -300,7 +301,8 @@ impl AppState {
         }
     }
 
-    /// A click in the transcript on a reply's thinking folds or unfolds it.
+    /// A click in the transcript on a reply's thinking, or on a long code block's header or fold
+    /// marker, folds or unfolds it.
     fn click(&mut self, column: u16, row: u16) {
         let (width, height) = transcript_area(self);
         let covered = self.ui.focus == Focus::CodePane && !super::layout::is_wide(self.ui.size.0);
@@ -312,6 +314,8 @@ impl AppState {
         };
         if self.transcript.thinking_rows(entry, width).is_some_and(|rows| rows.contains(&at)) {
             self.transcript.toggle_thinking(entry);
+        } else if let Some(number) = self.transcript.fold_at(entry, at, width) {
+            self.toggle_fold(number - 1);
         }
     }
 

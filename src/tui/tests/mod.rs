@@ -21,6 +21,7 @@ use crate::store::MessageState;
 mod apply;
 mod attach;
 mod conversation;
+mod fold;
 mod keys;
 mod live;
 mod mentions;
