@@ -25,6 +25,7 @@ pub use command::Commands;
 pub use events::{AppEvent, EditorPurpose, Effect, SaveError, SwitchEvent};
 pub use live::{LiveTurn, STATUS_FOR};
 pub use mentions::{Finder, MentionRead, FINDER_ROWS};
+pub use sessions::Hit;
 pub use switch::MIN_CTX;
 
 use std::path::PathBuf;
@@ -194,6 +195,8 @@ pub struct Ui {
     pub help_scroll: u16,
     /// Selected entry in the code pane.
     pub code_selected: usize,
+    /// The search hit the conversation being opened is to be shown at.
+    pub hit: Option<Hit>,
     pub size: (u16, u16),
     pub color: bool,
     pub should_quit: bool,
@@ -254,6 +257,7 @@ impl AppState {
                 chord: false,
                 help_scroll: 0,
                 code_selected: 0,
+                hit: None,
                 size: (80, 24),
                 color,
                 should_quit: false,

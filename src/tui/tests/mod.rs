@@ -139,6 +139,7 @@ fn picker_item(id: i64, title: &str) -> crate::store::recorder::PickerItem {
             cwd: "/home/me/project".into(),
         },
         snippet: None,
+        message: None,
     }
 }
 

@@ -14,6 +14,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 mod fold;
+mod found;
 mod render;
 mod scroll;
 
@@ -132,6 +133,8 @@ struct Cached {
     /// Rows a click folds or unfolds a long code block on (its header, its fold marker), with
     /// the block's number.
     fold_rows: Vec<(usize, usize)>,
+    /// The first row with a marked search match (the entry is the search hit).
+    found_row: Option<usize>,
     valid: bool,
 }
 
@@ -145,6 +148,9 @@ pub struct Transcript {
     /// Long code blocks folded (`true`) or unfolded by the user, by number; the others are
     /// folded once their reply is finished.
     folds: HashMap<usize, bool>,
+    /// The entry a search in the session picker opened the conversation at, and the words
+    /// searched for (lower case), marked in it.
+    found: Option<(usize, Vec<String>)>,
 }
 
 /// Rows of one entry: the stable part and the live tail.
@@ -354,6 +360,7 @@ impl Transcript {
         self.cache.borrow_mut().truncate(index);
         self.code_blocks.truncate(first_removed.saturating_sub(1));
         self.folds.retain(|&n, _| n < first_removed);
+        self.found = self.found.take().filter(|(i, _)| *i < index);
     }
 
     pub fn clear(&mut self) {
@@ -361,6 +368,7 @@ impl Transcript {
         self.cache.borrow_mut().clear();
         self.code_blocks.clear();
         self.folds.clear();
+        self.found = None;
     }
 
     fn invalidate(&self, i: usize) {

@@ -140,6 +140,10 @@ impl Transcript {
             }
             // A blank row between entries.
             stable.push(Line::default());
+            if let Some(words) = self.found_words(i) {
+                // Not the header: "you" or "ember" searched for marks the message's text.
+                cache.found_row = super::found::mark(&mut stable[1..], words, self.color).map(|r| r + 1);
+            }
         }
         cache.tail = Rc::new(tail);
         cache.rendered_len = entry.content.len();
