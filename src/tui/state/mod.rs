@@ -389,6 +389,13 @@ impl AppState {
 /// Applies one event to the state and returns the effects to run.
 pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
     state.restart_type_ahead_pause(&event);
+    let effects = on_event(state, event);
+    state.refresh_mention_summary();
+    effects
+}
+
+/// [`update`]'s dispatch: one handler per event.
+fn on_event(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
     match event {
         AppEvent::Key(key) if key.kind == KeyEventKind::Release => Vec::new(),
         AppEvent::Key(key) => {
