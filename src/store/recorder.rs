@@ -41,6 +41,11 @@ pub enum Query {
     },
     /// Continue conversation `id`: it becomes the one recorded into.
     Open(i64),
+    /// Continue `conversation` at the version that holds `message` (a search hit).
+    OpenAt {
+        conversation: i64,
+        message: i64,
+    },
     Delete(i64),
     Rename(i64, String),
     /// Write the current conversation to `path` as Markdown (or JSON when `json`).
@@ -64,6 +69,8 @@ pub struct PickerItem {
     pub summary: super::ConversationSummary,
     /// The best matching text when filtering.
     pub snippet: Option<String>,
+    /// The message that text is from.
+    pub message: Option<i64>,
 }
 
 /// What the history thread says back.
@@ -209,6 +216,9 @@ impl Recorder {
                     })
                     .map_err(|e| e.to_string()),
             ),
+            Query::OpenAt { conversation, message } => {
+                Reply::Opened(self.open_at(conversation, message).map_err(|e| e.to_string()))
+            }
             Query::Delete(id) => {
                 if self.conversation == Some(id) {
                     self.conversation = None;
@@ -228,6 +238,20 @@ impl Recorder {
                 None => Err("nothing to undo: this conversation is not saved yet".into()),
             }),
         }
+    }
+
+    /// Loads `conversation` along the version that holds `message`: a search hit in an
+    /// earlier answer (before a /retry) makes that version the current one.
+    fn open_at(&mut self, conversation: i64, message: i64) -> Result<super::Conversation, StoreError> {
+        let mut loaded = self.store.load(conversation)?;
+        if !loaded.messages.iter().any(|m| m.id == message) {
+            let leaf = self.store.newest_leaf_under(message)?;
+            self.store.set_leaf(conversation, Some(leaf))?;
+            loaded = self.store.load(conversation)?;
+        }
+        self.conversation = Some(conversation);
+        self.branch = loaded.messages.iter().map(|m| m.id).collect();
+        Ok(loaded)
     }
 
     fn sibling(&mut self, keep: usize, forward: bool) -> Result<super::Conversation, StoreError> {
@@ -269,7 +293,7 @@ impl Recorder {
                 .store
                 .list(200)?
                 .into_iter()
-                .map(|summary| PickerItem { summary, snippet: None })
+                .map(|summary| PickerItem { summary, snippet: None, message: None })
                 .collect());
         }
         // Best hit per conversation, in rank order.
@@ -280,7 +304,7 @@ impl Recorder {
                 continue;
             }
             let summary = self.store.summary(hit.conversation_id)?;
-            items.push(PickerItem { summary, snippet: Some(hit.snippet) });
+            items.push(PickerItem { summary, snippet: Some(hit.snippet), message: Some(hit.message_id) });
         }
         Ok(items)
     }
@@ -437,6 +461,29 @@ mod tests {
         r.apply(RecordOp::NameModel("other".into())).unwrap();
         r.apply(append(1, StoredRole::Assistant, "hello")).unwrap();
         assert_eq!(r.store.summary(id).unwrap().model, "qwen3-8b", "an existing conversation keeps its label");
+    }
+
+    #[test]
+    fn a_search_hit_in_an_earlier_version_opens_that_version() {
+        let mut r = Recorder::new(Store::open_in_memory().unwrap(), NewConversation::default(), None);
+        let c = r.apply(append(0, StoredRole::User, "name a striped animal")).unwrap().unwrap();
+        r.apply(append(1, StoredRole::Assistant, "a zebra")).unwrap();
+        // /retry: a second answer beside the first becomes the current version.
+        r.apply(append(1, StoredRole::Assistant, "a tiger")).unwrap();
+        let Reply::Listed { result: Ok(found), .. } = r.query(Query::List { filter: "zebra".into(), generation: 1 })
+        else {
+            panic!()
+        };
+        let message = found[0].message.unwrap();
+        let Reply::Opened(Ok(opened)) = r.query(Query::OpenAt { conversation: c, message }) else { panic!() };
+        assert_eq!(
+            opened.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+            ["name a striped animal", "a zebra"]
+        );
+        assert_eq!(opened.messages[1].id, message);
+        // Recording continues from the version shown.
+        r.apply(append(2, StoredRole::User, "and its colours?")).unwrap();
+        assert_eq!(r.store.load(c).unwrap().messages[1].content, "a zebra");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "/copy", args: "[N]", help: "copy code block N (the last) to the clipboard" },
     CommandHelp { name: "/save", args: "N PATH", help: "save code block N to a file" },
     CommandHelp { name: "/apply", args: "N [PATH]", help: "apply code block N to its file, after a diff" },
+    CommandHelp { name: "/fold", args: "[N]", help: "fold or unfold long code block N (the latest)" },
     CommandHelp { name: "/undo", args: "", help: "undo the last /apply (also after a restart)" },
     CommandHelp { name: "/sessions", args: "", help: "find and continue saved conversations" },
     CommandHelp { name: "/rename", args: "TITLE", help: "rename this conversation" },
@@ -51,6 +52,8 @@ pub enum SlashCommand {
     Save(usize, Option<String>),
     /// Apply code block N to a file (the one it names without PATH), after showing the diff.
     Apply(usize, Option<String>),
+    /// Fold or unfold code block N; without N, the long blocks of the reply in view.
+    Fold(Option<usize>),
     Undo,
     Sessions,
     Rename(String),
@@ -111,6 +114,10 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
         "/apply" => block_and_path(rest)
             .map(|(n, path)| SlashCommand::Apply(n, path))
             .ok_or_else(|| "usage: /apply N [PATH]".into()),
+        "/fold" | "/unfold" if rest.is_empty() => Ok(SlashCommand::Fold(None)),
+        "/fold" | "/unfold" => number(rest)
+            .map(|n| SlashCommand::Fold(Some(n)))
+            .ok_or_else(|| "usage: /fold [N] (a code block number; the reply in view without N)".into()),
         "/undo" => Ok(SlashCommand::Undo),
         "/sessions" | "/history" => Ok(SlashCommand::Sessions),
         "/pin" | "/unpin" => Ok(SlashCommand::Pin),

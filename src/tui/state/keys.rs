@@ -179,6 +179,7 @@ fn on_transcript_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Left => return state.switch_version(false),
         KeyCode::Right => return state.switch_version(true),
         KeyCode::Char('t') => state.toggle_thinking(),
+        KeyCode::Char('z') => state.toggle_folds_in_view(),
         KeyCode::Char('?') => state.ui.overlay = Some(Overlay::Help),
         KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
             // Typing goes to the composer.
@@ -259,6 +260,7 @@ fn on_code_pane_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Char('s') => state.ask_save(i),
         KeyCode::Char('a') => return state.apply_block(i, None),
         KeyCode::Char('e') => return state.open_in_editor(i),
+        KeyCode::Char('z') => state.toggle_fold(i),
         KeyCode::Enter | KeyCode::Char('v') => state.ui.overlay = Some(Overlay::CodeView { index: i, scroll: 0 }),
         KeyCode::Char('?') => state.ui.overlay = Some(Overlay::Help),
         _ => {}

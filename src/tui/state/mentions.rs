@@ -30,6 +30,10 @@ pub struct Finder {
     dismissed: Option<usize>,
     /// The message whose mentioned files are being read before it is sent.
     pub sending: Option<String>,
+    /// What the mentions will take, as the composer shows it, and the composer text that was
+    /// for: recomputed when the text or the file list changes, not on every frame.
+    mention_summary: Vec<String>,
+    summary_for: Option<String>,
 }
 
 /// One mention's file, read for sending: `None` when no such file exists (the text stays).
@@ -85,6 +89,7 @@ impl AppState {
         self.finder.listing = false;
         self.finder.list = list;
         self.finder.matches.clear();
+        self.finder.summary_for = None;
         let _ = self.after_composer_edit();
     }
 
@@ -119,9 +124,26 @@ impl AppState {
     pub fn attachment_summary(&self) -> Vec<String> {
         let mut out: Vec<String> =
             self.attachments.iter().map(|(a, tokens)| format!("{} ({})", a.label, tokens.describe())).collect();
-        if self.composer.text().starts_with(['/', '!']) {
-            return out;
+        out.extend(self.finder.mention_summary.iter().cloned());
+        out
+    }
+
+    /// Recomputes the mentions' part of [`Self::attachment_summary`] when the composer's text
+    /// changed since (`update` calls it after every event; the view only reads it).
+    pub(super) fn refresh_mention_summary(&mut self) {
+        if self.finder.summary_for.as_deref() == Some(self.composer.text()) {
+            return;
         }
+        self.finder.mention_summary = self.mention_summary();
+        self.finder.summary_for = Some(self.composer.text().to_string());
+    }
+
+    /// The files mentioned in the composer, each with about how many tokens it takes.
+    fn mention_summary(&self) -> Vec<String> {
+        if self.composer.text().starts_with(['/', '!']) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
         for (_, token) in mention::find(self.composer.text()) {
             let Ok(m) = mention::parse(token) else { continue };
             let Some((_, size)) = self.finder.list.files.iter().find(|(p, _)| *p == m.path) else { continue };

@@ -8,6 +8,7 @@ mod code;
 mod command;
 mod engine;
 mod events;
+mod fold;
 mod keys;
 mod live;
 mod mentions;
@@ -24,6 +25,7 @@ pub use command::Commands;
 pub use events::{AppEvent, EditorPurpose, Effect, SaveError, SwitchEvent};
 pub use live::{LiveTurn, STATUS_FOR};
 pub use mentions::{Finder, MentionRead, FINDER_ROWS};
+pub use sessions::Hit;
 pub use switch::MIN_CTX;
 
 use std::path::PathBuf;
@@ -193,6 +195,8 @@ pub struct Ui {
     pub help_scroll: u16,
     /// Selected entry in the code pane.
     pub code_selected: usize,
+    /// The search hit the conversation being opened is to be shown at.
+    pub hit: Option<Hit>,
     pub size: (u16, u16),
     pub color: bool,
     pub should_quit: bool,
@@ -253,6 +257,7 @@ impl AppState {
                 chord: false,
                 help_scroll: 0,
                 code_selected: 0,
+                hit: None,
                 size: (80, 24),
                 color,
                 should_quit: false,
@@ -300,7 +305,8 @@ impl AppState {
         }
     }
 
-    /// A click in the transcript on a reply's thinking folds or unfolds it.
+    /// A click in the transcript on a reply's thinking, or on a long code block's header or fold
+    /// marker, folds or unfolds it.
     fn click(&mut self, column: u16, row: u16) {
         let (width, height) = transcript_area(self);
         let covered = self.ui.focus == Focus::CodePane && !super::layout::is_wide(self.ui.size.0);
@@ -312,6 +318,8 @@ impl AppState {
         };
         if self.transcript.thinking_rows(entry, width).is_some_and(|rows| rows.contains(&at)) {
             self.transcript.toggle_thinking(entry);
+        } else if let Some(number) = self.transcript.fold_at(entry, at, width) {
+            self.toggle_fold(number - 1);
         }
     }
 
@@ -381,6 +389,13 @@ impl AppState {
 /// Applies one event to the state and returns the effects to run.
 pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
     state.restart_type_ahead_pause(&event);
+    let effects = on_event(state, event);
+    state.refresh_mention_summary();
+    effects
+}
+
+/// [`update`]'s dispatch: one handler per event.
+fn on_event(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
     match event {
         AppEvent::Key(key) if key.kind == KeyEventKind::Release => Vec::new(),
         AppEvent::Key(key) => {

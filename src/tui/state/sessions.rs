@@ -3,7 +3,16 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::{update, AppEvent, AppState, Composer, Effect, Overlay, Picker, Query, Reply, Scroll, StatusMessage};
+use super::{
+    transcript_area, update, AppEvent, AppState, Composer, Effect, Overlay, Picker, Query, Reply, Scroll, StatusMessage,
+};
+
+/// A search hit the picker is opening: the message to show, and the words searched for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub message: i64,
+    pub words: Vec<String>,
+}
 
 impl AppState {
     pub(super) fn open_picker(&mut self) -> Vec<Effect> {
@@ -44,37 +53,11 @@ impl AppState {
                     self.transcript.set_versions(i, Some((at, of)));
                 }
             }
-            Reply::Opened(Ok(conversation)) => {
-                let mut effects = Vec::new();
-                if let Some(turn) = self.turns.generating.take() {
-                    effects.push(Effect::Cancel(turn));
-                }
-                // Another branch of the same conversation keeps the engine's context: the shared
-                // prefix is reused as it is.
-                let same = self.session.conversation_id == Some(conversation.summary.id);
-                if let (Some(old), false) = (self.session.conversation_id, same) {
-                    effects.push(Effect::SaveContext(old));
-                }
-                self.ui.overlay = None;
-                self.transcript.clear();
-                self.attachments.clear();
-                self.ui.scroll = Scroll::Follow;
-                self.turns.dropped_messages = 0;
-                if !same {
-                    // Another version keeps the engine's context: its size stays as it was.
-                    self.turns.context_used = 0;
-                    self.turns.last_stats = None;
-                }
-                self.resume(&conversation);
-                if same {
-                    self.info("showing another version: new messages continue from here");
-                } else {
-                    effects.push(Effect::LoadContext(conversation.summary.id));
-                    effects.extend(self.count_conversation());
-                }
-                return effects;
+            Reply::Opened(Ok(conversation)) => return self.on_opened(&conversation),
+            Reply::Opened(Err(e)) => {
+                self.ui.hit = None;
+                self.error(e);
             }
-            Reply::Opened(Err(e)) => self.error(e),
             Reply::Exported(Ok(path)) => self.info(format!("exported to {}", path.display())),
             Reply::Exported(Err(e)) => self.error(e),
             Reply::Undone(Ok(done)) => self.info(done),
@@ -95,6 +78,58 @@ impl AppState {
         }
         Vec::new()
     }
+    /// A conversation was opened (the picker, a version switch): it replaces the transcript,
+    /// shown at the search hit it was opened for, else at the end.
+    fn on_opened(&mut self, conversation: &crate::store::Conversation) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if let Some(turn) = self.turns.generating.take() {
+            effects.push(Effect::Cancel(turn));
+        }
+        // Another branch of the same conversation keeps the engine's context: the shared
+        // prefix is reused as it is.
+        let same = self.session.conversation_id == Some(conversation.summary.id);
+        if let (Some(old), false) = (self.session.conversation_id, same) {
+            effects.push(Effect::SaveContext(old));
+        }
+        self.ui.overlay = None;
+        self.transcript.clear();
+        self.attachments.clear();
+        self.ui.scroll = Scroll::Follow;
+        self.turns.dropped_messages = 0;
+        if !same {
+            // Another version keeps the engine's context: its size stays as it was.
+            self.turns.context_used = 0;
+            self.turns.last_stats = None;
+        }
+        self.resume(conversation);
+        if same {
+            self.info("showing another version: new messages continue from here");
+        }
+        if let Some(hit) = self.ui.hit.take() {
+            self.show_hit(conversation, hit);
+        }
+        if !same {
+            effects.push(Effect::LoadContext(conversation.summary.id));
+            effects.extend(self.count_conversation());
+        }
+        effects
+    }
+
+    /// Scrolls to the message a search hit is in (its first match near the top of the view,
+    /// else its start) and marks the words searched for.
+    fn show_hit(&mut self, conversation: &crate::store::Conversation, hit: Hit) {
+        let Some(i) = conversation.messages.iter().position(|m| m.id == hit.message) else { return };
+        self.transcript.mark_found(i, hit.words);
+        let (width, height) = transcript_area(self);
+        let found = self.transcript.found_row(i, width).unwrap_or(0);
+        let row = if found + 2 < height { 0 } else { found.saturating_sub(2) };
+        self.ui.scroll = Scroll::Anchor { entry: i, row };
+        self.info(format!(
+            "opened at the match, message {} of {}: End (in the transcript) goes to the end",
+            i + 1,
+            conversation.messages.len()
+        ));
+    }
 }
 
 /// A key in the session picker: move, filter, open, rename (Ctrl-R), delete (Ctrl-D twice).
@@ -112,11 +147,7 @@ pub(super) fn on_picker_key(state: &mut AppState, mut p: Picker, key: KeyEvent) 
             state.ui.overlay = None;
             return Vec::new();
         }
-        KeyCode::Enter => {
-            if let Some(id) = selected_id {
-                effects.push(Effect::Query(Query::Open(id)));
-            }
-        }
+        KeyCode::Enter => effects.extend(open_selected(state, &p)),
         KeyCode::Up => p.selected = p.selected.saturating_sub(1),
         KeyCode::Down => p.selected = (p.selected + 1).min(p.items.len().saturating_sub(1)),
         KeyCode::PageUp => p.selected = p.selected.saturating_sub(10),
@@ -198,5 +229,22 @@ fn delete_key(state: &mut AppState, p: &mut Picker, selected_id: Option<i64>, wa
             None
         }
         (None, _) => None,
+    }
+}
+
+/// Enter: opens the selected conversation, at its best match when the list is a search's.
+fn open_selected(state: &mut AppState, p: &Picker) -> Option<Effect> {
+    let item = p.items.get(p.selected)?;
+    let conversation = item.summary.id;
+    let words: Vec<String> = p.filter.text().split_whitespace().map(String::from).collect();
+    match item.message {
+        Some(message) if !words.is_empty() => {
+            state.ui.hit = Some(Hit { message, words });
+            Some(Effect::Query(Query::OpenAt { conversation, message }))
+        }
+        _ => {
+            state.ui.hit = None;
+            Some(Effect::Query(Query::Open(conversation)))
+        }
     }
 }

@@ -53,6 +53,16 @@ impl AppState {
                 Some(i) => self.apply_block(i, path),
                 None => Vec::new(),
             },
+            SlashCommand::Fold(Some(n)) => {
+                if let Some(i) = self.block_index(n) {
+                    self.toggle_fold(i);
+                }
+                Vec::new()
+            }
+            SlashCommand::Fold(None) => {
+                self.toggle_folds_in_view();
+                Vec::new()
+            }
             SlashCommand::Undo => self.undo(),
             SlashCommand::Sessions => self.open_picker(),
             SlashCommand::Rename(title) => self.rename(title),

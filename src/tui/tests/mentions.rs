@@ -149,3 +149,17 @@ fn snapshot_finder_over_the_composer() {
     update(&mut s, listed(&[("src/main.rs", 3000), ("\x1b[31mevil\x1b[0m_main.md", 30), ("docs/manual.md", 12)]));
     insta::assert_snapshot!(screen(&s, 80, 16));
 }
+
+#[test]
+fn the_mention_summary_follows_every_change_of_the_message() {
+    let mut s = ready_state();
+    type_text(&mut s, "see @src/main.rs and @README.md");
+    assert!(s.attachment_summary().is_empty(), "sizes are not known before the listing");
+    update(&mut s, listed(FILES));
+    assert_eq!(s.attachment_summary(), ["@src/main.rs (about 1,000 tokens)", "@README.md (about 300 tokens)"]);
+    // Ctrl-C clears the message outside the composer's keys: the summary goes with it.
+    update(&mut s, ctrl('c'));
+    assert!(s.attachment_summary().is_empty());
+    update(&mut s, key(KeyCode::Up));
+    assert_eq!(s.attachment_summary().len(), 2, "the message recalled brings its mentions back");
+}

@@ -21,6 +21,7 @@ use crate::store::MessageState;
 mod apply;
 mod attach;
 mod conversation;
+mod fold;
 mod keys;
 mod live;
 mod mentions;
@@ -139,6 +140,7 @@ fn picker_item(id: i64, title: &str) -> crate::store::recorder::PickerItem {
             cwd: "/home/me/project".into(),
         },
         snippet: None,
+        message: None,
     }
 }
 

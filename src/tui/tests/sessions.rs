@@ -1,6 +1,7 @@
 //! The session picker and versions of an answer.
 
 use super::*;
+use crate::tui::transcript::Scroll;
 
 #[test]
 fn session_picker_lists_filters_opens_renames_and_deletes() {
@@ -122,4 +123,82 @@ fn versions_switch_on_the_message_in_view_not_only_the_latest() {
     // Scrolled to the second exchange: the next one from there.
     s.ui.scroll = crate::tui::transcript::Scroll::Anchor { entry: 2, row: 0 };
     assert_eq!(update(&mut s, key(KeyCode::Left)), vec![Effect::Query(Query::Sibling { keep: 5, forward: false })]);
+}
+
+/// A stored conversation of `n` messages, questions and answers in turn; message `i` has id
+/// `100 + i`, and message 13 talks about a walrus.
+fn long_conversation(n: usize) -> crate::store::Conversation {
+    use crate::store::{StoredMessage, StoredRole};
+    let messages = (0..n)
+        .map(|i| StoredMessage {
+            id: 100 + i as i64,
+            parent_id: i.checked_sub(1).map(|p| 100 + p as i64),
+            role: if i % 2 == 0 { StoredRole::User } else { StoredRole::Assistant },
+            content: if i == 13 { "The Walrus lives in the Arctic.".into() } else { format!("message {i}") },
+            state: MessageState::Complete,
+            tokens: None,
+            created_at: 0,
+            sibling: (1, 1),
+            pinned: false,
+            reasoning: None,
+        })
+        .collect();
+    crate::store::Conversation { summary: picker_item(9, "Animals").summary, system_prompt: None, messages }
+}
+
+/// The picker searched for "walrus" and Enter opened the hit (message 13 of 40).
+fn opened_at_hit() -> AppState {
+    use crate::store::recorder::{Query, Reply};
+    let mut s = ready_state();
+    s.session.saving = true;
+    update(&mut s, ctrl('o'));
+    type_text(&mut s, "walrus");
+    let hit = crate::store::recorder::PickerItem {
+        snippet: Some("The [Walrus] lives".into()),
+        message: Some(113),
+        ..picker_item(9, "Animals")
+    };
+    update(&mut s, AppEvent::History(Reply::Listed { generation: 7, result: Ok(vec![hit]) }));
+    let effects = update(&mut s, key(KeyCode::Enter));
+    assert_eq!(effects, vec![Effect::Query(Query::OpenAt { conversation: 9, message: 113 })]);
+    update(&mut s, AppEvent::History(Reply::Opened(Ok(long_conversation(40)))));
+    s
+}
+
+#[test]
+fn a_search_hit_opens_the_conversation_at_its_message_with_the_words_marked() {
+    use ratatui::style::Modifier;
+    let s = opened_at_hit();
+    assert_eq!(s.ui.scroll, Scroll::Anchor { entry: 13, row: 0 });
+    assert_eq!(status(&s).0, "opened at the match, message 14 of 40: End (in the transcript) goes to the end");
+    let rows = s.transcript.rows(13, 120);
+    let marked: Vec<&str> = rows
+        .stable
+        .iter()
+        .flat_map(|l| &l.spans)
+        .filter(|sp| sp.style.add_modifier.contains(Modifier::REVERSED))
+        .map(|sp| sp.content.as_ref())
+        .collect();
+    assert_eq!(marked, ["Walrus"]);
+    assert_eq!(s.transcript.found_row(13, 120), Some(1));
+    assert_eq!(s.transcript.found_row(12, 120), None, "only the hit is marked");
+}
+
+#[test]
+fn opening_without_a_search_shows_the_end() {
+    use crate::store::recorder::{Query, Reply};
+    let mut s = ready_state();
+    s.session.saving = true;
+    update(&mut s, ctrl('o'));
+    let item = crate::store::recorder::PickerItem { message: None, ..picker_item(9, "Animals") };
+    update(&mut s, AppEvent::History(Reply::Listed { generation: 1, result: Ok(vec![item]) }));
+    assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::Query(Query::Open(9))]);
+    update(&mut s, AppEvent::History(Reply::Opened(Ok(long_conversation(40)))));
+    assert_eq!(s.ui.scroll, Scroll::Follow);
+    assert_eq!(s.transcript.found_row(13, 120), None);
+}
+
+#[test]
+fn snapshot_opened_at_a_search_hit() {
+    insta::assert_snapshot!(screen(&opened_at_hit(), 100, 16));
 }

@@ -9,11 +9,16 @@
 //! code never becomes a numbered code block: only the answer (`content`) is parsed for those.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+mod fold;
+mod found;
 mod render;
 mod scroll;
+
+pub use fold::{foldable, FOLD_OVER, FOLD_SHOWN};
 
 use ratatui::text::Line;
 
@@ -125,6 +130,11 @@ struct Cached {
     rendered_len: usize,
     /// Rows of the thinking section (after the header row).
     thinking_rows: usize,
+    /// Rows a click folds or unfolds a long code block on (its header, its fold marker), with
+    /// the block's number.
+    fold_rows: Vec<(usize, usize)>,
+    /// The first row with a marked search match (the entry is the search hit).
+    found_row: Option<usize>,
     valid: bool,
 }
 
@@ -135,6 +145,12 @@ pub struct Transcript {
     cache: RefCell<Vec<Cached>>,
     color: bool,
     code_blocks: Vec<CodeBlock>,
+    /// Long code blocks folded (`true`) or unfolded by the user, by number; the others are
+    /// folded once their reply is finished.
+    folds: HashMap<usize, bool>,
+    /// The entry a search in the session picker opened the conversation at, and the words
+    /// searched for (lower case), marked in it.
+    found: Option<(usize, Vec<String>)>,
 }
 
 /// Rows of one entry: the stable part and the live tail.
@@ -343,12 +359,16 @@ impl Transcript {
         self.entries.truncate(index);
         self.cache.borrow_mut().truncate(index);
         self.code_blocks.truncate(first_removed.saturating_sub(1));
+        self.folds.retain(|&n, _| n < first_removed);
+        self.found = self.found.take().filter(|(i, _)| *i < index);
     }
 
     pub fn clear(&mut self) {
         self.entries.clear();
         self.cache.borrow_mut().clear();
         self.code_blocks.clear();
+        self.folds.clear();
+        self.found = None;
     }
 
     fn invalidate(&self, i: usize) {

@@ -51,13 +51,24 @@ fn thinking_rows(thinking: &Thinking, answered: bool, width: usize, color: bool)
 }
 
 /// Renders a block; only the model's code blocks are numbered (and counted in `next_code`).
-fn render_block(block: &Block, next_code: &mut usize, numbered: bool, opts: RenderOptions) -> Vec<Line<'static>> {
+/// `fold` says whether a numbered block is drawn folded.
+fn render_block(
+    block: &Block,
+    next_code: &mut usize,
+    numbered: bool,
+    fold: &dyn Fn(usize, &str) -> bool,
+    opts: RenderOptions,
+) -> Vec<Line<'static>> {
     match block {
         Block::Prose(text) => markdown::render_prose(text, opts),
         Block::Code { lang, code, .. } if numbered => {
-            let lines = markdown::render_code(Some(*next_code), lang, code, opts);
+            let n = *next_code;
             *next_code += 1;
-            lines
+            if fold(n, code) {
+                super::fold::render_folded(n, lang, code, opts)
+            } else {
+                markdown::render_code(Some(n), lang, code, opts)
+            }
         }
         Block::Code { lang, code, .. } => markdown::render_code(None, lang, code, opts),
     }
@@ -92,18 +103,29 @@ impl Transcript {
         let final_count = if streaming { blocks.len().saturating_sub(1) } else { blocks.len() };
         let mut next_code = entry.first_block + cache.stable_code;
         let numbered = entry.author == Author::Assistant;
+        // Code arrives unfolded; a finished reply's long blocks fold (see `fold.rs`).
+        let fold = |n: usize, code: &str| !streaming && self.is_folded(n, code);
         let stable = Rc::make_mut(&mut cache.stable);
         for (block, raw) in &blocks[..final_count] {
-            stable.extend(render_block(block, &mut next_code, numbered, opts));
-            cache.stable_bytes += raw;
-            if numbered && matches!(block, Block::Code { .. }) {
+            let rows = render_block(block, &mut next_code, numbered, &fold, opts);
+            if let (true, Block::Code { code, .. }) = (numbered, block) {
                 cache.stable_code += 1;
+                if super::foldable(code) {
+                    // The header toggles the block; so does the marker, second to last.
+                    let n = next_code - 1;
+                    cache.fold_rows.push((stable.len(), n));
+                    if fold(n, code) {
+                        cache.fold_rows.push((stable.len() + rows.len() - 2, n));
+                    }
+                }
             }
+            stable.extend(rows);
+            cache.stable_bytes += raw;
         }
         let mut tail = Vec::new();
         for (block, _) in &blocks[final_count..] {
             let mut n = next_code;
-            tail.extend(render_block(block, &mut n, numbered, opts));
+            tail.extend(render_block(block, &mut n, numbered, &fold, opts));
         }
         if !streaming {
             if let EntryState::Failed(reason) = &entry.state {
@@ -118,6 +140,10 @@ impl Transcript {
             }
             // A blank row between entries.
             stable.push(Line::default());
+            if let Some(words) = self.found_words(i) {
+                // Not the header: "you" or "ember" searched for marks the message's text.
+                cache.found_row = super::found::mark(&mut stable[1..], words, self.color).map(|r| r + 1);
+            }
         }
         cache.tail = Rc::new(tail);
         cache.rendered_len = entry.content.len();

@@ -138,3 +138,89 @@ fn width_change_rewraps() {
     assert_eq!(t.height(0, 40), 3);
     assert_eq!(t.height(0, 8), 5);
 }
+
+/// A reply with a code block of `lines` numbered lines between two paragraphs.
+fn reply_with_block(lines: usize) -> String {
+    let code: String = (1..=lines).map(|i| format!("line {i}\n")).collect();
+    format!("Here:\n\n```rust src/lib.rs\n{code}```\n\nDone.")
+}
+
+#[test]
+fn a_long_block_streams_whole_then_folds_and_unfolds() {
+    let mut t = sample(1);
+    t.push(Author::Assistant, "", EntryState::Streaming);
+    t.append(&reply_with_block(40));
+    let streaming = text(&t.visible(40, 200, Scroll::Follow));
+    assert!(streaming.iter().any(|r| r.contains("line 40")), "code arrives unfolded: {streaming:?}");
+    assert!(!streaming.iter().any(|r| r.contains("more lines")));
+    t.finish_last(EntryState::Complete);
+    let folded = text(&t.rows(1, 40).stable);
+    assert!(folded.iter().any(|r| r.starts_with("│ line 10 ")), "{folded:?}");
+    assert!(!folded.iter().any(|r| r.contains("line 11")), "{folded:?}");
+    let marker = folded.iter().position(|r| r.contains("more lines")).expect("a marker row");
+    assert_eq!(folded[marker], format!("│ {:<37}│", "… 30 more lines (z unfolds)"));
+    assert_eq!(folded[marker].chars().count(), folded[marker - 1].chars().count(), "as wide as a code row");
+    assert!(folded[marker + 1].starts_with('╰'), "the marker is inside the frame");
+    assert_eq!(folded.last().map(String::as_str), Some(""));
+    assert!(folded.contains(&"Done.".to_string()));
+    // The block itself stays whole: the code pane, copy, save and /apply read it.
+    let whole: String = (1..=40).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(t.code_blocks()[0].code, whole);
+    assert_eq!(t.folded(1), Some(true));
+    assert_eq!(t.toggle_fold(1), Some(false));
+    let unfolded = text(&t.rows(1, 40).stable);
+    assert!(unfolded.iter().any(|r| r.starts_with("│ line 40 ")));
+    assert!(!unfolded.iter().any(|r| r.contains("more lines")));
+    assert_eq!(unfolded.len(), folded.len() + 30 - 1);
+    assert_eq!(t.toggle_fold(1), Some(true));
+    assert_eq!(text(&t.rows(1, 40).stable), folded);
+    assert_eq!(t.toggle_fold(2), None, "no such block");
+}
+
+#[test]
+fn short_blocks_never_fold() {
+    let mut t = sample(0);
+    t.push(Author::Assistant, reply_with_block(30), EntryState::Complete);
+    assert_eq!(t.folded(1), None);
+    assert_eq!(t.toggle_fold(1), None);
+    assert!(text(&t.rows(0, 40).stable).iter().any(|r| r.starts_with("│ line 30 ")));
+    assert!(t.foldable_blocks(0).is_empty());
+}
+
+#[test]
+fn a_click_row_folds_the_block_under_it() {
+    let mut t = sample(1);
+    t.push(Author::Assistant, reply_with_block(31), EntryState::Complete);
+    let rows = text(&t.rows(1, 40).stable);
+    let header = rows.iter().position(|r| r.starts_with("╭─ [1] rust")).unwrap();
+    let marker = rows.iter().position(|r| r.contains("… 21 more lines")).unwrap();
+    assert_eq!(t.fold_at(1, header, 40), Some(1));
+    assert_eq!(t.fold_at(1, marker, 40), Some(1));
+    assert_eq!(t.fold_at(1, header + 1, 40), None);
+    assert_eq!(t.fold_at(0, header, 40), None);
+    assert_eq!(t.foldable_blocks(1), vec![1]);
+}
+
+#[test]
+fn folds_are_forgotten_with_the_blocks_they_were_for() {
+    let mut t = sample(0);
+    t.push(Author::Assistant, reply_with_block(40), EntryState::Complete);
+    t.push(Author::User, "again", EntryState::Complete);
+    t.push(Author::Assistant, reply_with_block(40), EntryState::Complete);
+    assert_eq!(t.toggle_fold(2), Some(false));
+    t.truncate(2);
+    t.push(Author::Assistant, reply_with_block(40), EntryState::Complete);
+    assert_eq!(t.folded(2), Some(true), "a new block 2 starts folded");
+    assert_eq!(t.folded(1), Some(true));
+}
+
+#[test]
+fn a_folded_block_shows_no_control_characters() {
+    let mut t = sample(0);
+    let code: String = (0..40).map(|i| format!("\x1b]52;c;aGk=\x07 \x1b[2J{i}\u{202e}\n")).collect();
+    t.push(Author::Assistant, format!("```\x1b[31mrust evil\x1b[0m.rs\n{code}```\n"), EntryState::Complete);
+    assert_eq!(t.folded(1), Some(true));
+    for row in text(&t.rows(0, 60).stable) {
+        assert!(!row.chars().any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)), "{row:?}");
+    }
+}

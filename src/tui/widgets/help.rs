@@ -21,6 +21,7 @@ const KEYS: &[(&str, &str)] = &[
     ("Ctrl-O", "saved conversations: search, continue"),
     ("transcript: ← →", "earlier / later versions of an answer"),
     ("transcript: t, click", "fold / unfold a reply's reasoning"),
+    ("z (transcript, code pane)", "fold / unfold a long code block (or click it)"),
     ("code pane: c s a e ⏎", "copy, save, apply (diff), $EDITOR, full screen"),
     ("? / F1", "this help"),
 ];
