@@ -38,8 +38,8 @@ fn binary_dir() -> Option<PathBuf> {
 /// Loads llama.cpp's backend libraries (the best CPU variant for this CPU, and any GPU backend
 /// built alongside): from the binary's folder when they sit there, otherwise from the folder
 /// llama-cpp-sys-2 built them into (a binary run from the build tree). A no-op in a native build,
-/// whose CPU backend is built in.
-pub(super) fn load_variants() {
+/// whose CPU backend is built in. Fails, saying what to do, when no CPU backend could be loaded.
+pub(super) fn load_variants() -> Result<(), String> {
     #[cfg(feature = "portable")]
     {
         use llama_cpp_2::llama_backend::{load_backends, load_backends_from_path};
@@ -48,7 +48,19 @@ pub(super) fn load_variants() {
             Some(dir) => load_backends_from_path(&dir),
             None => load_backends(),
         }
+        let cpu = llama_cpp_2::list_llama_ggml_backend_devices()
+            .iter()
+            .any(|d| matches!(d.device_type, llama_cpp_2::LlamaBackendDeviceType::Cpu));
+        if !cpu {
+            let dir = binary_dir().unwrap_or_default();
+            return Err(format!(
+                "no CPU backend library (libggml-cpu-*.so) for this CPU beside the binary in {}; keep the \
+                 libraries from the release archive next to ember",
+                dir.display()
+            ));
+        }
     }
+    Ok(())
 }
 
 /// How many CPU variant libraries `dir` holds.
