@@ -14,8 +14,8 @@
 # macOS (arm64, Metal): one static binary for the target's default CPU, Apple M1, the baseline of
 # every Apple Silicon CPU (llama.cpp's Metal backend does the work there).
 #
-# llama-cpp-sys-2 builds every variant ggml knows (14 on x86-64), but the archive ships a set
-# that keeps it under 30 MB: on x86-64 x64 (any CPU), sse42 (x86-64-v2), haswell (AVX2),
+# llama-cpp-sys-2 builds every variant ggml knows (14 on x86-64), but the archive ships a set,
+# to stay small (the binary with what one process loads: 25 MB; the folder: 32 MB): on x86-64 x64 (any CPU), sse42 (x86-64-v2), haswell (AVX2),
 # alderlake (AVX2 with AVX-VNNI: Intel's desktop CPUs since 2021), skylakex (AVX-512), icelake
 # (AVX-512 with VBMI and VNNI, which Zen 4 and 5 run too) and sapphirerapids (AMX). A CPU between
 # two of them gets the lower one: Sandy Bridge to Piledriver SSE4.2, Zen 4 icelake (BF16 unused).

@@ -38,7 +38,8 @@ echo "size: binary $(wc -c < "$dir/ember" | tr -d ' ') bytes; loaded (with its l
     "CPU variant) $loaded bytes; all $libs libraries $(size \( -name ember -o -name 'lib*.so*' -o -name '*.dylib' \))" \
     "bytes; archive $(wc -c < "$archive" | tr -d ' ') bytes"
 [ "$loaded" -le $((30 * 1000 * 1000)) ] || fail "the binary with the libraries it loads exceeds 30 MB"
-nm "$dir/ember" | grep -q ' T _\{0,1\}main$' || fail "the binary has lost its symbols"
+nm "$dir/ember" > "$work/symbols"
+grep -q ' T _\{0,1\}main$' "$work/symbols" || fail "the binary has lost its symbols"
 
 # Run as a user who linked it onto their PATH would, unless emulated.
 exe=$dir/ember
