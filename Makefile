@@ -10,7 +10,7 @@ BIN := $(TARGET_DIR)/release/ember
 # Arguments for `make run`, e.g. make run ARGS='--model other.gguf'
 ARGS ?=
 
-.PHONY: run test soak fuzz bench bench-long bench-spec bench-gpu build deps model test-models llama-server lint fmt clippy clean
+.PHONY: run test soak fuzz bench bench-long bench-spec bench-gpu bench-portable dist check-portable build deps model test-models llama-server lint fmt clippy clean
 
 run: deps model build
 	$(BIN) $(ARGS)
@@ -40,6 +40,11 @@ bench-long: deps model llama-server
 bench-spec: deps model
 	scripts/bench-spec.sh
 
+# The portable build (make dist) against the native one, side by side: pp and tg. Minutes, and
+# a second llama.cpp build (every CPU variant) the first time.
+bench-portable: deps model
+	scripts/bench-portable.sh
+
 # The same comparison with every layer on an NVIDIA GPU (needs the CUDA toolkit).
 bench-gpu:
 	scripts/bench-gpu.sh
@@ -56,6 +61,17 @@ fuzz:
 
 build: deps
 	$(CARGO) build --release --locked
+
+# The archive to ship: a portable build (llama.cpp's CPU variants, chosen on start) without debug
+# information, with its libraries, README, licences and SHA-256, in $(TARGET_DIR)/ember-dist.
+# A llama.cpp build of its own (profile dist): long the first time. `make run` stays native.
+dist: deps
+	@scripts/dist.sh
+
+# The archive unpacked in a fresh folder: size, doctor and an answer here and on an emulated
+# older CPU (qemu-x86_64 -cpu Nehalem), and the native build dying there. Minutes.
+check-portable: deps model
+	scripts/check-portable.sh
 
 deps:
 	@scripts/install-deps.sh

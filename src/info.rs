@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::config::{Effective, Paths};
+use crate::engine::llama::CpuBackend;
 use crate::models::gguf;
 use crate::roles::{self, Source};
 
@@ -133,6 +134,7 @@ fn devices_section(out: &mut String, file_size: u64, layers: Option<u64>) {
             let _ = writeln!(out, "  none");
         }
         Ok(devices) => {
+            let _ = writeln!(out, "{}", cpu_backend_line(&crate::engine::llama::cpu_backend()));
             for d in devices {
                 let _ = writeln!(
                     out,
@@ -157,6 +159,38 @@ fn devices_section(out: &mut String, file_size: u64, layers: Option<u64>) {
     }
 }
 
+/// `CPU backend: zen4, chosen on start from 14 variants (PATH): SSE42 AVX ...`: which CPU code
+/// llama.cpp runs and the instruction sets it uses.
+pub fn cpu_backend_line(backend: &CpuBackend) -> String {
+    let sets = |features: &[&str]| {
+        if features.is_empty() {
+            "no extension beyond the architecture's baseline".to_string()
+        } else {
+            features.join(" ")
+        }
+    };
+    match backend {
+        CpuBackend::BuiltIn { target_cpu, features } => {
+            let built_for = match *target_cpu {
+                "" => "the architecture's baseline (no target-cpu)".to_string(),
+                "native" => "the build machine's CPU (target-cpu=native)".to_string(),
+                cpu => format!("target-cpu={cpu}"),
+            };
+            format!("  CPU backend: built in, for {built_for}: {}", sets(features))
+        }
+        CpuBackend::Loaded { variant, library, others, features } => format!(
+            "  CPU backend: {variant}, chosen on start for this CPU from {} variants ({}): {}",
+            others + 1,
+            library.display(),
+            features.map_or_else(|| "the instruction sets its name says".to_string(), sets)
+        ),
+        CpuBackend::Missing { dir } => format!(
+            "  CPU backend: none loaded: no libggml-cpu-*.so beside the binary in {}; keep the libraries from the release archive next to ember",
+            dir.display()
+        ),
+    }
+}
+
 /// `    the model's weights fit: 12 of 24 layers (--gpu-layers N)` for a device with `free` bytes.
 fn layers_that_fit(free: u64, file_size: u64, layers: u64) -> String {
     // Weights only; the context (KV cache) needs room too.
@@ -178,4 +212,68 @@ fn places_section(out: &mut String, paths: &Paths, config_path: &Path, effective
         writeln!(out, "history:  {}{}", paths.history_db().display(), if effective.history { "" } else { " (off)" });
     let _ = writeln!(out, "contexts: {}", paths.kv_dir().display());
     let _ = writeln!(out, "log:      {}", paths.log_file().display());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn the_cpu_backend_line_names_the_variant_and_its_instruction_sets() {
+        let loaded = CpuBackend::Loaded {
+            variant: "haswell".into(),
+            library: PathBuf::from("/opt/ember/libggml-cpu-haswell.so"),
+            others: 13,
+            features: Some(&["SSE42", "AVX", "F16C", "FMA", "AVX2", "BMI2"]),
+        };
+        assert_eq!(
+            cpu_backend_line(&loaded),
+            "  CPU backend: haswell, chosen on start for this CPU from 14 variants \
+             (/opt/ember/libggml-cpu-haswell.so): SSE42 AVX F16C FMA AVX2 BMI2"
+        );
+        let unknown = CpuBackend::Loaded {
+            variant: "riscv64_v".into(),
+            library: PathBuf::from("/e/libggml-cpu-riscv64_v.so"),
+            others: 0,
+            features: None,
+        };
+        assert!(cpu_backend_line(&unknown)
+            .ends_with("from 1 variants (/e/libggml-cpu-riscv64_v.so): the instruction sets its name says"));
+        let baseline = CpuBackend::Loaded {
+            variant: "x64".into(),
+            library: PathBuf::from("/e/libggml-cpu-x64.so"),
+            others: 13,
+            features: Some(&[]),
+        };
+        assert!(cpu_backend_line(&baseline).ends_with(": no extension beyond the architecture's baseline"));
+    }
+
+    #[test]
+    fn a_built_in_backend_says_what_it_was_built_for() {
+        let native = CpuBackend::BuiltIn { target_cpu: "native", features: vec!["AVX2", "AVX512"] };
+        assert_eq!(
+            cpu_backend_line(&native),
+            "  CPU backend: built in, for the build machine's CPU (target-cpu=native): AVX2 AVX512"
+        );
+        let baseline = CpuBackend::BuiltIn { target_cpu: "", features: vec![] };
+        assert_eq!(
+            cpu_backend_line(&baseline),
+            "  CPU backend: built in, for the architecture's baseline (no target-cpu): \
+             no extension beyond the architecture's baseline"
+        );
+        let named = CpuBackend::BuiltIn { target_cpu: "x86-64-v3", features: vec!["AVX2"] };
+        assert_eq!(cpu_backend_line(&named), "  CPU backend: built in, for target-cpu=x86-64-v3: AVX2");
+    }
+
+    #[test]
+    fn a_missing_backend_says_what_to_do() {
+        let missing = CpuBackend::Missing { dir: PathBuf::from("/opt/ember") };
+        assert_eq!(
+            cpu_backend_line(&missing),
+            "  CPU backend: none loaded: no libggml-cpu-*.so beside the binary in /opt/ember; \
+             keep the libraries from the release archive next to ember"
+        );
+    }
 }

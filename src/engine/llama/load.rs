@@ -22,6 +22,7 @@ fn backend() -> Result<&'static LlamaBackend, EngineError> {
     BACKEND
         .get_or_init(|| {
             llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            super::cpu_backend::load_variants()?;
             LlamaBackend::init().map_err(|e| e.to_string())
         })
         .as_ref()

@@ -7,6 +7,7 @@
 //! generated tokens into the reply's text, and `speculate` drafts tokens from the context and
 //! checks them in one decode.
 
+mod cpu_backend;
 mod format;
 mod grammar;
 mod load;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{CancelFloor, Command, EngineEvent};
+pub use cpu_backend::{cpu_backend, CpuBackend};
 pub use format::{print_prompt, render_prompt, tokenize, PromptFormat};
 pub use load::{device_report, devices, load_model, open_session, DeviceInfo};
 pub use session::LlamaSession;
