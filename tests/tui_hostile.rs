@@ -74,7 +74,14 @@ fn a_hostile_conversation_opened_from_history_reaches_the_terminal_inert() {
         expected.extend(["hostile question", "hostile answer"]);
         // 250 columns: the code pane takes 56 of them.
         assert_in_transcript(&screen, 250 - 56, &expected, how);
-        assert_shown(&screen, &[&format!("continuing conversation {id}: {}", listed[0])], how);
+        // Opened with --session, the status names the conversation (its hostile title inert);
+        // opened from a search hit, it says where the match is.
+        let status = if how == "--session" {
+            format!("continuing conversation {id}: {}", listed[0])
+        } else {
+            "opened at the match, message 1 of 2".to_string()
+        };
+        assert_shown(&screen, &[&status], how);
         quit(&tmux, how);
         assert_terminal_untouched(&tmux, &log, how);
     }
