@@ -19,8 +19,8 @@ const REPLY: usize = 32;
 /// How one way of answering compares with the fresh evaluation, over the turns measured.
 #[derive(Debug, Clone, Default)]
 pub struct Agreement {
-    /// Turns whose first reply token is the fresh one's.
-    pub first_token: usize,
+    /// Turns whose reply starts with the fresh one's first word.
+    pub first_word: usize,
     /// Turns whose whole reply is the fresh one's.
     pub identical: usize,
     /// The share of the fresh reply's characters, from the start, that the reply repeats,
@@ -118,7 +118,7 @@ fn compare(into: &mut Agreement, reply: &str, fresh: &str, stats: &TurnStats) {
     let common = reply.chars().zip(fresh.chars()).take_while(|(a, b)| a == b).count();
     let fresh_len = fresh.chars().count().max(1);
     let first_word = |s: &str| s.split_whitespace().next().map(str::to_string);
-    into.first_token += usize::from(first_word(reply) == first_word(fresh));
+    into.first_word += usize::from(first_word(reply) == first_word(fresh));
     into.identical += usize::from(reply == fresh);
     into.prefix_share += common as f64 / fresh_len as f64;
     into.evaluated += stats.evaluated_tokens;
@@ -141,7 +141,7 @@ pub fn render(r: &ShiftReport) -> String {
         let _ = writeln!(
             out,
             "{name:>11} vs fresh: first word {}/{n} · replies identical {}/{n} · agreeing start {:.0}% · evaluated {:.0} tokens a turn, shifted {:.0}",
-            a.first_token,
+            a.first_word,
             a.identical,
             100.0 * a.prefix_share / n as f64,
             a.evaluated as f64 / n as f64,
@@ -151,7 +151,7 @@ pub fn render(r: &ShiftReport) -> String {
     let share = |v: usize| v as f64 / n as f64;
     let _ = writeln!(out, "shift_identical={:.2}", share(r.shifted.identical));
     let _ = writeln!(out, "control_identical={:.2}", share(r.unshifted.identical));
-    let _ = writeln!(out, "shift_first_word={:.2}", share(r.shifted.first_token));
+    let _ = writeln!(out, "shift_first_word={:.2}", share(r.shifted.first_word));
     out
 }
 
@@ -166,15 +166,14 @@ mod tests {
         compare(&mut a, "Seven is odd, and prime.", "Seven is odd, and prime.", &stats);
         compare(&mut a, "Seven is a prime number.", "Seven is odd, and prime.", &stats);
         compare(&mut a, "It is odd.", "Seven is odd.", &stats);
-        assert_eq!((a.first_token, a.identical, a.evaluated, a.shifted), (2, 1, 90, 600));
+        assert_eq!((a.first_word, a.identical, a.evaluated, a.shifted), (2, 1, 90, 600));
         // "Seven is " of 24 characters, then nothing of the third.
         assert!((a.prefix_share - (1.0 + 9.0 / 24.0)).abs() < 1e-9, "{}", a.prefix_share);
     }
 
     #[test]
     fn the_report_ends_with_figures_for_scripts() {
-        let agreement =
-            |identical| Agreement { first_token: 30, identical, prefix_share: 15.0, ..Agreement::default() };
+        let agreement = |identical| Agreement { first_word: 30, identical, prefix_share: 15.0, ..Agreement::default() };
         let report = ShiftReport {
             model: "m".into(),
             n_ctx: 1024,
