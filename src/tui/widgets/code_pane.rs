@@ -75,7 +75,7 @@ pub fn code_pane_lines(p: &CodePaneProps<'_>) -> Vec<Line<'static>> {
     if p.focused {
         lines.push(Line::default());
         lines.push(Line::from(Span::styled(
-            truncate("c copy · s save · a apply · e $EDITOR · ⏎ view", width),
+            truncate("c copy · s save · a apply · e $EDITOR · z fold · ⏎ view", width),
             c(theme::MUTED),
         )));
     }
