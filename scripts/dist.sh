@@ -4,7 +4,7 @@
 #
 #   scripts/dist.sh                 # into ${CARGO_TARGET_DIR:-target}/ember-dist/
 #   FEATURES=vulkan scripts/dist.sh # more cargo features
-#   VARIANTS="x64 haswell" scripts/dist.sh   # which CPU variants to ship (Linux; see below)
+#   VARIANTS="sse42 haswell" scripts/dist.sh   # which CPU variants to ship (Linux; see below)
 #
 # Linux: feature `portable`. llama.cpp's CPU code is one library per instruction-set level
 # (libggml-cpu-<variant>.so: x86-64 from plain x64 and SSE4.2 to AVX-512 and AMX; aarch64 from
