@@ -1,6 +1,7 @@
 //! Folding long code blocks in the transcript: `z` in the code pane (the selected block) or in
-//! the transcript (the reply at the top of the view, else the latest), `/fold [N]`, and a click
-//! on a long block's header or fold marker. Only the view changes: the block stays whole.
+//! the transcript (the message at the top of the view, else the latest with a long block),
+//! `/fold [N]`, and a click on a long block's header or fold marker. Only the view changes: the
+//! block stays whole. The user's own long blocks (attached files, pasted code) fold too.
 
 use super::{AppState, Scroll};
 use crate::tui::transcript::FOLD_OVER;
@@ -17,12 +18,22 @@ impl AppState {
         }
     }
 
-    /// `z` in the transcript, `/fold`: the long code blocks of the reply at the top of the view
-    /// (the latest such reply when following the end) unfold when one of them is folded, else
-    /// fold.
+    /// A click on a long code block of the user's message `i`, the `k`-th block in it.
+    pub(super) fn toggle_own_fold(&mut self, i: usize, k: usize) {
+        match self.transcript.toggle_own_fold(i, k) {
+            Some(true) => self.info("your code block folded: z or a click unfolds it"),
+            Some(false) => self.info("your code block unfolded: z or a click folds it"),
+            None => {}
+        }
+    }
+
+    /// `z` in the transcript, `/fold`: the long code blocks of the message at the top of the
+    /// view (the latest such message when following the end) unfold when one of them is folded,
+    /// else fold.
     pub(super) fn toggle_folds_in_view(&mut self) {
         let count = self.transcript.len();
-        let long = |i: &usize| !self.transcript.foldable_blocks(*i).is_empty();
+        let long =
+            |i: &usize| !self.transcript.foldable_blocks(*i).is_empty() || !self.transcript.own_folds(*i).is_empty();
         let from_top = match self.ui.scroll {
             Scroll::Anchor { entry, .. } => (entry..count).find(long),
             Scroll::Follow => None,
@@ -32,6 +43,15 @@ impl AppState {
             return;
         };
         let blocks = self.transcript.foldable_blocks(i);
+        if blocks.is_empty() {
+            let own = self.transcript.own_folds(i);
+            let fold = !own.contains(&true);
+            self.transcript.set_own_folds(i, fold);
+            let (noun, state) =
+                (if own.len() == 1 { "block" } else { "blocks" }, if fold { "folded" } else { "unfolded" });
+            self.info(format!("the long code {noun} of your message {state}"));
+            return;
+        }
         let fold = !blocks.iter().any(|&n| self.transcript.folded(n) == Some(true));
         for &n in &blocks {
             self.transcript.set_fold(n, fold);

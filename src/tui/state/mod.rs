@@ -35,7 +35,7 @@ use crossterm::event::KeyEventKind;
 
 use super::composer::Composer;
 use super::slash_table;
-use super::transcript::{Scroll, Transcript};
+use super::transcript::{Fold, Scroll, Transcript};
 use crate::engine::{Message, ModelInfo, Reasoning, SamplingParams, TurnId, TurnStats};
 use crate::store::recorder::{PickerItem, Query, Reply};
 
@@ -318,8 +318,11 @@ impl AppState {
         };
         if self.transcript.thinking_rows(entry, width).is_some_and(|rows| rows.contains(&at)) {
             self.transcript.toggle_thinking(entry);
-        } else if let Some(number) = self.transcript.fold_at(entry, at, width) {
-            self.toggle_fold(number - 1);
+        } else if let Some(fold) = self.transcript.fold_at(entry, at, width) {
+            match fold {
+                Fold::Block(number) => self.toggle_fold(number - 1),
+                Fold::Own(k) => self.toggle_own_fold(entry, k),
+            }
         }
     }
 

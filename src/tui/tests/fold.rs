@@ -119,3 +119,30 @@ fn snapshot_folded_block() {
 fn snapshot_unfolded_block() {
     insta::assert_snapshot!(fold_screen(true));
 }
+
+#[test]
+fn the_users_own_long_code_folds_with_z_and_a_click() {
+    let mut s = ready_state();
+    s.ui.size = (80, 90);
+    update(&mut s, AppEvent::Paste(format!("```python\n{}```\n\nWhat does this print?", long_code(40))));
+    let effects = update(&mut s, key(KeyCode::Enter));
+    done(&mut s, turn_of(&effects), StopReason::EndOfText);
+    let shown = screen(&s, 80, 90);
+    assert!(shown.contains("… 30 more lines (z unfolds)"), "the pasted code starts folded:\n{shown}");
+    assert!(shown.contains("What does this print?"));
+    assert_eq!(s.transcript.own_folds(0), vec![true]);
+    s.ui.focus = Focus::Transcript;
+    update(&mut s, key(KeyCode::Char('z')));
+    assert_eq!(s.transcript.own_folds(0), vec![false]);
+    assert_eq!(status(&s), ("the long code block of your message unfolded".into(), false));
+    assert!(screen(&s, 80, 90).contains("print(40)"));
+    update(&mut s, key(KeyCode::Char('z')));
+    assert_eq!(s.transcript.own_folds(0), vec![true]);
+    // A click on the marker unfolds it; the message sent was the whole code.
+    let click =
+        MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: 3, row: 0, modifiers: KeyModifiers::NONE };
+    let marker = screen(&s, 80, 90).lines().position(|l| l.contains("more lines")).expect("folded") as u16;
+    update(&mut s, AppEvent::Mouse(MouseEvent { row: marker, ..click }));
+    assert_eq!(s.transcript.own_folds(0), vec![false]);
+    assert!(s.transcript.entries()[0].content.contains("print(40)"));
+}

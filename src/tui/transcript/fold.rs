@@ -6,11 +6,16 @@
 //! Long blocks start folded in finished replies, and in conversations opened from history:
 //! a long block otherwise pushes the question and the explanation around it off the screen,
 //! and the code pane (Enter) shows the whole block anyway.
+//!
+//! The user's own messages fold the same way: an attached file or pasted code of more than
+//! [`FOLD_OVER`] lines shows its first lines only (the user has the file; the conversation is
+//! what they came to read). Those blocks have no number (the code pane lists the model's), so
+//! they are known by their entry and their order in it ([`Fold::Own`]).
 
 use ratatui::text::{Line, Span};
 
 use super::Transcript;
-use crate::render::markdown::{render_code, RenderOptions};
+use crate::render::markdown::{self, render_code, Block, RenderOptions};
 use crate::render::theme::{self, colored};
 use crate::render::wrap::str_width;
 
@@ -27,6 +32,14 @@ fn line_count(code: &str) -> usize {
 /// Whether `code` is long enough to fold.
 pub fn foldable(code: &str) -> bool {
     line_count(code) > FOLD_OVER
+}
+
+/// A long code block that folds: a model's, by its number, or the `.0`-th unnumbered block of
+/// the user's message it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fold {
+    Block(usize),
+    Own(usize),
 }
 
 impl Transcript {
@@ -72,19 +85,70 @@ impl Transcript {
 
     /// The code block a click on row `row` of entry `i` folds or unfolds: a long block's header
     /// or its fold marker.
-    pub fn fold_at(&self, i: usize, row: usize, width: u16) -> Option<usize> {
+    pub fn fold_at(&self, i: usize, row: usize, width: u16) -> Option<Fold> {
         self.rows(i, width);
         let caches = self.cache.borrow();
         caches.get(i)?.fold_rows.iter().find(|(r, _)| *r == row).map(|(_, n)| *n)
     }
+
+    /// Whether block `f` of entry `i` (its code `code`) is drawn folded, once finished.
+    pub(super) fn draws_folded(&self, i: usize, f: Fold, code: &str) -> bool {
+        match f {
+            Fold::Block(n) => self.is_folded(n, code),
+            Fold::Own(k) => self.is_own_folded(i, k, code),
+        }
+    }
+
+    /// Whether the `k`-th unnumbered code block of entry `i` (a user's message) is drawn folded.
+    pub(super) fn is_own_folded(&self, i: usize, k: usize, code: &str) -> bool {
+        foldable(code) && self.own_folds.get(&(i, k)).copied().unwrap_or(true)
+    }
+
+    /// The code blocks of entry `i` when it is a user's message (none for the others: the
+    /// model's blocks are numbered, see [`Transcript::foldable_blocks`]).
+    fn own_blocks(&self, i: usize) -> Vec<String> {
+        let Some(entry) = self.entries.get(i).filter(|e| e.author == super::Author::User) else { return Vec::new() };
+        let blocks = markdown::split_blocks_raw(&entry.content).into_iter();
+        blocks
+            .filter_map(|(block, _)| match block {
+                Block::Code { code, .. } => Some(code),
+                Block::Prose(_) => None,
+            })
+            .collect()
+    }
+
+    /// Whether each long code block of user message `i` is folded now, in order.
+    pub fn own_folds(&self, i: usize) -> Vec<bool> {
+        let blocks = self.own_blocks(i).into_iter().enumerate();
+        blocks.filter(|(_, code)| foldable(code)).map(|(k, code)| self.is_own_folded(i, k, &code)).collect()
+    }
+
+    /// Folds or unfolds the `k`-th code block of user message `i`: its new state (true:
+    /// folded), or `None` when it is too short to fold or there is no such block.
+    pub fn toggle_own_fold(&mut self, i: usize, k: usize) -> Option<bool> {
+        let code = self.own_blocks(i).into_iter().nth(k).filter(|code| foldable(code))?;
+        let folded = !self.is_own_folded(i, k, &code);
+        self.own_folds.insert((i, k), folded);
+        self.invalidate(i);
+        Some(folded)
+    }
+
+    /// Folds (`true`) or unfolds every long code block of user message `i`.
+    pub fn set_own_folds(&mut self, i: usize, folded: bool) {
+        for k in 0..self.own_blocks(i).len() {
+            self.own_folds.insert((i, k), folded);
+        }
+        self.invalidate(i);
+    }
 }
 
-/// Code block `number` drawn folded: its frame's header, its first [`FOLD_SHOWN`] lines, a row
-/// with how many lines are hidden, and the frame's bottom. The marker holds only figures.
-pub(super) fn render_folded(number: usize, lang: &str, code: &str, opts: RenderOptions) -> Vec<Line<'static>> {
+/// A code block drawn folded (numbered: a model's): its frame's header, its first
+/// [`FOLD_SHOWN`] lines, a row with how many lines are hidden, and the frame's bottom. The
+/// marker holds only figures.
+pub(super) fn render_folded(number: Option<usize>, lang: &str, code: &str, opts: RenderOptions) -> Vec<Line<'static>> {
     let shown: usize = code.split_inclusive('\n').take(FOLD_SHOWN).map(str::len).sum();
     let hidden = line_count(code).saturating_sub(FOLD_SHOWN);
-    let mut rows = render_code(Some(number), lang, &code[..shown], opts);
+    let mut rows = render_code(number, lang, &code[..shown], opts);
     let at = rows.len().saturating_sub(1);
     rows.insert(at, marker(hidden, opts));
     rows

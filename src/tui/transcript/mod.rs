@@ -18,7 +18,7 @@ mod found;
 mod render;
 mod scroll;
 
-pub use fold::{foldable, FOLD_OVER, FOLD_SHOWN};
+pub use fold::{foldable, Fold, FOLD_OVER, FOLD_SHOWN};
 
 use ratatui::text::Line;
 
@@ -122,8 +122,9 @@ struct Cached {
     stable_bytes: usize,
     /// Rows of the complete blocks (all of them once the entry is finished).
     stable: Rc<Vec<Line<'static>>>,
-    /// Code blocks numbered so far in `stable`.
+    /// Code blocks numbered so far in `stable`, and unnumbered ones (a message's own).
     stable_code: usize,
+    stable_own: usize,
     /// Rows of the unfinished last block (streaming only).
     tail: Rc<Vec<Line<'static>>>,
     /// The content length `tail` was rendered for.
@@ -131,8 +132,8 @@ struct Cached {
     /// Rows of the thinking section (after the header row).
     thinking_rows: usize,
     /// Rows a click folds or unfolds a long code block on (its header, its fold marker), with
-    /// the block's number.
-    fold_rows: Vec<(usize, usize)>,
+    /// the block.
+    fold_rows: Vec<(usize, Fold)>,
     /// The first row with a marked search match (the entry is the search hit).
     found_row: Option<usize>,
     valid: bool,
@@ -148,6 +149,9 @@ pub struct Transcript {
     /// Long code blocks folded (`true`) or unfolded by the user, by number; the others are
     /// folded once their reply is finished.
     folds: HashMap<usize, bool>,
+    /// The same for the long code blocks of the user's own messages (attached files, pasted
+    /// code), which have no number: by entry and their order in it.
+    own_folds: HashMap<(usize, usize), bool>,
     /// The entry a search in the session picker opened the conversation at, and the words
     /// searched for (lower case), marked in it.
     found: Option<(usize, Vec<String>)>,
@@ -360,6 +364,7 @@ impl Transcript {
         self.cache.borrow_mut().truncate(index);
         self.code_blocks.truncate(first_removed.saturating_sub(1));
         self.folds.retain(|&n, _| n < first_removed);
+        self.own_folds.retain(|&(i, _), _| i < index);
         self.found = self.found.take().filter(|(i, _)| *i < index);
     }
 
@@ -368,6 +373,7 @@ impl Transcript {
         self.cache.borrow_mut().clear();
         self.code_blocks.clear();
         self.folds.clear();
+        self.own_folds.clear();
         self.found = None;
     }
 

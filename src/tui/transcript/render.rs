@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use ratatui::text::{Line, Span};
 
-use super::{Author, Cached, Entry, EntryRows, EntryState, Thinking, Transcript};
+use super::{Author, Cached, Entry, EntryRows, EntryState, Fold, Thinking, Transcript};
 use crate::render::markdown::{self, Block, RenderOptions};
 use crate::render::theme::{self, colored};
 
@@ -50,27 +50,42 @@ fn thinking_rows(thinking: &Thinking, answered: bool, width: usize, color: bool)
     rows
 }
 
-/// Renders a block; only the model's code blocks are numbered (and counted in `next_code`).
-/// `fold` says whether a numbered block is drawn folded.
+/// Which block that can fold `block` is: a model's code block takes the next number (counted in
+/// `next_code`), a code block of the user's message the next place among that message's
+/// (`next_own`); prose and a notice's code are neither.
+fn fold_id(block: &Block, author: Author, next_code: &mut usize, next_own: &mut usize) -> Option<Fold> {
+    let next = |counter: &mut usize| {
+        *counter += 1;
+        *counter - 1
+    };
+    match (block, author) {
+        (Block::Prose(_), _) | (_, Author::Notice) => None,
+        (Block::Code { .. }, Author::Assistant) => Some(Fold::Block(next(next_code))),
+        (Block::Code { .. }, Author::User) => Some(Fold::Own(next(next_own))),
+    }
+}
+
+/// Renders a block; only the model's code blocks are numbered. `fold` says whether the block
+/// `at` is drawn folded.
 fn render_block(
     block: &Block,
-    next_code: &mut usize,
-    numbered: bool,
-    fold: &dyn Fn(usize, &str) -> bool,
+    at: Option<Fold>,
+    fold: &dyn Fn(Fold, &str) -> bool,
     opts: RenderOptions,
 ) -> Vec<Line<'static>> {
     match block {
         Block::Prose(text) => markdown::render_prose(text, opts),
-        Block::Code { lang, code, .. } if numbered => {
-            let n = *next_code;
-            *next_code += 1;
-            if fold(n, code) {
-                super::fold::render_folded(n, lang, code, opts)
+        Block::Code { lang, code, .. } => {
+            let number = match at {
+                Some(Fold::Block(n)) => Some(n),
+                Some(Fold::Own(_)) | None => None,
+            };
+            if at.is_some_and(|f| fold(f, code)) {
+                super::fold::render_folded(number, lang, code, opts)
             } else {
-                markdown::render_code(Some(n), lang, code, opts)
+                markdown::render_code(number, lang, code, opts)
             }
         }
-        Block::Code { lang, code, .. } => markdown::render_code(None, lang, code, opts),
     }
 }
 
@@ -101,21 +116,23 @@ impl Transcript {
         let blocks = markdown::split_blocks_raw(rest);
         // While streaming, the last block may still change; everything before it is final.
         let final_count = if streaming { blocks.len().saturating_sub(1) } else { blocks.len() };
-        let mut next_code = entry.first_block + cache.stable_code;
-        let numbered = entry.author == Author::Assistant;
+        let (mut next_code, mut next_own) = (entry.first_block + cache.stable_code, cache.stable_own);
         // Code arrives unfolded; a finished reply's long blocks fold (see `fold.rs`).
-        let fold = |n: usize, code: &str| !streaming && self.is_folded(n, code);
+        let fold = |f: Fold, code: &str| !streaming && self.draws_folded(i, f, code);
         let stable = Rc::make_mut(&mut cache.stable);
         for (block, raw) in &blocks[..final_count] {
-            let rows = render_block(block, &mut next_code, numbered, &fold, opts);
-            if let (true, Block::Code { code, .. }) = (numbered, block) {
-                cache.stable_code += 1;
+            let at = fold_id(block, entry.author, &mut next_code, &mut next_own);
+            let rows = render_block(block, at, &fold, opts);
+            if let (Some(f), Block::Code { code, .. }) = (at, block) {
+                match f {
+                    Fold::Block(_) => cache.stable_code += 1,
+                    Fold::Own(_) => cache.stable_own += 1,
+                }
                 if super::foldable(code) {
                     // The header toggles the block; so does the marker, second to last.
-                    let n = next_code - 1;
-                    cache.fold_rows.push((stable.len(), n));
-                    if fold(n, code) {
-                        cache.fold_rows.push((stable.len() + rows.len() - 2, n));
+                    cache.fold_rows.push((stable.len(), f));
+                    if fold(f, code) {
+                        cache.fold_rows.push((stable.len() + rows.len() - 2, f));
                     }
                 }
             }
@@ -124,8 +141,9 @@ impl Transcript {
         }
         let mut tail = Vec::new();
         for (block, _) in &blocks[final_count..] {
-            let mut n = next_code;
-            tail.extend(render_block(block, &mut n, numbered, &fold, opts));
+            let (mut n, mut k) = (next_code, next_own);
+            let at = fold_id(block, entry.author, &mut n, &mut k);
+            tail.extend(render_block(block, at, &fold, opts));
         }
         if !streaming {
             if let EntryState::Failed(reason) = &entry.state {

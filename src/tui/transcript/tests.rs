@@ -194,8 +194,8 @@ fn a_click_row_folds_the_block_under_it() {
     let rows = text(&t.rows(1, 40).stable);
     let header = rows.iter().position(|r| r.starts_with("╭─ [1] rust")).unwrap();
     let marker = rows.iter().position(|r| r.contains("… 21 more lines")).unwrap();
-    assert_eq!(t.fold_at(1, header, 40), Some(1));
-    assert_eq!(t.fold_at(1, marker, 40), Some(1));
+    assert_eq!(t.fold_at(1, header, 40), Some(Fold::Block(1)));
+    assert_eq!(t.fold_at(1, marker, 40), Some(Fold::Block(1)));
     assert_eq!(t.fold_at(1, header + 1, 40), None);
     assert_eq!(t.fold_at(0, header, 40), None);
     assert_eq!(t.foldable_blocks(1), vec![1]);
@@ -223,4 +223,59 @@ fn a_folded_block_shows_no_control_characters() {
     for row in text(&t.rows(0, 60).stable) {
         assert!(!row.chars().any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)), "{row:?}");
     }
+}
+
+/// A user's message: `lines` numbered lines of an attached file, then a question.
+fn message_with_file(lines: usize) -> String {
+    let code: String = (1..=lines).map(|i| format!("row {i}\n")).collect();
+    format!("notes.txt:\n```text\n{code}```\n\nWhat is in it?")
+}
+
+#[test]
+fn a_long_file_in_the_users_message_folds_and_unfolds() {
+    let mut t = Transcript::new(false);
+    t.push(Author::User, message_with_file(40), EntryState::Complete);
+    t.push(Author::User, message_with_file(30), EntryState::Complete);
+    t.push(Author::Notice, message_with_file(40), EntryState::Complete);
+    let folded = text(&t.rows(0, 40).stable);
+    assert!(folded.iter().any(|r| r.starts_with("│ row 10 ")), "{folded:?}");
+    assert!(!folded.iter().any(|r| r.contains("row 11")), "{folded:?}");
+    assert!(folded.iter().any(|r| r.contains("… 30 more lines (z unfolds)")), "{folded:?}");
+    assert!(folded.contains(&"What is in it?".to_string()), "the question stays in view");
+    assert!(t.code_blocks().is_empty(), "the user's blocks are not the model's numbered ones");
+    assert_eq!(t.own_folds(0), vec![true]);
+    assert!(t.own_folds(1).is_empty(), "30 lines do not fold");
+    assert!(text(&t.rows(1, 40).stable).iter().any(|r| r.starts_with("│ row 30 ")));
+    assert!(t.own_folds(2).is_empty(), "a notice's blocks do not fold");
+    assert!(text(&t.rows(2, 40).stable).iter().any(|r| r.starts_with("│ row 40 ")));
+
+    let header = folded.iter().position(|r| r.starts_with("╭─ text")).expect("the block's header");
+    let marker = folded.iter().position(|r| r.contains("more lines")).expect("the marker");
+    assert_eq!(t.fold_at(0, header, 40), Some(Fold::Own(0)));
+    assert_eq!(t.fold_at(0, marker, 40), Some(Fold::Own(0)));
+    assert_eq!(t.toggle_own_fold(0, 0), Some(false));
+    let unfolded = text(&t.rows(0, 40).stable);
+    assert!(unfolded.iter().any(|r| r.starts_with("│ row 40 ")), "{unfolded:?}");
+    assert_eq!(unfolded.len(), folded.len() + 30 - 1);
+    assert_eq!(t.own_folds(0), vec![false]);
+    t.set_own_folds(0, true);
+    assert_eq!(text(&t.rows(0, 40).stable), folded);
+    assert_eq!(t.toggle_own_fold(1, 0), None, "too short");
+    assert_eq!(t.toggle_own_fold(0, 1), None, "no such block");
+}
+
+#[test]
+fn folds_of_the_users_blocks_are_forgotten_with_their_message() {
+    let mut t = Transcript::new(false);
+    t.push(Author::User, message_with_file(40), EntryState::Complete);
+    t.push(Author::User, message_with_file(40), EntryState::Complete);
+    assert_eq!(t.toggle_own_fold(0, 0), Some(false));
+    assert_eq!(t.toggle_own_fold(1, 0), Some(false));
+    t.truncate(1);
+    t.push(Author::User, message_with_file(40), EntryState::Complete);
+    assert_eq!(t.own_folds(0), vec![false], "kept: before the cut");
+    assert_eq!(t.own_folds(1), vec![true], "a new message starts folded");
+    t.clear();
+    t.push(Author::User, message_with_file(40), EntryState::Complete);
+    assert_eq!(t.own_folds(0), vec![true]);
 }
