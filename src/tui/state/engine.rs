@@ -23,8 +23,7 @@ pub(super) fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Effect>
         }
         EngineEvent::Ready(info) => {
             // A model loads: an error about loading one no longer holds (other errors stay).
-            let load_error = |t: &str| t.starts_with("failed to load") || t.starts_with("could not load");
-            if state.ui.status.as_ref().is_some_and(|s| s.error && load_error(&s.text)) {
+            if state.ui.status.as_ref().is_some_and(|s| s.about_load) {
                 state.ui.status = None;
             }
             state.on_ready(info)

@@ -106,10 +106,12 @@ pub enum ModelStatus {
 }
 
 /// A line for the status bar.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StatusMessage {
     pub text: String,
     pub error: bool,
+    /// An error about loading a model: it no longer holds once one loads.
+    pub about_load: bool,
 }
 
 /// A pause in typing this long has the engine evaluate the conversation and the message so far,
@@ -346,13 +348,21 @@ impl AppState {
     }
 
     fn info(&mut self, text: impl Into<String>) {
-        self.ui.status = Some(StatusMessage { text: text.into(), error: false });
+        self.ui.status = Some(StatusMessage { text: text.into(), ..StatusMessage::default() });
         self.ui.status_expires = Some((self.clock)() + STATUS_FOR);
     }
 
     fn error(&mut self, text: impl Into<String>) {
-        self.ui.status = Some(StatusMessage { text: text.into(), error: true });
+        self.ui.status = Some(StatusMessage { text: text.into(), error: true, about_load: false });
         self.ui.status_expires = None;
+    }
+
+    /// An error about loading a model: shown as `error` shows one, and cleared once a model loads.
+    fn load_error(&mut self, text: impl Into<String>) {
+        self.error(text);
+        if let Some(status) = &mut self.ui.status {
+            status.about_load = true;
+        }
     }
 
     fn quit(&mut self) -> Vec<Effect> {

@@ -43,7 +43,7 @@ impl AppState {
                                 p.selected = p.selected.min(items.len().saturating_sub(1));
                                 p.items = items;
                             }
-                            Err(e) => self.ui.status = Some(StatusMessage { text: e, error: true }),
+                            Err(e) => self.ui.status = Some(StatusMessage { text: e, error: true, about_load: false }),
                         }
                     }
                 }

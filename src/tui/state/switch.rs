@@ -104,7 +104,7 @@ impl AppState {
                     format!("Could not load {what}: {reason}\n\n{still}."),
                     EntryState::Complete,
                 );
-                self.error(format!("could not load {what}: {still}"));
+                self.load_error(format!("could not load {what}: {still}"));
                 Vec::new()
             }
         }

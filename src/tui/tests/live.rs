@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::tui::state::{StatusMessage, STATUS_FOR};
+use crate::tui::state::{StatusMessage, SwitchEvent, STATUS_FOR};
 
 thread_local! {
     /// How far the test clock has been moved on.
@@ -91,14 +91,20 @@ fn esc_clears_the_overwrite_question() {
 #[test]
 fn a_load_error_clears_once_a_model_loads() {
     let mut s = clocked_state();
-    s.ui.status = Some(StatusMessage { text: "failed to load: no such file".into(), error: true });
+    // /model with a file that is no model: the switch fails, and says so.
+    s.session.switching = Some("broken.gguf".into());
+    update(&mut s, AppEvent::Switch(SwitchEvent::Failed("not a GGUF file".into())));
+    assert!(s.ui.status.as_ref().is_some_and(|m| m.error && m.text.starts_with("could not load broken.gguf")));
     update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
     assert_eq!(s.ui.status, None);
-    // An error about something else the user did while the model loaded stays until a key.
-    let other = StatusMessage { text: "nothing to undo in this conversation".into(), error: true };
-    s.ui.status = Some(other.clone());
-    update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
-    assert_eq!(s.ui.status, Some(other));
+    // An error about something else the user did while the model loaded stays until a key,
+    // whatever its words (the history's errors can begin "could not load" too).
+    for text in ["nothing to undo in this conversation", "could not load the conversations: database is locked"] {
+        let other = StatusMessage { text: text.into(), error: true, about_load: false };
+        s.ui.status = Some(other.clone());
+        update(&mut s, AppEvent::Engine(EngineEvent::Ready(info())));
+        assert_eq!(s.ui.status, Some(other));
+    }
 }
 
 #[test]
