@@ -1,6 +1,7 @@
 //! A search hit shown in the transcript: the session picker opens a conversation at the message
 //! that matched, with the words searched for marked in it (reversed).
 
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::Transcript;
@@ -28,36 +29,49 @@ impl Transcript {
     }
 }
 
-/// Marks every match of `words` (ASCII case folded: byte offsets stay put) in `rows`; the first
-/// row with one.
+/// Marks every match of `words` (ASCII case folded: byte offsets stay put) in `rows`, also where
+/// a match runs over spans of different styles (`**wal**rus`, a highlighted identifier); the
+/// first row with one. (A word that wrapping split over two rows is not found.)
 pub(super) fn mark(rows: &mut [Line<'static>], words: &[String], color: bool) -> Option<usize> {
     let style = colored(color, theme::SELECTED);
     let mut first = None;
     for (r, row) in rows.iter_mut().enumerate() {
-        let mut spans = Vec::with_capacity(row.spans.len());
-        for span in row.spans.drain(..) {
-            let ranges = matches(&span.content, words);
-            if ranges.is_empty() {
-                spans.push(span);
-                continue;
-            }
-            first.get_or_insert(r);
-            let text = span.content.as_ref();
-            let mut at = 0;
-            for (start, end) in ranges {
-                if start > at {
-                    spans.push(Span::styled(text[at..start].to_string(), span.style));
-                }
-                spans.push(Span::styled(text[start..end].to_string(), span.style.patch(style)));
-                at = end;
-            }
-            if at < text.len() {
-                spans.push(Span::styled(text[at..].to_string(), span.style));
-            }
+        let joined: String = row.spans.iter().map(|s| s.content.as_ref()).collect();
+        let ranges = matches(&joined, words);
+        if ranges.is_empty() {
+            continue;
         }
-        row.spans = spans;
+        first.get_or_insert(r);
+        row.spans = marked(std::mem::take(&mut row.spans), &ranges, style);
     }
     first
+}
+
+/// `spans` with the byte ranges `ranges` of their joined text (in order, apart) styled `style`
+/// on top of their own style, each span cut where a range starts or ends inside it.
+fn marked(spans: Vec<Span<'static>>, ranges: &[(usize, usize)], style: Style) -> Vec<Span<'static>> {
+    let mut out = Vec::with_capacity(spans.len() + 2 * ranges.len());
+    let mut offset = 0;
+    for span in spans {
+        let text = span.content.as_ref();
+        let end = offset + text.len();
+        let mut at = 0;
+        for &(s, e) in ranges.iter().filter(|&&(s, e)| e > offset && s < end) {
+            let (from, to) = (s.max(offset) - offset, e.min(end) - offset);
+            if from > at {
+                out.push(Span::styled(text[at..from].to_string(), span.style));
+            }
+            out.push(Span::styled(text[from..to].to_string(), span.style.patch(style)));
+            at = to;
+        }
+        if at == 0 {
+            out.push(span);
+        } else if at < text.len() {
+            out.push(Span::styled(text[at..].to_string(), span.style));
+        }
+        offset = end;
+    }
+    out
 }
 
 /// The byte ranges of `text` where one of `words` (lower case) starts, merged, in order.
@@ -74,4 +88,38 @@ fn matches(text: &str, words: &[String]) -> Vec<(usize, usize)> {
         }
     }
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::style::Modifier;
+
+    fn marked_texts(row: &Line<'_>, color: bool) -> Vec<String> {
+        let style = colored(color, theme::SELECTED);
+        let on = |s: &Span<'_>| s.style.patch(style) == s.style && style != Style::default();
+        row.spans.iter().filter(|s| on(s)).map(|s| s.content.to_string()).collect()
+    }
+
+    #[test]
+    fn a_match_over_two_styles_is_marked_in_both() {
+        let bold = Style::default().add_modifier(Modifier::BOLD);
+        let mut rows = vec![
+            Line::from("nothing here"),
+            Line::from(vec![Span::styled("the wal", bold), Span::raw("rus and the Walrus")]),
+        ];
+        assert_eq!(mark(&mut rows, &["walrus".to_string()], true), Some(1));
+        assert_eq!(marked_texts(&rows[1], true), vec!["wal", "rus", "Walrus"]);
+        let text: String = rows[1].spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(text, "the walrus and the Walrus", "the text is unchanged");
+        assert_eq!(rows[1].spans[1].style, bold.patch(colored(true, theme::SELECTED)), "its own style kept");
+        assert_eq!(rows[0].spans.len(), 1, "a row without a match is left as it was");
+    }
+
+    #[test]
+    fn matches_next_to_each_other_and_multibyte_text_cut_cleanly() {
+        let mut rows = vec![Line::from(vec![Span::raw("ééwal"), Span::raw("ruswalrus ü")])];
+        assert_eq!(mark(&mut rows, &["walrus".to_string()], true), Some(0));
+        assert_eq!(marked_texts(&rows[0], true), vec!["wal", "ruswalrus"]);
+    }
 }
