@@ -42,7 +42,8 @@ status=$?
 set -e
 echo "the archive under qemu -cpu Penryn: exit status $status: $(tail -1 "$work/penryn")"
 [ "$status" -ne 0 ] && [ "$status" -lt 128 ] || fail "qemu -cpu Penryn: expected a clear error, got status $status"
-grep -q "none of the 6 CPU backend libraries" "$work/penryn" || fail "qemu -cpu Penryn: the error does not say why"
+grep -q "llama.cpp could not start: none of the 6 CPU backend libraries" "$work/penryn" \
+    || fail "qemu -cpu Penryn: the error does not say why"
 
 set +e
 XDG_STATE_HOME=$work EMBER_NO_HISTORY=1 \

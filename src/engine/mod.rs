@@ -48,6 +48,9 @@ pub enum EngineError {
     Decode(String),
     #[error("the engine stopped unexpectedly: {0}")]
     Crashed(String),
+    /// llama.cpp could not start at all (no CPU backend for this CPU in a portable build).
+    #[error("llama.cpp could not start: {0}")]
+    Backend(String),
     #[error("this request needs a loaded model, but only its vocabulary was loaded")]
     VocabOnly,
     /// llama.cpp refused an output constraint's grammar, or the grammar allows no next token.

@@ -26,7 +26,7 @@ fn backend() -> Result<&'static LlamaBackend, EngineError> {
             LlamaBackend::init().map_err(|e| e.to_string())
         })
         .as_ref()
-        .map_err(|e| EngineError::Crashed(format!("llama.cpp backend: {e}")))
+        .map_err(|e| EngineError::Backend(e.clone()))
 }
 
 /// A compute device llama.cpp can use, as `ember doctor` shows it.
