@@ -10,6 +10,18 @@ fn listed(s: &mut AppState, typed: &str, candidates: &[&str]) -> Vec<Effect> {
     update(s, AppEvent::PathsCompleted { typed: typed.into(), candidates })
 }
 
+/// What Tab on composer text `typed` asks the loop for.
+fn asks(typed: &str) -> Vec<Effect> {
+    vec![Effect::CompletePath { typed: typed.into() }]
+}
+
+/// Types `text`, presses Tab, which asks for the listing, and delivers `candidates` for it.
+fn tab_listed(s: &mut AppState, text: &str, candidates: &[&str]) {
+    type_text(s, text);
+    assert_eq!(update(s, key(KeyCode::Tab)), asks(text));
+    assert!(listed(s, text, candidates).is_empty());
+}
+
 /// Tab, run as the loop runs it: the effect's listing (from the disk) comes back as an event.
 fn tab_through_the_loop(s: &mut AppState) {
     for effect in update(s, key(KeyCode::Tab)) {
@@ -23,7 +35,7 @@ fn tab_through_the_loop(s: &mut AppState) {
 fn tab_on_file_asks_for_the_listing_and_changes_nothing_yet() {
     let mut s = ready_state();
     type_text(&mut s, "/file src/ma");
-    assert_eq!(update(&mut s, key(KeyCode::Tab)), vec![Effect::CompletePath { typed: "/file src/ma".into() }]);
+    assert_eq!(update(&mut s, key(KeyCode::Tab)), asks("/file src/ma"));
     assert_eq!((s.composer.text(), s.ui.focus), ("/file src/ma", Focus::Composer), "the focus stays");
     assert_eq!(s.ui.status, None);
     assert_eq!(update(&mut s, key(KeyCode::Tab)), vec![], "pending: Tab again asks nothing more");
@@ -33,9 +45,7 @@ fn tab_on_file_asks_for_the_listing_and_changes_nothing_yet() {
 #[test]
 fn one_candidate_replaces_the_path() {
     let mut s = ready_state();
-    type_text(&mut s, "/file src/ma");
-    update(&mut s, key(KeyCode::Tab));
-    assert!(listed(&mut s, "/file src/ma", &["/file src/main.rs"]).is_empty());
+    tab_listed(&mut s, "/file src/ma", &["/file src/main.rs"]);
     assert_eq!(s.composer.text(), "/file src/main.rs");
     assert_eq!(s.ui.focus, Focus::Composer);
 }
@@ -43,23 +53,15 @@ fn one_candidate_replaces_the_path() {
 #[test]
 fn a_longer_common_start_replaces_the_path() {
     let mut s = ready_state();
-    type_text(&mut s, "/file a");
-    update(&mut s, key(KeyCode::Tab));
-    listed(&mut s, "/file a", &["/file alpha.rs", "/file alps/"]);
+    tab_listed(&mut s, "/file a", &["/file alpha.rs", "/file alps/"]);
     assert_eq!(s.composer.text(), "/file alp");
-    assert_eq!(
-        update(&mut s, key(KeyCode::Tab)),
-        vec![Effect::CompletePath { typed: "/file alp".into() }],
-        "new text: Tab lists again"
-    );
+    assert_eq!(update(&mut s, key(KeyCode::Tab)), asks("/file alp"), "new text: Tab lists again");
 }
 
 #[test]
 fn candidates_sharing_nothing_more_are_offered_in_turn() {
     let mut s = ready_state();
-    type_text(&mut s, "/file alp");
-    update(&mut s, key(KeyCode::Tab));
-    listed(&mut s, "/file alp", &["/file alpha.rs", "/file alps/"]);
+    tab_listed(&mut s, "/file alp", &["/file alpha.rs", "/file alps/"]);
     assert_eq!(s.composer.text(), "/file alpha.rs");
     for shown in ["/file alps/", "/file alpha.rs"] {
         assert_eq!(update(&mut s, key(KeyCode::Tab)), vec![], "the offer turns without reading again");
@@ -73,7 +75,7 @@ fn a_listing_for_other_text_is_dropped_silently() {
     type_text(&mut s, "/file a");
     update(&mut s, key(KeyCode::Tab));
     type_text(&mut s, "l");
-    assert_eq!(update(&mut s, key(KeyCode::Tab)), vec![Effect::CompletePath { typed: "/file al".into() }]);
+    assert_eq!(update(&mut s, key(KeyCode::Tab)), asks("/file al"));
     listed(&mut s, "/file a", &["/file alpha.rs"]);
     assert_eq!(s.composer.text(), "/file al", "typed on since: the old answer is dropped");
     listed(&mut s, "/file x", &[]);
@@ -85,16 +87,11 @@ fn a_listing_for_other_text_is_dropped_silently() {
 #[test]
 fn no_candidates_says_so_and_keeps_the_text() {
     let mut s = ready_state();
-    type_text(&mut s, "/file zz");
-    update(&mut s, key(KeyCode::Tab));
-    listed(&mut s, "/file zz", &[]);
+    tab_listed(&mut s, "/file zz", &[]);
     assert_eq!(status(&s), ("no file or folder starts with that".into(), false));
     assert_eq!((s.composer.text(), s.ui.focus), ("/file zz", Focus::Composer));
-    assert_eq!(
-        update(&mut s, key(KeyCode::Tab)),
-        vec![Effect::CompletePath { typed: "/file zz".into() }],
-        "answered: Tab asks again (the folder may have changed)"
-    );
+    let again = update(&mut s, key(KeyCode::Tab));
+    assert_eq!(again, asks("/file zz"), "answered: Tab asks again (the folder may have changed)");
 }
 
 #[test]
