@@ -126,6 +126,7 @@ impl EffectRunner {
             Effect::Save { path, content, overwrite } => self.save(path, content, overwrite),
             Effect::ReadFile(path) => self.read_file(path),
             Effect::ListFiles => list_files(self.side.clone()),
+            Effect::CompletePath { typed } => complete_path(self.side.clone(), typed),
             Effect::ReadMentions { text, tokens } => read_mentions(self.side.clone(), text, tokens),
             Effect::RunCommand { id, command } => {
                 let side = self.side.clone();
@@ -290,6 +291,15 @@ impl EffectRunner {
 fn list_files(side: UnboundedSender<AppEvent>) {
     tokio::task::spawn_blocking(move || {
         let _ = side.send(AppEvent::FilesListed(super::finder::list_files(Path::new("."))));
+    });
+}
+
+/// Lists the folder a `/file PATH` line names for Tab, off the render path: a network mount
+/// or a huge folder may take long, and the screen goes on meanwhile.
+fn complete_path(side: UnboundedSender<AppEvent>, typed: String) {
+    tokio::task::spawn_blocking(move || {
+        let candidates = super::slash_table::complete_file_line(&typed);
+        let _ = side.send(AppEvent::PathsCompleted { typed, candidates });
     });
 }
 

@@ -175,6 +175,13 @@ pub fn common_start(texts: &[String]) -> String {
     first[..end].to_string()
 }
 
+/// What Tab completes a `/file PATH` line to: the line with each path [`complete_path`] finds.
+/// None for other text. It reads a folder: the loop runs it, off the render path.
+pub fn complete_file_line(text: &str) -> Vec<String> {
+    let Some(path) = text.strip_prefix("/file ") else { return Vec::new() };
+    complete_path(path.trim_start()).into_iter().map(|p| format!("/file {p}")).collect()
+}
+
 /// Paths that complete `typed` (for `/file`): the files and folders in its folder (the current
 /// one when it has none) whose names start with its last part, folders ending in `/`, sorted.
 /// Hidden ones only when the part typed starts with a dot; names a terminal would act on never.

@@ -48,6 +48,12 @@ pub enum AppEvent {
     },
     /// The working directory's files, for the `@` finder.
     FilesListed(FileList),
+    /// What Tab completes composer text `typed` (`/file PATH`) to: the text with each path
+    /// that completes it, sorted; none when nothing does.
+    PathsCompleted {
+        typed: String,
+        candidates: Vec<String>,
+    },
     /// The files a message mentions were read (each mention as written after its `@`).
     MentionsRead {
         text: String,
@@ -132,6 +138,9 @@ pub enum Effect {
     ReadFile(String),
     /// List the working directory's files for the `@` finder; `AppEvent::FilesListed` follows.
     ListFiles,
+    /// List the folder that composer text `typed` (`/file PATH`) names, for Tab;
+    /// `AppEvent::PathsCompleted` follows.
+    CompletePath { typed: String },
     /// Read the files message `text` mentions; `AppEvent::MentionsRead` follows.
     ReadMentions { text: String, tokens: Vec<String> },
     /// Run a `!command` in the shell; `AppEvent::CommandDone` follows.

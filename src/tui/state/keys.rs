@@ -120,7 +120,7 @@ fn on_shared_key(state: &mut AppState, key: KeyEvent) -> Option<Vec<Effect>> {
             let page = state.page();
             state.scroll_by(false, page);
         }
-        KeyCode::Tab | KeyCode::BackTab => on_tab(state, key),
+        KeyCode::Tab | KeyCode::BackTab => return Some(on_tab(state, key)),
         _ => return None,
     }
     Some(Vec::new())
@@ -128,9 +128,11 @@ fn on_shared_key(state: &mut AppState, key: KeyEvent) -> Option<Vec<Effect>> {
 
 /// Tab completes a slash command or `/file`'s path in the composer; else Tab and Shift-Tab move
 /// the focus.
-fn on_tab(state: &mut AppState, key: KeyEvent) {
-    if key.code == KeyCode::Tab && state.ui.focus == Focus::Composer && complete(state) {
-        return;
+fn on_tab(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
+    if key.code == KeyCode::Tab && state.ui.focus == Focus::Composer {
+        if let Some(effects) = complete(state) {
+            return effects;
+        }
     }
     let forward = key.code == KeyCode::Tab && !key.modifiers.contains(KeyModifiers::SHIFT);
     state.ui.focus = match (state.ui.focus, forward) {
@@ -138,25 +140,55 @@ fn on_tab(state: &mut AppState, key: KeyEvent) {
         (Focus::Transcript, true) | (Focus::Composer, false) => Focus::CodePane,
         (Focus::CodePane, true) | (Focus::Transcript, false) => Focus::Composer,
     };
+    Vec::new()
 }
 
-/// Tab in the composer: the one candidate, else the candidates' common start, else (when they
-/// share nothing more than what was typed) each candidate in turn. False when nothing is being
-/// completed, so Tab moves the focus.
-fn complete(state: &mut AppState) -> bool {
+/// Tab in the composer: the next candidate offered, else a command name's completion, else for
+/// `/file PATH` a listing of its folder, which the loop runs ([`on_paths_completed`] applies
+/// it). `None` when nothing is being completed, so Tab moves the focus.
+fn complete(state: &mut AppState) -> Option<Vec<Effect>> {
     if state.composer.next_offer() {
-        return true;
+        return Some(Vec::new());
     }
-    let text = state.composer.text();
-    let candidates = match text.strip_prefix("/file ") {
-        // The directory is read here, in update: one small listing, as a shell's Tab does.
-        Some(path) => slash_table::complete_path(path.trim_start()).into_iter().map(|p| format!("/file {p}")).collect(),
-        None => slash_table::completions(text).iter().map(|c| slash_table::completed(c)).collect::<Vec<_>>(),
-    };
-    let is_file = text.starts_with("/file ");
+    let text = state.composer.text().to_string();
+    if text.starts_with("/file ") {
+        // A folder on a network mount may take long to read: never in update. Tab keeps the
+        // focus while the listing is on its way, and asks for it once.
+        if state.ui.completing.as_ref() == Some(&text) {
+            return Some(Vec::new());
+        }
+        state.ui.completing = Some(text.clone());
+        return Some(vec![Effect::CompletePath { typed: text }]);
+    }
+    let candidates: Vec<String> = slash_table::completions(&text).iter().map(|c| slash_table::completed(c)).collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    apply_candidates(state, &text, candidates);
+    Some(Vec::new())
+}
+
+/// `/file`'s completions of composer text `typed`, listed by the loop: applied only while the
+/// composer still holds that text (an answer to text typed on since is dropped).
+pub(super) fn on_paths_completed(state: &mut AppState, typed: &str, candidates: Vec<String>) {
+    if state.ui.completing.as_deref() == Some(typed) {
+        state.ui.completing = None;
+    }
+    if state.composer.text() != typed {
+        return;
+    }
+    if candidates.is_empty() {
+        state.info("no file or folder starts with that");
+        return;
+    }
+    apply_candidates(state, typed, candidates);
+}
+
+/// Tab's candidates for `text`: the one candidate, else their common start, else (when they
+/// share nothing more than what was typed) each in turn, one per Tab.
+fn apply_candidates(state: &mut AppState, text: &str, candidates: Vec<String>) {
     match candidates.as_slice() {
-        [] if is_file => state.info("no file or folder starts with that"),
-        [] => return false,
+        [] => {}
         [one] => state.composer.set_text(one.clone()),
         many => {
             let common = slash_table::common_start(many);
@@ -167,7 +199,6 @@ fn complete(state: &mut AppState) -> bool {
             }
         }
     }
-    true
 }
 
 fn on_transcript_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {

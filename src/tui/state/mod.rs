@@ -197,6 +197,9 @@ pub struct Ui {
     pub help_scroll: u16,
     /// Selected entry in the code pane.
     pub code_selected: usize,
+    /// The composer text (`/file PATH`) whose Tab completion waits for the folder's listing:
+    /// Tab again on the same text asks nothing more.
+    pub completing: Option<String>,
     /// The search hit the conversation being opened is to be shown at.
     pub hit: Option<Hit>,
     pub size: (u16, u16),
@@ -259,6 +262,7 @@ impl AppState {
                 chord: false,
                 help_scroll: 0,
                 code_selected: 0,
+                completing: None,
                 hit: None,
                 size: (80, 24),
                 color,
@@ -433,6 +437,10 @@ fn on_event(state: &mut AppState, event: AppEvent) -> Vec<Effect> {
         }
         AppEvent::FilesListed(list) => {
             state.on_files_listed(list);
+            Vec::new()
+        }
+        AppEvent::PathsCompleted { typed, candidates } => {
+            keys::on_paths_completed(state, &typed, candidates);
             Vec::new()
         }
         AppEvent::MentionsRead { text, results } => state.on_mentions_read(&text, results),

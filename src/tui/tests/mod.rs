@@ -20,6 +20,7 @@ use crate::store::MessageState;
 
 mod apply;
 mod attach;
+mod complete_path;
 mod conversation;
 mod fold;
 mod keys;

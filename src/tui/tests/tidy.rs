@@ -65,33 +65,6 @@ fn tab_offers_each_of_several_commands_in_turn() {
 }
 
 #[test]
-fn tab_completes_file_paths() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("alpha.rs"), "").unwrap();
-    std::fs::create_dir(dir.path().join("alps")).unwrap();
-    std::fs::write(dir.path().join("beta.txt"), "").unwrap();
-    std::fs::write(dir.path().join(".alpine"), "").unwrap();
-    let base = dir.path().display().to_string();
-    let mut s = ready_state();
-    type_text(&mut s, &format!("/file {base}/a"));
-    update(&mut s, key(KeyCode::Tab));
-    assert_eq!(s.composer.text(), format!("/file {base}/alp"), "the common start");
-    update(&mut s, key(KeyCode::Tab));
-    assert_eq!(s.composer.text(), format!("/file {base}/alpha.rs"));
-    update(&mut s, key(KeyCode::Tab));
-    assert_eq!(s.composer.text(), format!("/file {base}/alps/"), "folders end in /");
-    s.composer.clear();
-    type_text(&mut s, &format!("/file {base}/b"));
-    update(&mut s, key(KeyCode::Tab));
-    assert_eq!(s.composer.text(), format!("/file {base}/beta.txt"));
-    type_text(&mut s, "x");
-    update(&mut s, key(KeyCode::Tab));
-    assert_eq!(s.composer.text(), format!("/file {base}/beta.txtx"), "nothing matches: nothing changes");
-    assert_eq!(s.ui.focus, Focus::Composer);
-    assert!(s.ui.status.as_ref().is_some_and(|m| m.text.contains("no file")));
-}
-
-#[test]
 fn ctrl_c_clears_a_draft_that_up_brings_back_and_a_second_quits() {
     let mut s = ready_state();
     type_text(&mut s, "a long draft");
