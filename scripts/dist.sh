@@ -47,13 +47,13 @@ case "$(uname -s)" in
         features="portable${FEATURES:+,$FEATURES}"
         # RUSTFLAGS replaces .cargo/config.toml's target-cpu=native (the baseline, then).
         export RUSTFLAGS='-C link-arg=-Wl,-rpath,$ORIGIN'
-        strip_libs=(strip --strip-unneeded)
+        # Checked before the long build: the archive's OpenMP runtime is named with it (below).
+        command -v patchelf >/dev/null || { echo "dist: patchelf is missing (apt-get install patchelf)" >&2; exit 1; }
         ;;
     Darwin)
         features="${FEATURES:-}"
         # Any RUSTFLAGS replaces target-cpu=native: this one only names the binary's folder.
         export RUSTFLAGS='-C link-arg=-Wl,-rpath,@executable_path'
-        strip_libs=(strip -S)
         ;;
     *)
         echo "dist: $(uname -s) is not supported (Linux and macOS are)" >&2
@@ -96,9 +96,8 @@ if [[ $features == *portable* ]]; then
         cp -L "$gomp" "$stage/libgomp.so.1"
     fi
     chmod u+w "$stage"/lib*.so*
-    "${strip_libs[@]}" "$stage"/lib*.so*
+    strip --strip-unneeded "$stage"/lib*.so*
     if [ -n "$gomp" ]; then
-        command -v patchelf >/dev/null || { echo "dist: patchelf is missing (apt-get install patchelf)" >&2; exit 1; }
         patchelf --add-needed libgomp.so.1 "$stage/ember"
     fi
 fi

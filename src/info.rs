@@ -184,10 +184,9 @@ pub fn cpu_backend_line(backend: &CpuBackend) -> String {
             library.display(),
             features.map_or_else(|| "the instruction sets its name says".to_string(), sets)
         ),
-        CpuBackend::Missing { dir } => format!(
-            "  CPU backend: none loaded: no libggml-cpu-*.so beside the binary in {}; keep the libraries from the release archive next to ember",
-            dir.display()
-        ),
+        CpuBackend::Missing { dir } => {
+            format!("  CPU backend: none loaded: {}", crate::engine::llama::no_cpu_backend(dir, 0))
+        }
     }
 }
 
@@ -272,8 +271,8 @@ mod tests {
         let missing = CpuBackend::Missing { dir: PathBuf::from("/opt/ember") };
         assert_eq!(
             cpu_backend_line(&missing),
-            "  CPU backend: none loaded: no libggml-cpu-*.so beside the binary in /opt/ember; \
-             keep the libraries from the release archive next to ember"
+            "  CPU backend: none loaded: no CPU backend library (libggml-cpu-*.so) beside the binary in \
+             /opt/ember; keep the libraries from the release archive next to ember"
         );
     }
 }

@@ -60,8 +60,7 @@ pub(super) fn load_variants() -> Result<(), String> {
 }
 
 /// Why no CPU backend loaded from `dir`, which holds `variants` CPU libraries, and what to do.
-#[cfg_attr(not(feature = "portable"), allow(dead_code))]
-fn no_cpu_backend(dir: &Path, variants: usize) -> String {
+pub fn no_cpu_backend(dir: &Path, variants: usize) -> String {
     if variants == 0 {
         format!(
             "no CPU backend library (libggml-cpu-*.so) beside the binary in {}; keep the libraries from the \

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{CancelFloor, Command, EngineEvent};
-pub use cpu_backend::{cpu_backend, CpuBackend};
+pub use cpu_backend::{cpu_backend, no_cpu_backend, CpuBackend};
 pub use format::{print_prompt, render_prompt, tokenize, PromptFormat};
 pub use load::{device_report, devices, load_model, open_session, DeviceInfo};
 pub use session::LlamaSession;
