@@ -114,8 +114,8 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
         "/apply" => block_and_path(rest)
             .map(|(n, path)| SlashCommand::Apply(n, path))
             .ok_or_else(|| "usage: /apply N [PATH]".into()),
-        "/fold" | "/unfold" if rest.is_empty() => Ok(SlashCommand::Fold(None)),
-        "/fold" | "/unfold" => number(rest)
+        "/fold" if rest.is_empty() => Ok(SlashCommand::Fold(None)),
+        "/fold" => number(rest)
             .map(|n| SlashCommand::Fold(Some(n)))
             .ok_or_else(|| "usage: /fold [N] (a code block number; the reply in view without N)".into()),
         "/undo" => Ok(SlashCommand::Undo),

@@ -363,10 +363,8 @@ impl AppState {
 
     /// An error about loading a model: shown as `error` shows one, and cleared once a model loads.
     fn load_error(&mut self, text: impl Into<String>) {
-        self.error(text);
-        if let Some(status) = &mut self.ui.status {
-            status.about_load = true;
-        }
+        self.ui.status = Some(StatusMessage { text: text.into(), error: true, about_load: true });
+        self.ui.status_expires = None;
     }
 
     fn quit(&mut self) -> Vec<Effect> {

@@ -119,6 +119,11 @@ impl AppState {
     /// else its start) and marks the words searched for.
     fn show_hit(&mut self, conversation: &crate::store::Conversation, hit: Hit) {
         let Some(i) = conversation.messages.iter().position(|m| m.id == hit.message) else { return };
+        // The match may lie in a long block's hidden lines: the hit's message opens unfolded.
+        for n in self.transcript.foldable_blocks(i) {
+            self.transcript.set_fold(n, false);
+        }
+        self.transcript.set_own_folds(i, false);
         self.transcript.mark_found(i, hit.words);
         let (width, height) = transcript_area(self);
         let found = self.transcript.found_row(i, width).unwrap_or(0);

@@ -148,6 +148,11 @@ fn long_conversation(n: usize) -> crate::store::Conversation {
 
 /// The picker searched for "walrus" and Enter opened the hit (message 13 of 40).
 fn opened_at_hit() -> AppState {
+    opened_at_hit_in(long_conversation(40))
+}
+
+/// The same search, opening `conversation` (its message 113 holds the hit).
+fn opened_at_hit_in(conversation: crate::store::Conversation) -> AppState {
     use crate::store::recorder::{Query, Reply};
     let mut s = ready_state();
     s.session.saving = true;
@@ -161,7 +166,7 @@ fn opened_at_hit() -> AppState {
     update(&mut s, AppEvent::History(Reply::Listed { generation: 7, result: Ok(vec![hit]) }));
     let effects = update(&mut s, key(KeyCode::Enter));
     assert_eq!(effects, vec![Effect::Query(Query::OpenAt { conversation: 9, message: 113 })]);
-    update(&mut s, AppEvent::History(Reply::Opened(Ok(long_conversation(40)))));
+    update(&mut s, AppEvent::History(Reply::Opened(Ok(conversation))));
     s
 }
 
@@ -182,6 +187,23 @@ fn a_search_hit_opens_the_conversation_at_its_message_with_the_words_marked() {
     assert_eq!(marked, ["Walrus"]);
     assert_eq!(s.transcript.found_row(13, 120), Some(1));
     assert_eq!(s.transcript.found_row(12, 120), None, "only the hit is marked");
+}
+
+#[test]
+fn a_hit_in_the_hidden_lines_of_a_long_block_opens_it_unfolded_at_the_match() {
+    let code: String =
+        (1..=40).map(|i| if i == 35 { "walrus = 35\n".to_string() } else { format!("x = {i}\n") }).collect();
+    for (index, author) in [(13, "the model's reply"), (12, "the user's message")] {
+        let mut conversation = long_conversation(40);
+        conversation.messages[13].content = "message 13".into();
+        conversation.messages[index].content = format!("```python\n{code}```\n");
+        conversation.messages[index].id = 113;
+        conversation.messages[13].id = if index == 13 { 113 } else { 213 };
+        let s = opened_at_hit_in(conversation);
+        let row = s.transcript.found_row(index, 120);
+        assert!(row.is_some_and(|r| r > 30), "{author}: the match in line 35 is shown and marked: {row:?}");
+        assert_eq!(s.ui.scroll, Scroll::Anchor { entry: index, row: row.unwrap_or(0) - 2 }, "{author}");
+    }
 }
 
 #[test]

@@ -128,8 +128,9 @@ impl Transcript {
                     Fold::Block(_) => cache.stable_code += 1,
                     Fold::Own(_) => cache.stable_own += 1,
                 }
-                if super::foldable(code) {
-                    // The header toggles the block; so does the marker, second to last.
+                if !streaming && super::foldable(code) {
+                    // The header toggles the block; so does the marker, second to last. (Not
+                    // while the reply streams: its blocks are not listed until it ends.)
                     cache.fold_rows.push((stable.len(), f));
                     if fold(f, code) {
                         cache.fold_rows.push((stable.len() + rows.len() - 2, f));
@@ -160,7 +161,9 @@ impl Transcript {
             stable.push(Line::default());
             if let Some(words) = self.found_words(i) {
                 // Not the header: "you" or "ember" searched for marks the message's text.
-                cache.found_row = super::found::mark(&mut stable[1..], words, self.color).map(|r| r + 1);
+                // Nor the thinking, which the search does not look in.
+                let from = 1 + cache.thinking_rows;
+                cache.found_row = super::found::mark(&mut stable[from..], words, self.color).map(|r| r + from);
             }
         }
         cache.tail = Rc::new(tail);

@@ -153,6 +153,8 @@ fn a_long_block_streams_whole_then_folds_and_unfolds() {
     let streaming = text(&t.visible(40, 200, Scroll::Follow));
     assert!(streaming.iter().any(|r| r.contains("line 40")), "code arrives unfolded: {streaming:?}");
     assert!(!streaming.iter().any(|r| r.contains("more lines")));
+    let header = text(&t.rows(1, 40).stable).iter().position(|r| r.starts_with("╭─ [1] rust")).expect("drawn");
+    assert_eq!(t.fold_at(1, header, 40), None, "no click folds a block still streaming");
     t.finish_last(EntryState::Complete);
     let folded = text(&t.rows(1, 40).stable);
     assert!(folded.iter().any(|r| r.starts_with("│ line 10 ")), "{folded:?}");
