@@ -297,8 +297,8 @@ pub enum Subcommand {
         no_conversation: bool,
         /// Measure context shifting instead: a scripted conversation runs 30 turns past the
         /// context (--ctx, 1024 unless given), and the replies after each cut, with and without
-        /// shifting, are compared with a fresh evaluation of the same prompt.
-        #[arg(long)]
+        /// shifting, are compared with a fresh evaluation of the same prompt (text only).
+        #[arg(long, conflicts_with = "json")]
         context_shift: bool,
         /// JSON instead of text.
         #[arg(long)]

@@ -214,7 +214,9 @@ fn a_model_whose_cache_cannot_shift_reads_the_kept_turns_again() {
     // Gemma 3 keeps its sliding-window layers in a cache of the window and a batch (512 + 512
     // tokens), smaller than this context: `llama_memory_can_shift` says no (that cache has let go
     // of tokens a shift would bring back into the window), though llama.cpp would shift it if
-    // asked, silently. (At a context of 1,024 or less the two caches are the same size.)
+    // asked, silently. (At a context of 1,024 or less the two caches are the same size.) ember
+    // refuses it by its architecture (`gemma3` is not in shift.rs's list of those checked) and,
+    // were it listed, by its `sliding_window` key.
     let mut opts = shifting(0.5);
     opts.model_path = common::base_model();
     opts.n_ctx = Some(2048);
@@ -232,4 +234,24 @@ fn a_model_whose_cache_cannot_shift_reads_the_kept_turns_again() {
         }
     }
     panic!("the conversation never outgrew the context");
+}
+
+#[test]
+fn without_a_cut_a_prompt_that_changed_is_read_again_not_shifted() {
+    // A shorter system prompt before turns that all still fit (as a template that leaves out
+    // earlier reasoning shortens a turn): the cache's later runs match the prompt, but they were
+    // computed after what left, so nothing is moved.
+    let (opts, model) = loaded(shifting(0.5));
+    let (mut session, _) = llama::open_session(&model, &opts).unwrap();
+    let mut convo = vec![Message::new(Role::System, "You are brief and kind, and you answer in plain words.")];
+    for n in 1..4 {
+        convo.push(Message::new(Role::User, question(n).content.repeat(4)));
+        answer(&mut session, n as u64, &mut convo);
+    }
+    convo[0] = Message::new(Role::System, "You are brief.");
+    convo.push(question(9));
+    let stats = answer(&mut session, 9, &mut convo);
+    assert_eq!(stats.dropped_messages, 0, "{stats:?}");
+    assert_eq!(stats.shifted_tokens, 0, "nothing moves without a cut: {stats:?}");
+    assert!(stats.evaluated_tokens > 200, "the turns are read again: {stats:?}");
 }

@@ -211,12 +211,7 @@ impl Sampler {
             let penalty = self.params.repeat_penalty;
             for &t in self.counts.keys() {
                 if let Some(l) = usize::try_from(t).ok().and_then(|t| self.scratch.get_mut(t)) {
-                    // As llama.cpp: dividing a negative logit would make the token likelier.
-                    if *l <= 0.0 {
-                        *l *= penalty;
-                    } else {
-                        *l /= penalty;
-                    }
+                    *l = penalize(*l, penalty);
                 }
             }
         }
@@ -270,6 +265,16 @@ impl Sampler {
             }
         }
         c.last().map_or(first, |&(t, _)| t)
+    }
+}
+
+/// `logit` under the repeat penalty: divided by it, or multiplied when not positive (as
+/// llama.cpp: dividing a negative logit would make the token likelier).
+fn penalize(logit: f32, penalty: f32) -> f32 {
+    if logit <= 0.0 {
+        logit * penalty
+    } else {
+        logit / penalty
     }
 }
 

@@ -262,6 +262,7 @@ pub fn open_session<'m>(
         summary: None,
         drop_point: crate::engine::fit::DropPoint::new(options.drop_to),
         shift: options.context_shift && super::shift::model_can_shift(model),
+        shift_pending: false,
         template_source,
         reasoning: Reasoning::Auto,
         reasoning_formats: [None; 6],

@@ -53,6 +53,9 @@ pub struct LlamaSession<'m> {
     pub(super) drop_point: DropPoint,
     /// After a cut, move the kept turns' cache into place (see the `shift` module).
     pub(super) shift: bool,
+    /// Tokens were moved in the cache and no decode has run since (llama.cpp applies a move at
+    /// the next decode): the state must not be saved until one has.
+    pub(super) shift_pending: bool,
     /// The chat template's source, which says how the model reasons (none for other formats).
     pub(super) template_source: Option<String>,
     /// The reasoning setting of the turn being rendered (the request's, set when it starts).
@@ -73,16 +76,19 @@ impl<'m> LlamaSession<'m> {
     }
 
     /// Keeps what the KV cache holds of `tokens`, at most `limit` tokens, and drops the rest of
-    /// the cache: the longest common prefix, then, with shifting on, the runs of later tokens
-    /// the prompt holds next (the turns a cut kept), moved into place. Returns how many tokens
-    /// are kept and how many of them were moved; `None` when the model's memory cannot drop a
-    /// range (recurrent models), with the cache as it was.
-    fn keep_cached(&mut self, tokens: &[LlamaToken], limit: usize) -> Option<(usize, usize)> {
+    /// the cache: the longest common prefix, then, with shifting on and when `cut` (the prompt
+    /// was fitted by leaving messages out), the runs of later tokens the prompt holds next (the
+    /// turns the cut kept), moved into place. Without a cut nothing is moved: a prompt that
+    /// differs for another reason (an edited message, a template that leaves out earlier
+    /// reasoning, a new system prompt) is read again, exactly. Returns how many tokens are kept
+    /// and how many of them were moved; `None` when the model's memory cannot drop a range
+    /// (recurrent models), with the cache as it was.
+    fn keep_cached(&mut self, tokens: &[LlamaToken], limit: usize, cut: bool) -> Option<(usize, usize)> {
         let reuse = common_prefix(&self.cached, tokens).min(limit);
         if reuse == self.cached.len() {
             return Some((reuse, 0));
         }
-        if self.shift && reuse < limit {
+        if self.shift && cut && reuse < limit {
             if let Some(moved) = self.shift_into(tokens, reuse, limit) {
                 return Some((reuse + moved, moved));
             }
@@ -99,8 +105,8 @@ impl<'m> LlamaSession<'m> {
     /// Keeps what the cache holds of `tokens` (see [`Self::keep_cached`]), at most `limit`;
     /// starts over with an empty cache when the model's memory cannot drop a range. Returns the
     /// tokens kept and, of them, those moved.
-    fn reuse_prefix(&mut self, tokens: &[LlamaToken], limit: usize) -> (usize, usize) {
-        self.keep_cached(tokens, limit).unwrap_or_else(|| {
+    fn reuse_prefix(&mut self, tokens: &[LlamaToken], limit: usize, cut: bool) -> (usize, usize) {
+        self.keep_cached(tokens, limit, cut).unwrap_or_else(|| {
             self.ctx.clear_kv_cache();
             self.cached.clear();
             (0, 0)
@@ -119,12 +125,12 @@ impl<'m> LlamaSession<'m> {
         if sink.cancelled() {
             return Ok(0);
         }
-        let Some(tokens) = self.prefill_tokens(req) else { return Ok(0) };
+        let Some((tokens, cut)) = self.prefill_tokens(req) else { return Ok(0) };
         let target = tokens.len().saturating_sub(PREFILL_HOLD);
         if common_prefix(&self.cached, &tokens) >= target {
             return Ok(0);
         }
-        let Some((kept, _)) = self.keep_cached(&tokens, target) else { return Ok(0) };
+        let Some((kept, _)) = self.keep_cached(&tokens, target, cut) else { return Ok(0) };
         let mut evaluated = 0;
         for chunk in tokens[kept..target].chunks(PREFILL_STEP) {
             if sink.cancelled() || !self.decode_prompt(chunk, self.cached.len(), sink)? {
@@ -138,16 +144,18 @@ impl<'m> LlamaSession<'m> {
     /// The prompt the send of `req` will evaluate, as far as it can be known while the question is
     /// typed: fitted to the context as [`Self::generate_inner`] fits it (with the summary of the
     /// dropped turns, under the `summarize` policy, when it is already written).
-    fn prefill_tokens(&mut self, req: &TurnRequest) -> Option<Vec<LlamaToken>> {
+    /// Also whether messages were left out to fit it (a cut).
+    fn prefill_tokens(&mut self, req: &TurnRequest) -> Option<(Vec<LlamaToken>, bool)> {
         let room = self.reply_room(req.sampling.max_tokens, self.summarize_dropped);
         let (tokens, kept) = self.fit(&req.messages, room).ok()?;
-        if !self.summarize_dropped || kept.len() == req.messages.len() {
-            return Some(tokens);
+        let cut = kept.len() < req.messages.len();
+        if !self.summarize_dropped || !cut {
+            return Some((tokens, cut));
         }
         let messages = self.with_known_summary(&req.messages, &kept)?;
         let room = self.reply_room(req.sampling.max_tokens, false);
         let point = self.drop_point.clone();
-        let fitted = self.fit(&messages, room).ok().map(|(tokens, _)| tokens);
+        let fitted = self.fit(&messages, room).ok().map(|(tokens, _)| (tokens, cut));
         self.drop_point = point;
         fitted
     }
@@ -178,6 +186,7 @@ impl<'m> LlamaSession<'m> {
                 self.batch.add(token, (pos + i) as i32, &[0], last).map_err(|e| EngineError::Decode(e.to_string()))?;
             }
             self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Decode(e.to_string()))?;
+            self.shift_pending = false;
             self.cached.extend_from_slice(chunk);
             pos += chunk.len();
             if report || pos == start + tokens.len() {
@@ -285,7 +294,7 @@ impl<'m> LlamaSession<'m> {
         let n_ctx = self.ctx.n_ctx() as usize;
         let dropped_messages = req.messages.len() - kept;
         // At least one token must be evaluated to get logits for the first reply token.
-        let (reuse, shifted) = self.reuse_prefix(&tokens, tokens.len() - 1);
+        let (reuse, shifted) = self.reuse_prefix(&tokens, tokens.len() - 1, dropped_messages > 0);
         let mut stats = TurnStats {
             prompt_tokens: tokens.len(),
             reused_tokens: reuse,
@@ -401,6 +410,11 @@ impl Backend for LlamaSession<'_> {
     fn save_state(&mut self, path: &std::path::Path) -> Result<usize, String> {
         if self.cached.is_empty() {
             return Err("nothing evaluated yet".into());
+        }
+        if self.shift_pending {
+            // llama.cpp re-rotates moved keys at the next decode, and a saved state would keep
+            // them unrotated at their new positions (its file has no room for the pending shift).
+            return Err("the context was just shifted and not evaluated since".into());
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;

@@ -8,7 +8,7 @@
 //!
 //! The token sequence the model sees is exactly the new prompt, so the template's structure is
 //! whole. What is approximate are the moved tokens' cached values: they were computed while the
-//! turns that left were still before them. `ember bench --shift-agreement` (in
+//! turns that left were still before them. `ember bench --context-shift` (in
 //! `scripts/bench-long.sh`) measures how often the replies still agree with a fresh evaluation.
 //!
 //! Only models whose memory llama.cpp says can shift get this (see [`model_can_shift`]). On
@@ -106,22 +106,22 @@ impl LlamaSession<'_> {
     pub(super) fn shift_into(&mut self, tokens: &[LlamaToken], prefix: usize, limit: usize) -> Option<usize> {
         let moves = plan(&self.cached, tokens, prefix, limit, MIN_CHUNK);
         let end = moves.last().map_or(prefix, |m| m.to + m.len);
-        for m in &moves {
+        // Any failure leaves a cache half moved: it is cleared, and read again.
+        let applied = moves.iter().all(|m| {
             // The cells between the runs moved so far and this one: what left the context.
             let removed = self.ctx.clear_kv_cache_seq(Some(0), Some(m.to as u32), Some(m.from as u32));
-            let shift = -i32::try_from(m.from - m.to).ok()?;
-            let moved = self.ctx.kv_cache_seq_add(0, Some(m.from as u32), Some((m.from + m.len) as u32), shift);
-            if !matches!(removed, Ok(true)) || moved.is_err() {
-                self.ctx.clear_kv_cache();
-                self.cached.clear();
-                return None;
-            }
-        }
-        if !matches!(self.ctx.clear_kv_cache_seq(Some(0), Some(end as u32), None), Ok(true)) {
+            let shift = i32::try_from(m.from - m.to).map(|d| -d);
+            matches!(removed, Ok(true))
+                && shift.is_ok_and(|d| {
+                    self.ctx.kv_cache_seq_add(0, Some(m.from as u32), Some((m.from + m.len) as u32), d).is_ok()
+                })
+        }) && matches!(self.ctx.clear_kv_cache_seq(Some(0), Some(end as u32), None), Ok(true));
+        if !applied {
             self.ctx.clear_kv_cache();
             self.cached.clear();
             return None;
         }
+        self.shift_pending |= !moves.is_empty();
         self.cached.clear();
         self.cached.extend_from_slice(&tokens[..end]);
         Some(end - prefix)

@@ -197,8 +197,8 @@ impl Speculation {
         let Some(kind) = drafter.lookup(limit.min(MAX_DRAFT), out) else { return };
         let length = draft_length(self.acceptance.rate(kind), costs, out.len());
         if length == 0 {
+            // (The shadow draft was empty: `out` is left empty.)
             std::mem::swap(&mut self.shadow, out);
-            out.clear();
             self.shadow_kind = kind;
         } else {
             out.truncate(length);
@@ -210,7 +210,7 @@ impl Speculation {
     /// Writes where the reply's generation time went to the debug log: decodes and their time,
     /// ember's own time per token (sampling, text, lookups), the drafts, and the decode costs.
     pub(super) fn log(&self, generated: usize, generation_time: Duration, costs: &DecodeCosts) {
-        if self.drafter.is_none() || generated == 0 {
+        if self.drafter.is_none() || generated == 0 || !tracing::enabled!(tracing::Level::DEBUG) {
             return;
         }
         let (single, slope) = costs.figures();
@@ -266,6 +266,7 @@ impl LlamaSession<'_> {
         }
         let started = Instant::now();
         self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Decode(e.to_string()))?;
+        self.shift_pending = false;
         if spec.drafter.is_some() {
             // Timed to the end of the work (a GPU's decode returns before it): the policy's
             // cost of a decode by its number of tokens, on this machine, now.

@@ -40,7 +40,7 @@ pub(super) fn choose(
         }
         if let Some((counts, penalty)) = penalized {
             if counts.contains_key(&i32::try_from(at).unwrap_or(i32::MAX)) {
-                value = if value <= 0.0 { value * penalty } else { value / penalty };
+                value = super::penalize(value, penalty);
             }
         }
         if value > max {
